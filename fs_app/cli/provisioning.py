@@ -1,0 +1,263 @@
+"""`fsapp tenant|seat|number|campaign|topup|calls`: provisioning and the call list."""
+from __future__ import annotations
+
+from models import CallRecord, NumberLease, Seat, Tenant, provisioning
+from models.provisioning import active_bans, seats_in_use
+
+from fs_app.cli.arguments import count, fen, iso_time, positive_int, read_text_file, yes_no
+from fs_app.cli.output import write_json, write_rows
+
+BAN_FUNCTION_CHOICES = ("account", "outbound", "inbound", "recording")
+
+
+def register(sub) -> None:
+    tenant = sub.add_parser("tenant", help="tenants").add_subparsers(dest="tenant_command", required=True)
+
+    p = tenant.add_parser("add", help="add a tenant (starts in pending_review)")
+    p.add_argument("code")
+    p.add_argument("--name", required=True)
+    p.add_argument("--display-name", required=True, help="spoken to callees in the disclosure")
+    p.add_argument("--hotline", required=True, help="complaint hotline, national or E.164")
+    p.add_argument("--seats", required=True, type=count)
+    p.add_argument("--rate", required=True, type=fen, help="outbound fen per billing increment")
+    p.add_argument("--inbound-rate", type=fen)
+    p.add_argument("--connect-fee", type=fen, default=0)
+    p.add_argument("--seat-rent", type=fen, default=0, help="fen per seat per 30-day period")
+    p.add_argument("--industry", default="")
+    p.set_defaults(handler=tenant_add)
+
+    p = tenant.add_parser("set", help="change a tenant")
+    p.add_argument("code")
+    p.add_argument("--status", choices=("active", "suspended", "terminated"))
+    p.add_argument("--seats", type=count)
+    p.add_argument("--rate", type=fen)
+    p.add_argument("--inbound-rate", type=fen)
+    p.add_argument("--connect-fee", type=fen)
+    p.add_argument("--industry-approved", type=yes_no)
+    p.add_argument("--windows", help="calling windows, e.g. 09:00-12:00,14:00-18:00 (only narrower)")
+    p.set_defaults(handler=tenant_set)
+
+    p = tenant.add_parser("ban", help="ban an account or a function until a time")
+    p.add_argument("code")
+    p.add_argument("--function", required=True, choices=BAN_FUNCTION_CHOICES)
+    p.add_argument("--until", required=True, type=iso_time)
+    p.add_argument("--reason", default="")
+    p.set_defaults(handler=tenant_ban)
+
+    p = tenant.add_parser("unban", help="lift an active ban")
+    p.add_argument("code")
+    p.add_argument("--function", required=True, choices=BAN_FUNCTION_CHOICES)
+    p.set_defaults(handler=tenant_unban)
+
+    p = tenant.add_parser("show", help="show a tenant")
+    p.add_argument("code")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=tenant_show)
+
+    seat = sub.add_parser("seat", help="seats").add_subparsers(dest="seat_command", required=True)
+    p = seat.add_parser("add", help="add a seat (agent login)")
+    p.add_argument("tenant")
+    p.add_argument("address", metavar="USER@DOMAIN")
+    p.add_argument("--role", choices=("agent", "admin"), default="agent")
+    p.add_argument("--days", type=positive_int, default=None, help="validity (default: seat_period_days)")
+    p.add_argument("--pin-number")
+    p.add_argument("--campaign")
+    p.set_defaults(handler=seat_add)
+
+    number = sub.add_parser("number", help="number leases").add_subparsers(dest="number_command", required=True)
+    p = number.add_parser("lease", help="lease a number to a tenant")
+    p.add_argument("tenant")
+    p.add_argument("number")
+    p.add_argument("--days", type=positive_int, default=None, help="paid-through days (default: number_period_days)")
+    p.add_argument("--monthly-fee", type=fen, default=0)
+    p.add_argument("--max-calls", type=positive_int, default=None)
+    p.add_argument("--inbound-mode", choices=("simultaneous", "sequential"), default="simultaneous")
+    p.set_defaults(handler=number_lease)
+
+    campaign = sub.add_parser("campaign", help="campaigns and call scripts").add_subparsers(
+        dest="campaign_command", required=True)
+    p = campaign.add_parser("add", help="add a campaign; its script is screened and sent to review")
+    p.add_argument("tenant")
+    p.add_argument("code")
+    p.add_argument("--script-file", required=True)
+    p.add_argument("--record", type=yes_no, default=True)
+    p.set_defaults(handler=campaign_add)
+    p = campaign.add_parser("update", help="replace a campaign's script (screened again, back to review)")
+    p.add_argument("tenant")
+    p.add_argument("code")
+    p.add_argument("--script-file", required=True)
+    p.set_defaults(handler=campaign_update)
+    for action in ("approve", "reject"):
+        p = campaign.add_parser(action, help=f"{action} a campaign's script (operator)")
+        p.add_argument("tenant")
+        p.add_argument("code")
+        p.add_argument("--note", default="")
+        p.set_defaults(handler=campaign_review, approve=(action == "approve"))
+
+    p = sub.add_parser("topup", help="add prepaid money (fen) to a tenant")
+    p.add_argument("tenant")
+    p.add_argument("amount", type=fen, metavar="FEN")
+    p.add_argument("--promo", action="store_true", help="promotional credit (not invoiceable)")
+    p.set_defaults(handler=topup)
+
+    p = sub.add_parser("calls", help="list call records")
+    p.add_argument("--tenant")
+    p.add_argument("--since", type=iso_time)
+    p.add_argument("--limit", type=positive_int, default=1000)
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(handler=calls)
+
+
+def tenant_add(args, ctx) -> int:
+    tenant = provisioning.add_tenant(
+        args.code, name=args.name, display_name=args.display_name, hotline=args.hotline, seats=args.seats,
+        rate=args.rate, inbound_rate=args.inbound_rate, connect_fee=args.connect_fee, seat_rent=args.seat_rent,
+        industry=args.industry, billing_increment_s=ctx.settings.billing_increment_s,
+        region=ctx.settings.default_region, actor=ctx.actor)
+    print(f"tenant {tenant.code} added (status {tenant.status}; activate with "
+          f"`fsapp tenant set {tenant.code} --status active`)", file=ctx.out)
+    return 0
+
+
+def tenant_set(args, ctx) -> int:
+    tenant = provisioning.set_tenant(
+        args.code, status=args.status, seats=args.seats, rate=args.rate, inbound_rate=args.inbound_rate,
+        connect_fee=args.connect_fee, industry_approved=args.industry_approved, windows=args.windows,
+        platform_windows=ctx.settings.calling_windows, actor=ctx.actor)
+    print(f"tenant {tenant.code} updated (status {tenant.status})", file=ctx.out)
+    return 0
+
+
+def tenant_ban(args, ctx) -> int:
+    ban = provisioning.ban_tenant(args.code, function=args.function, until=args.until, reason=args.reason,
+                                  actor=ctx.actor)
+    print(f"tenant {args.code}: {ban.function} banned until {ban.until:%Y-%m-%d %H:%M:%S} UTC", file=ctx.out)
+    return 0
+
+
+def tenant_unban(args, ctx) -> int:
+    provisioning.lift_ban(args.code, args.function, actor=ctx.actor)
+    print(f"tenant {args.code}: {args.function} ban lifted", file=ctx.out)
+    return 0
+
+
+def tenant_document(tenant: Tenant) -> dict:
+    leases = NumberLease.select().where(NumberLease.tenant == tenant).order_by(NumberLease.number)
+    seats = Seat.select().where(Seat.tenant == tenant).order_by(Seat.sip_user)
+    return {
+        "code": tenant.code, "name": tenant.name, "display_name": tenant.display_name,
+        "hotline": tenant.hotline, "status": tenant.status, "industry": tenant.industry,
+        "industry_approved": tenant.industry_approved, "seats_purchased": tenant.seats_purchased,
+        "seats_in_use": seats_in_use(tenant), "rate_out_fen": tenant.rate_out_fen,
+        "rate_in_fen": tenant.rate_in_fen, "connect_fee_fen": tenant.connect_fee_fen,
+        "billing_increment_s": tenant.billing_increment_s, "seat_rent_fen": tenant.seat_rent_fen,
+        "calling_windows": tenant.calling_windows or "(platform)",
+        "balance_fen": tenant.balance_fen, "promo_balance_fen": tenant.promo_balance_fen,
+        "bans": [{"function": b.function, "until": b.until, "reason": b.reason} for b in active_bans(tenant)],
+        "seats": [{"seat": s.address, "role": s.role, "valid_to": s.valid_to, "active": s.active} for s in seats],
+        "numbers": [{"number": n.number, "province": n.province, "city": n.city, "paid_through": n.paid_through,
+                     "max_calls": n.max_calls} for n in leases],
+    }
+
+
+def tenant_show(args, ctx) -> int:
+    document = tenant_document(provisioning.get_tenant(args.code))
+    if args.json:
+        write_json(ctx.out, document)
+        return 0
+    for key, value in document.items():
+        if isinstance(value, list):
+            print(f"{key}:", file=ctx.out)
+            if value:
+                write_rows(ctx.out, list(value[0].keys()), value)
+            else:
+                print("  (none)", file=ctx.out)
+        else:
+            print(f"{key}: {value}", file=ctx.out)
+    return 0
+
+
+def seat_add(args, ctx) -> int:
+    seat = provisioning.add_seat(
+        args.tenant, args.address, role=args.role, days=args.days or ctx.settings.seat_period_days,
+        pin_number=args.pin_number, campaign=args.campaign, region=ctx.settings.default_region, actor=ctx.actor)
+    print(f"seat {seat.address} added to {args.tenant}, valid to {seat.valid_to:%Y-%m-%d %H:%M} UTC", file=ctx.out)
+    return 0
+
+
+def number_lease(args, ctx) -> int:
+    lease = provisioning.lease_number(
+        args.tenant, args.number, days=args.days or ctx.settings.number_period_days,
+        monthly_fee=args.monthly_fee, max_calls=args.max_calls or ctx.settings.number_max_calls,
+        inbound_mode=args.inbound_mode, region=ctx.settings.default_region, actor=ctx.actor)
+    where = f"{lease.province}{lease.city if lease.city != lease.province else ''}" or "unknown region"
+    print(f"{lease.number} ({where}) leased to {args.tenant}, paid through "
+          f"{lease.paid_through:%Y-%m-%d %H:%M} UTC", file=ctx.out)
+    return 0
+
+
+def campaign_add(args, ctx) -> int:
+    campaign = provisioning.add_campaign(
+        args.tenant, args.code, script=read_text_file(args.script_file), record=args.record,
+        keyword_categories=ctx.settings.screening_keywords,
+        auto_approve_clean=ctx.settings.script_auto_approve_clean, actor=ctx.actor)
+    _print_campaign(ctx, campaign)
+    return 0
+
+
+def campaign_update(args, ctx) -> int:
+    campaign = provisioning.update_campaign_script(
+        args.tenant, args.code, script=read_text_file(args.script_file),
+        keyword_categories=ctx.settings.screening_keywords,
+        auto_approve_clean=ctx.settings.script_auto_approve_clean, actor=ctx.actor)
+    _print_campaign(ctx, campaign)
+    return 0
+
+
+def _print_campaign(ctx, campaign) -> None:
+    hits = "; ".join(f"{cat}: {', '.join(terms)}" for cat, terms in campaign.screening_hits.items())
+    print(f"campaign {campaign.code}: {campaign.status}" + (f" (screening hits: {hits})" if hits else ""),
+          file=ctx.out)
+
+
+def campaign_review(args, ctx) -> int:
+    campaign = provisioning.review_campaign(args.tenant, args.code, approve=args.approve, note=args.note,
+                                            actor=ctx.actor)
+    print(f"campaign {campaign.code}: {campaign.status}", file=ctx.out)
+    return 0
+
+
+def topup(args, ctx) -> int:
+    entry = provisioning.topup(args.tenant, args.amount, promo=args.promo, actor=ctx.actor)
+    kind = "promotional credit" if args.promo else "top-up"
+    print(f"{args.tenant}: {kind} of {args.amount} fen; balance {entry.balance_after_fen} fen", file=ctx.out)
+    return 0
+
+
+CALL_COLUMNS = ["created_at", "tenant", "seat", "direction", "caller", "callee", "campaign", "decision",
+                "reasons", "result", "answered_at", "ended_at", "billsec", "billed_minutes", "charge_fen",
+                "recording_digit", "agent_uuid", "callee_uuid"]
+
+
+def calls(args, ctx) -> int:
+    query = (CallRecord.select(CallRecord, Tenant.code)
+             .join(Tenant, on=(CallRecord.tenant == Tenant.id), join_type="LEFT OUTER"))
+    if args.tenant:
+        query = query.where(CallRecord.tenant == provisioning.get_tenant(args.tenant))
+    if args.since:
+        query = query.where(CallRecord.created_at >= args.since)
+    query = query.order_by(CallRecord.created_at.desc(), CallRecord.id.desc()).limit(args.limit)
+    rows = []
+    for call in query:
+        rows.append({
+            "created_at": call.created_at, "tenant": call.tenant.code if call.tenant_id else "",
+            "seat": call.seat_address, "direction": call.direction, "caller": call.caller_number,
+            "callee": call.callee_number, "campaign": call.campaign.code if call.campaign_id else "",
+            "decision": call.decision, "reasons": call.reasons, "result": call.result,
+            "answered_at": call.answered_at, "ended_at": call.ended_at, "billsec": call.billsec,
+            "billed_minutes": call.billed_minutes, "charge_fen": call.charge_fen,
+            "recording_digit": call.recording_digit, "agent_uuid": call.agent_uuid,
+            "callee_uuid": call.callee_uuid or "",
+        })
+    write_rows(ctx.out, CALL_COLUMNS, rows, args.format)
+    return 0

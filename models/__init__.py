@@ -1,0 +1,19 @@
+"""peewee models for tenants, seats, leases, consent, do-not-call lists, holds, the ledger and
+call records. Imports nothing from the rest of the product (ARCHITECTURE: layout)."""
+from .db import database, open_database, write_transaction, for_update, is_postgres, is_sqlite
+from .errors import InvalidInput, NotFound
+from .tenancy import Tenant, TenantBan, NumberLease, Campaign, Seat
+from .lists import Consent, DoNotCall
+from .calls import CallRecord, Hold
+from .money import LedgerEntry
+from .people import AdminUser, ApiToken, Complaint, AuditLog
+
+# Creation order respects foreign keys.
+ALL_MODELS = [
+    Tenant, TenantBan, NumberLease, Campaign, Seat, Consent, DoNotCall, CallRecord, Hold,
+    LedgerEntry, AdminUser, ApiToken, Complaint, AuditLog,
+]
+
+from .migrations import migrate, current_version, latest_version  # noqa: E402
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,28 @@
+"""Stored times are naive UTC datetimes (ARCHITECTURE principle 6)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def to_utc_naive(value: datetime) -> datetime:
+    """Aware datetimes are converted to UTC; naive ones are taken as UTC already."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def parse_iso(text: str) -> datetime:
+    """ISO 8601 with or without offset ('Z' allowed); a naive value is UTC."""
+    from .errors import InvalidInput
+
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        return to_utc_naive(datetime.fromisoformat(cleaned))
+    except ValueError:
+        raise InvalidInput(f"invalid date/time {text!r}: expected ISO 8601, e.g. 2026-11-23T10:00:00+08:00") from None

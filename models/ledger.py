@@ -1,0 +1,41 @@
+"""Posting to the append-only ledger: one entry and the tenant's balance cache move together.
+
+The tenant row is locked first (FOR UPDATE on PostgreSQL, an IMMEDIATE transaction on SQLite), so
+concurrent postings for one tenant serialise and an idempotency key is checked under that lock:
+the same key posted twice, by any process, yields one entry.
+"""
+from __future__ import annotations
+
+from .db import for_update, write_transaction
+from .errors import InvalidInput
+from .money import LEDGER_KINDS, LedgerEntry
+from .tenancy import Tenant
+
+
+def locked_tenant(tenant_id: int) -> Tenant:
+    return for_update(Tenant.select().where(Tenant.id == tenant_id)).get()
+
+
+def post(tenant_id: int, kind: str, amount_fen: int, *, promo_fen: int = 0, key: str | None = None,
+         call_uuid: str = "", note: str = "", actor: str = "", at=None) -> tuple[LedgerEntry, bool]:
+    """Append an entry; returns (entry, created). With a key already posted: (existing, False)."""
+    if kind not in LEDGER_KINDS:
+        raise InvalidInput(f"unknown ledger kind {kind!r}")
+    if not isinstance(amount_fen, int) or not isinstance(promo_fen, int):
+        raise InvalidInput("ledger amounts are integer fen")
+    with write_transaction():
+        tenant = locked_tenant(tenant_id)
+        if key is not None:
+            existing = LedgerEntry.get_or_none(LedgerEntry.idempotency_key == key)
+            if existing is not None:
+                return existing, False
+        balance = tenant.balance_fen + amount_fen
+        promo_balance = tenant.promo_balance_fen + promo_fen
+        fields = dict(tenant=tenant.id, kind=kind, amount_fen=amount_fen, promo_fen=promo_fen,
+                      balance_after_fen=balance, idempotency_key=key, call_uuid=call_uuid, note=note,
+                      actor=actor)
+        if at is not None:
+            fields["created_at"] = at
+        entry = LedgerEntry.create(**fields)
+        Tenant.update(balance_fen=balance, promo_balance_fen=promo_balance).where(Tenant.id == tenant.id).execute()
+        return entry, True

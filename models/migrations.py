@@ -1,0 +1,69 @@
+"""Schema versions. ``migrate()`` creates a new database or upgrades an old one, idempotently.
+
+Each step is (version, description, function). A step runs inside a transaction together with
+the bump of ``schema_version``, so a failed upgrade leaves the previous version intact. Later
+steps use peewee's own ``playhouse.migrate`` operations (add_column, add_index, ...).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from peewee import CharField, DateTimeField, IntegerField
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+
+from .base import BaseModel
+from .clock import utcnow
+from .db import database, is_sqlite
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField(primary_key=True)
+    description = CharField(max_length=200)
+    applied_at = DateTimeField(default=utcnow)
+
+
+def _all_models():
+    from . import ALL_MODELS
+
+    return ALL_MODELS
+
+
+def _initial_schema(migrator) -> None:
+    database.create_tables(_all_models(), safe=True)
+
+
+Migration = tuple[int, str, Callable]
+
+MIGRATIONS: list[Migration] = [
+    (1, "initial schema", _initial_schema),
+]
+
+
+def migrator():
+    return SqliteMigrator(database.obj) if is_sqlite() else PostgresqlMigrator(database.obj)
+
+
+def current_version() -> int:
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    row = SchemaVersion.select(SchemaVersion.version).order_by(SchemaVersion.version.desc()).first()
+    return row.version if row else 0
+
+
+def latest_version(migrations: list[Migration] | None = None) -> int:
+    return max(v for v, _, _ in (migrations or MIGRATIONS))
+
+
+def migrate(migrations: list[Migration] | None = None) -> list[int]:
+    """Apply every step newer than the database; returns the versions applied."""
+    steps = sorted(migrations or MIGRATIONS)
+    database.create_tables([SchemaVersion], safe=True)
+    applied = []
+    for version, description, step in steps:
+        with database.atomic():
+            if current_version() >= version:
+                continue
+            step(migrator())
+            SchemaVersion.create(version=version, description=description)
+        applied.append(version)
+    return applied

@@ -1,0 +1,60 @@
+"""Admin users, API tokens, complaints and the audit log (RULEBOOK D3-D7)."""
+from __future__ import annotations
+
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+
+from .base import BaseModel, JSONField
+from .clock import utcnow
+from .tenancy import Tenant
+
+USER_ROLES = ("operator", "tenant_admin", "auditor")
+COMPLAINT_CHANNELS = ("hotline", "12321", "anti_fraud_app", "regulator")
+
+
+class AdminUser(BaseModel):
+    username = CharField(max_length=100, unique=True)
+    password_hash = CharField(max_length=300)
+    role = CharField(max_length=16)
+    tenant = ForeignKeyField(Tenant, null=True, backref="users", on_delete="CASCADE")
+    pii = BooleanField(default=False)  # may see full numbers (D3)
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+    last_login_at = DateTimeField(null=True)
+    disabled_at = DateTimeField(null=True)
+    disabled_reason = CharField(max_length=100, default="")
+    failed_logins = IntegerField(default=0)
+    locked_until = DateTimeField(null=True)
+
+
+class ApiToken(BaseModel):
+    """Shown once, stored hashed, revocable (D7)."""
+
+    user = ForeignKeyField(AdminUser, backref="tokens", on_delete="CASCADE")
+    name = CharField(max_length=100, default="")
+    prefix = CharField(max_length=16, index=True)
+    token_hash = CharField(max_length=300)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+
+class Complaint(BaseModel):
+    tenant = ForeignKeyField(Tenant, backref="complaints", on_delete="CASCADE")
+    number = CharField(max_length=32)  # the complaining callee, E.164
+    channel = CharField(max_length=20)
+    text = TextField(default="")
+    call_uuid = CharField(max_length=64, default="")
+    received_at = DateTimeField(default=utcnow, index=True)
+    due_at = DateTimeField()
+    answered_at = DateTimeField(null=True)
+    answer = TextField(default="")
+    created_by = CharField(max_length=100, default="")
+
+
+class AuditLog(BaseModel):
+    at = DateTimeField(default=utcnow, index=True)
+    actor = CharField(max_length=100)
+    action = CharField(max_length=64, index=True)
+    tenant = ForeignKeyField(Tenant, null=True, on_delete="SET NULL")
+    target = CharField(max_length=200, default="")
+    detail = JSONField(default=dict)

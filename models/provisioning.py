@@ -1,0 +1,352 @@
+"""Provisioning: tenants, seats, number leases, campaigns and top-ups.
+
+The CLI and the web admin both call these functions, so validation lives here once. Every
+function validates all of its input before it writes anything and raises InvalidInput with a
+one-line message; writes happen in one transaction and are audited.
+"""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from peewee import fn
+
+from . import ledger
+from .audit import audit
+from .clock import utcnow
+from .db import write_transaction
+from .errors import InvalidInput, NotFound
+from .numbers import normalize, region_of
+from .screening import screen_script
+from .tenancy import (
+    BAN_FUNCTIONS, INBOUND_MODES, SEAT_ROLES, TENANT_STATUSES, Campaign, NumberLease, Seat, Tenant,
+    TenantBan,
+)
+from .windows import format_windows, parse_windows, within
+
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SIP_ADDRESS = re.compile(r"^([A-Za-z0-9_.+-]{1,100})@([A-Za-z0-9.-]{1,200})$")
+
+# Allowed status changes (A1): terminated is final.
+STATUS_TRANSITIONS = {
+    "pending_review": {"active", "terminated"},
+    "active": {"suspended", "terminated"},
+    "suspended": {"active", "terminated"},
+    "terminated": set(),
+}
+
+
+def _code(value: str, what: str) -> str:
+    if not isinstance(value, str) or not CODE_PATTERN.match(value):
+        raise InvalidInput(f"invalid {what} code {value!r}: use letters, digits, '_', '-', '.' (max 64)")
+    return value
+
+
+def _text(value: str, what: str, max_length: int = 200) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(value) > max_length:
+        raise InvalidInput(f"{what} is longer than {max_length} characters")
+    return value
+
+
+def _fen(value, what: str, *, positive: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{what} must be a whole number of fen")
+    if value < 0 or (positive and value == 0):
+        raise InvalidInput(f"{what} must be {'positive' if positive else 'zero or more'}, got {value}")
+    return value
+
+
+def _count(value, what: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidInput(f"{what} must be a whole number >= {minimum}")
+    return value
+
+
+def get_tenant(code: str) -> Tenant:
+    tenant = Tenant.get_or_none(Tenant.code == code)
+    if tenant is None:
+        raise NotFound(f"unknown tenant {code!r}")
+    return tenant
+
+
+def get_campaign(tenant: Tenant, code: str) -> Campaign:
+    campaign = Campaign.get_or_none((Campaign.tenant == tenant) & (Campaign.code == code))
+    if campaign is None:
+        raise NotFound(f"unknown campaign {code!r} of tenant {tenant.code}")
+    return campaign
+
+
+def split_sip_address(address: str) -> tuple[str, str]:
+    match = SIP_ADDRESS.match((address or "").strip())
+    if not match:
+        raise InvalidInput(f"invalid seat {address!r}: expected USER@DOMAIN")
+    return match.group(1), match.group(2).lower()
+
+
+def get_seat(address: str) -> Seat:
+    user, domain = split_sip_address(address)
+    seat = Seat.get_or_none((Seat.sip_user == user) & (Seat.sip_domain == domain))
+    if seat is None:
+        raise NotFound(f"unknown seat {address!r}")
+    return seat
+
+
+# --- tenants --------------------------------------------------------------------------------
+
+
+def add_tenant(code: str, *, name: str, display_name: str, hotline: str, seats: int, rate: int,
+               inbound_rate: int | None = None, connect_fee: int = 0, industry: str = "",
+               seat_rent: int = 0, billing_increment_s: int = 60, region: str = "CN",
+               actor: str = "system") -> Tenant:
+    code = _code(code, "tenant")
+    fields = dict(
+        code=code,
+        name=_text(name, "name"),
+        display_name=_text(display_name, "display name", 60),
+        hotline=normalize(hotline, region),
+        seats_purchased=_count(seats, "seats"),
+        rate_out_fen=_fen(rate, "rate"),
+        rate_in_fen=_fen(rate if inbound_rate is None else inbound_rate, "inbound rate"),
+        connect_fee_fen=_fen(connect_fee, "connect fee"),
+        seat_rent_fen=_fen(seat_rent, "seat rent"),
+        billing_increment_s=_count(billing_increment_s, "billing increment", 1),
+        industry=(industry or "").strip().lower(),
+    )
+    with write_transaction():
+        if Tenant.select().where(Tenant.code == code).exists():
+            raise InvalidInput(f"tenant {code!r} already exists")
+        tenant = Tenant.create(**fields)
+        audit(actor, "tenant.add", tenant=tenant, target=code)
+    return tenant
+
+
+def set_tenant(code: str, *, status: str | None = None, seats: int | None = None, rate: int | None = None,
+               inbound_rate: int | None = None, connect_fee: int | None = None,
+               industry_approved: bool | None = None, windows: str | None = None,
+               platform_windows=None, termination_kind: str = "", actor: str = "system") -> Tenant:
+    tenant = get_tenant(code)
+    changes: dict = {}
+    if status is not None:
+        if status not in TENANT_STATUSES:
+            raise InvalidInput(f"invalid status {status!r}: expected one of {', '.join(TENANT_STATUSES)}")
+        if status != tenant.status:
+            if status not in STATUS_TRANSITIONS[tenant.status]:
+                raise InvalidInput(f"tenant {code} cannot go from {tenant.status} to {status}")
+            changes.update(status=status, status_changed_at=utcnow())
+            if status == "terminated":
+                changes.update(terminated_at=utcnow(), termination_kind=termination_kind)
+    if seats is not None:
+        used = Seat.select().where((Seat.tenant == tenant) & Seat.active).count()
+        if _count(seats, "seats") < used:
+            raise InvalidInput(f"tenant {code} has {used} seats in use; cannot set purchased seats to {seats}")
+        changes["seats_purchased"] = seats
+    if rate is not None:
+        changes["rate_out_fen"] = _fen(rate, "rate")
+    if inbound_rate is not None:
+        changes["rate_in_fen"] = _fen(inbound_rate, "inbound rate")
+    if connect_fee is not None:
+        changes["connect_fee_fen"] = _fen(connect_fee, "connect fee")
+    if industry_approved is not None:
+        changes["industry_approved"] = bool(industry_approved)
+    if windows is not None:
+        if windows.strip() == "":
+            changes["calling_windows"] = ""  # back to the platform windows
+        else:
+            try:
+                parsed = parse_windows(windows)
+            except ValueError as exc:
+                raise InvalidInput(f"invalid windows {windows!r}: {exc}") from None
+            if platform_windows is not None and not within(parsed, platform_windows):
+                raise InvalidInput(
+                    f"windows {format_windows(parsed)} are wider than the platform's "
+                    f"{format_windows(platform_windows)}: a tenant may only narrow them")
+            changes["calling_windows"] = format_windows(parsed)
+    if not changes:
+        raise InvalidInput("nothing to change: give at least one option")
+    with write_transaction():
+        Tenant.update(**changes).where(Tenant.id == tenant.id).execute()
+        audit(actor, "tenant.set", tenant=tenant, target=code,
+              **{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in changes.items()})
+    return Tenant.get_by_id(tenant.id)
+
+
+def ban_tenant(code: str, *, function: str, until, reason: str = "", actor: str = "system") -> TenantBan:
+    tenant = get_tenant(code)
+    if function not in BAN_FUNCTIONS:
+        raise InvalidInput(f"invalid function {function!r}: expected one of {', '.join(BAN_FUNCTIONS)}")
+    if until is not None and until <= utcnow():
+        raise InvalidInput("the ban's end time is in the past")
+    with write_transaction():
+        ban = TenantBan.create(tenant=tenant, function=function, until=until, reason=reason or "",
+                               created_by=actor)
+        audit(actor, "tenant.ban", tenant=tenant, target=code, function=function,
+              until=until.isoformat() if until else None, reason=reason)
+    return ban
+
+
+def lift_ban(code: str, function: str, *, actor: str = "system") -> int:
+    tenant = get_tenant(code)
+    now = utcnow()
+    with write_transaction():
+        lifted = (TenantBan.update(lifted_at=now)
+                  .where((TenantBan.tenant == tenant) & (TenantBan.function == function)
+                         & TenantBan.lifted_at.is_null()
+                         & (TenantBan.until.is_null() | (TenantBan.until > now)))
+                  .execute())
+        if not lifted:
+            raise InvalidInput(f"tenant {code} has no active {function} ban")
+        audit(actor, "tenant.unban", tenant=tenant, target=code, function=function)
+    return lifted
+
+
+def active_bans(tenant: Tenant, now=None) -> list[TenantBan]:
+    now = now or utcnow()
+    return list(TenantBan.select().where(
+        (TenantBan.tenant == tenant) & TenantBan.lifted_at.is_null()
+        & (TenantBan.until.is_null() | (TenantBan.until > now))).order_by(TenantBan.created_at))
+
+
+# --- seats ----------------------------------------------------------------------------------
+
+
+def add_seat(tenant_code: str, address: str, *, role: str = "agent", days: int = 30,
+             pin_number: str | None = None, campaign: str | None = None, region: str = "CN",
+             actor: str = "system") -> Seat:
+    tenant = get_tenant(tenant_code)
+    user, domain = split_sip_address(address)
+    if role not in SEAT_ROLES:
+        raise InvalidInput(f"invalid role {role!r}: expected agent or admin")
+    _count(days, "days", 1)
+    pinned = None
+    if pin_number:
+        number = normalize(pin_number, region)
+        pinned = NumberLease.get_or_none((NumberLease.number == number) & (NumberLease.tenant == tenant))
+        if pinned is None:
+            raise InvalidInput(f"{number} is not leased to tenant {tenant.code}")
+    default_campaign = get_campaign(tenant, campaign) if campaign else None
+    now = utcnow()
+    with write_transaction():
+        if Seat.select().where((Seat.sip_user == user) & (Seat.sip_domain == domain)).exists():
+            raise InvalidInput(f"seat {user}@{domain} already exists")
+        used = Seat.select().where((Seat.tenant == tenant) & Seat.active).count()
+        if used >= tenant.seats_purchased:
+            raise InvalidInput(
+                f"tenant {tenant.code} has used all {tenant.seats_purchased} purchased seats")
+        seat = Seat.create(tenant=tenant, sip_user=user, sip_domain=domain, role=role, valid_from=now,
+                           valid_to=now + timedelta(days=days), pinned_number=pinned,
+                           default_campaign=default_campaign)
+        audit(actor, "seat.add", tenant=tenant, target=seat.address, role=role, days=days)
+    return seat
+
+
+# --- number leases --------------------------------------------------------------------------
+
+
+def lease_number(tenant_code: str, number: str, *, days: int = 30, monthly_fee: int = 0,
+                 max_calls: int = 1, inbound_mode: str = "simultaneous", region: str = "CN",
+                 actor: str = "system") -> NumberLease:
+    tenant = get_tenant(tenant_code)
+    e164 = normalize(number, region)
+    _count(days, "days", 1)
+    _fen(monthly_fee, "monthly fee")
+    _count(max_calls, "max calls", 1)
+    if inbound_mode not in INBOUND_MODES:
+        raise InvalidInput(f"invalid inbound mode {inbound_mode!r}")
+    province, city = region_of(e164)
+    now = utcnow()
+    fields = dict(tenant=tenant, province=province, city=city, leased_at=now,
+                  paid_through=now + timedelta(days=days), monthly_fee_fen=monthly_fee,
+                  max_calls=max_calls, inbound_mode=inbound_mode, released_at=None)
+    with write_transaction():
+        existing = NumberLease.get_or_none(NumberLease.number == e164)
+        if existing is not None and existing.released_at is None and existing.paid_through > now:
+            owner = "this tenant" if existing.tenant_id == tenant.id else "another tenant"
+            raise InvalidInput(f"{e164} is already leased to {owner} until {existing.paid_through:%Y-%m-%d %H:%M} UTC")
+        if existing is not None:
+            NumberLease.update(**fields).where(NumberLease.id == existing.id).execute()
+            lease = NumberLease.get_by_id(existing.id)
+        else:
+            lease = NumberLease.create(number=e164, **fields)
+        audit(actor, "number.lease", tenant=tenant, target=e164, days=days, monthly_fee_fen=monthly_fee)
+    return lease
+
+
+# --- campaigns ------------------------------------------------------------------------------
+
+
+def add_campaign(tenant_code: str, code: str, *, script: str, record: bool = True,
+                 keyword_categories=None, auto_approve_clean: bool = False, name: str = "",
+                 actor: str = "system") -> Campaign:
+    tenant = get_tenant(tenant_code)
+    code = _code(code, "campaign")
+    script = _text(script, "script", 20000)
+    hits = screen_script(script, keyword_categories or {})
+    status = "approved" if (auto_approve_clean and not hits) else "review"
+    with write_transaction():
+        if Campaign.select().where((Campaign.tenant == tenant) & (Campaign.code == code)).exists():
+            raise InvalidInput(f"campaign {code!r} already exists for tenant {tenant.code}")
+        campaign = Campaign.create(tenant=tenant, code=code, name=name or code, script=script,
+                                   status=status, screening_hits=hits, record=bool(record))
+        audit(actor, "campaign.add", tenant=tenant, target=code, status=status, hits=hits)
+    return campaign
+
+
+def update_campaign_script(tenant_code: str, code: str, *, script: str, keyword_categories=None,
+                           auto_approve_clean: bool = False, actor: str = "system") -> Campaign:
+    """A changed script is screened again and goes back to review (A11)."""
+    tenant = get_tenant(tenant_code)
+    campaign = get_campaign(tenant, code)
+    script = _text(script, "script", 20000)
+    hits = screen_script(script, keyword_categories or {})
+    status = "approved" if (auto_approve_clean and not hits) else "review"
+    with write_transaction():
+        Campaign.update(script=script, screening_hits=hits, status=status, updated_at=utcnow(),
+                        reviewed_at=None, reviewed_by="", review_note="").where(
+            Campaign.id == campaign.id).execute()
+        audit(actor, "campaign.update", tenant=tenant, target=code, status=status, hits=hits)
+    return Campaign.get_by_id(campaign.id)
+
+
+def review_campaign(tenant_code: str, code: str, *, approve: bool, note: str = "",
+                    actor: str = "system") -> Campaign:
+    """Only an operator approves (A11): callers must check the role before calling this."""
+    tenant = get_tenant(tenant_code)
+    campaign = get_campaign(tenant, code)
+    target = "approved" if approve else "rejected"
+    allowed_from = {"review", "rejected", "draft"} if approve else {"review", "approved", "draft"}
+    if campaign.status not in allowed_from:
+        raise InvalidInput(f"campaign {code} is {campaign.status}; cannot mark it {target}")
+    with write_transaction():
+        Campaign.update(status=target, review_note=note or "", reviewed_by=actor, reviewed_at=utcnow(),
+                        updated_at=utcnow()).where(Campaign.id == campaign.id).execute()
+        audit(actor, f"campaign.{'approve' if approve else 'reject'}", tenant=tenant, target=code, note=note)
+    return Campaign.get_by_id(campaign.id)
+
+
+def set_campaign_recording(tenant_code: str, code: str, record: bool, *, actor: str = "system") -> Campaign:
+    tenant = get_tenant(tenant_code)
+    campaign = get_campaign(tenant, code)
+    with write_transaction():
+        Campaign.update(record=bool(record), updated_at=utcnow()).where(Campaign.id == campaign.id).execute()
+        audit(actor, "campaign.record", tenant=tenant, target=code, record=bool(record))
+    return Campaign.get_by_id(campaign.id)
+
+
+# --- money ----------------------------------------------------------------------------------
+
+
+def topup(tenant_code: str, amount_fen: int, *, promo: bool = False, note: str = "", actor: str = "system"):
+    tenant = get_tenant(tenant_code)
+    _fen(amount_fen, "amount", positive=True)
+    with write_transaction():
+        entry, _ = ledger.post(tenant.id, "promo" if promo else "topup", amount_fen,
+                               promo_fen=amount_fen if promo else 0, note=note, actor=actor)
+        audit(actor, "ledger.topup", tenant=tenant, target=tenant.code, amount_fen=amount_fen, promo=promo)
+    return entry
+
+
+def seats_in_use(tenant: Tenant) -> int:
+    return Seat.select(fn.COUNT(Seat.id)).where((Seat.tenant == tenant) & Seat.active).scalar()
