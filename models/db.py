@@ -28,8 +28,18 @@ SQLITE_PRAGMAS = {
 }
 
 
+_opened: dict[tuple[str, str], object] = {}
+
+
 def open_database(url: str = "", data_dir: Path | str = "var", pool_size: int = 20):
-    """Bind the models to SQLite (empty url) or PostgreSQL (postgresql://...)."""
+    """Bind the models to SQLite (empty url) or PostgreSQL (postgresql://...).
+
+    Opening the same database again rebinds the existing object, so a process keeps one
+    connection pool per database however often it is opened."""
+    key = (url or "", str(Path(data_dir).resolve()) if not url else "")
+    if key in _opened:
+        database.initialize(_opened[key])
+        return _opened[key]
     if not url or url.startswith("sqlite:"):
         path = Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else Path(data_dir) / SQLITE_FILENAME
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,6 +58,7 @@ def open_database(url: str = "", data_dir: Path | str = "var", pool_size: int = 
         )
     else:
         raise InvalidInput(f"unsupported database URL {url!r}: use postgresql://... or leave empty for SQLite")
+    _opened[key] = db
     database.initialize(db)
     return db
 
