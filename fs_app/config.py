@@ -207,7 +207,7 @@ DEFAULT_SCREENING_KEYWORDS = {
 
 SETTINGS: tuple[Setting, ...] = (
     # Where things live.
-    Setting("data_dir", Path("var"), _path, "directory for the SQLite database, prompts, recordings and CDRs"),
+    Setting("data_dir", "var", _path, "directory for the SQLite database, prompts, recordings and CDRs"),
     Setting("database_url", "", _text, "empty = SQLite in data_dir; postgresql://user@host:port/db for several nodes"),
     Setting("db_pool_size", 20, _integer(1, 1000), "PostgreSQL connections per process"),
     Setting("prompt_dir", None, _optional_path, "prompt audio shared with FreeSWITCH (default data_dir/prompts)"),

@@ -1,7 +1,9 @@
 """`fsapp tenant|seat|number|campaign|topup|calls`: provisioning and the call list."""
 from __future__ import annotations
 
-from models import CallRecord, NumberLease, Seat, Tenant, provisioning
+from peewee import JOIN
+
+from models import CallRecord, Campaign, NumberLease, Seat, Tenant, provisioning
 from models.provisioning import active_bans, seats_in_use
 
 from fs_app.cli.arguments import count, fen, iso_time, positive_int, read_text_file, yes_no
@@ -240,8 +242,10 @@ CALL_COLUMNS = ["created_at", "tenant", "seat", "direction", "caller", "callee",
 
 
 def calls(args, ctx) -> int:
-    query = (CallRecord.select(CallRecord, Tenant.code)
-             .join(Tenant, on=(CallRecord.tenant == Tenant.id), join_type="LEFT OUTER"))
+    query = (CallRecord.select(CallRecord, Tenant.code, Campaign.code)
+             .join(Tenant, JOIN.LEFT_OUTER, on=(CallRecord.tenant == Tenant.id))
+             .switch(CallRecord)
+             .join(Campaign, JOIN.LEFT_OUTER, on=(CallRecord.campaign == Campaign.id)))
     if args.tenant:
         query = query.where(CallRecord.tenant == provisioning.get_tenant(args.tenant))
     if args.since:

@@ -1,0 +1,73 @@
+"""Schema creation, idempotent upgrades, indexes and the database binding, on both databases."""
+import models
+from models import migrations
+from models.db import SQLITE_FILENAME
+
+
+def test_init_is_idempotent_and_creates_every_table(db):
+    assert models.migrate() == []
+    for model in models.ALL_MODELS:
+        assert models.database.table_exists(model._meta.table_name), model.__name__
+    assert models.current_version() == models.latest_version()
+
+
+def test_an_old_database_is_upgraded_step_by_step(db, monkeypatch):
+    from playhouse.migrate import migrate as run
+    from peewee import CharField
+
+    calls = []
+
+    def add_column(migrator):
+        calls.append("v2")
+        run(migrator.add_column("tenant", "upgrade_probe", CharField(default="x", max_length=8)))
+
+    steps = migrations.MIGRATIONS + [(2, "probe column", add_column)]
+    try:
+        assert models.migrate(steps) == [2]
+        assert models.migrate(steps) == []
+        assert calls == ["v2"]
+        cursor = models.database.execute_sql("SELECT upgrade_probe FROM tenant")
+        assert cursor.fetchall() == []
+        assert models.current_version() == 2
+    finally:
+        # the PostgreSQL database is shared by the run's tests: put the schema back
+        run(migrations.migrator().drop_column("tenant", "upgrade_probe"))
+        migrations.SchemaVersion.delete().where(migrations.SchemaVersion.version == 2).execute()
+
+
+def test_a_failing_step_leaves_the_previous_version(db):
+    def broken(migrator):
+        models.database.execute_sql("CREATE TABLE half_done (id INTEGER)")
+        raise RuntimeError("boom")
+
+    steps = migrations.MIGRATIONS + [(2, "broken", broken)]
+    try:
+        models.migrate(steps)
+    except RuntimeError:
+        pass
+    assert models.current_version() == 1
+    assert not models.database.table_exists("half_done")
+
+
+def test_admission_lookups_are_indexed(db):
+    def indexed_columns(table):
+        return {tuple(index.columns) for index in models.database.get_indexes(table)}
+
+    assert ("sip_user", "sip_domain") in indexed_columns("seat")
+    assert ("number",) in indexed_columns("do_not_call")
+    assert ("tenant_id", "number") in indexed_columns("consent")
+    assert ("callee_number", "created_at") in indexed_columns("call_record")
+    assert ("tenant_id", "released_at") in indexed_columns("hold")
+
+
+def test_sqlite_is_wal_with_foreign_keys(sqlite_db, tmp_path):
+    assert (tmp_path / SQLITE_FILENAME).exists()
+    assert models.database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert models.database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_unsupported_database_url_is_refused(tmp_path):
+    import pytest
+
+    with pytest.raises(models.InvalidInput, match="unsupported database URL"):
+        models.open_database("mysql://x/y", tmp_path)
