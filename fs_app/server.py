@@ -1,0 +1,254 @@
+"""Outbound Event Socket server: FreeSWITCH connects here once per channel.
+
+Built on gevent's ``StreamServer`` (one greenlet per connection, accepted as fast as the
+kernel hands them over). greenswitch's ``OutboundESLServer`` is deliberately not used: it
+polls ``accept()`` with 100 ms sleeps and caps itself at 100 connections.
+
+Per connection: check the peer against the allowlist (refuse by closing), run
+``connect``/``myevents``/``event plain BACKGROUND_JOB``/``linger`` through :class:`Channel`,
+refuse calls over ``max_live_calls`` by hanging them up with ``SWITCH_CONGESTION``, then call
+``handler(channel)``. Afterwards the server releases the socket with ``exit`` (the socket
+lingers). If the handler raised and the channel is still up, the call is hung up with
+``NORMAL_TEMPORARY_FAILURE`` (fail closed); the exception is logged with the call uuid.
+
+Drain (SIGTERM): stop accepting, let live calls finish up to ``drain_timeout``, then hang up
+whatever is left with ``SYSTEM_SHUTDOWN`` and stop. Several processes can share the port
+(``SO_REUSEPORT``): the kernel spreads new connections over them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import socket as stdlib_socket
+import time
+from typing import Callable, Iterable
+
+import gevent
+import gevent.socket
+from gevent.event import Event as GeventEvent
+from gevent.server import StreamServer
+
+from .channel import Channel, ChannelError, ChannelGone
+
+log = logging.getLogger(__name__)
+
+OVER_CAPACITY_CAUSE = "SWITCH_CONGESTION"
+HANDLER_FAILURE_CAUSE = "NORMAL_TEMPORARY_FAILURE"
+SHUTDOWN_CAUSE = "SYSTEM_SHUTDOWN"
+
+
+def parse_peers(peers: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """IPs and CIDRs ("127.0.0.1", "10.0.0.0/8", "::1/128") -> networks."""
+    networks = []
+    for peer in peers:
+        networks.append(ipaddress.ip_network(peer.strip(), strict=False))
+    return networks
+
+
+class CallServer:
+    """Accept FreeSWITCH's outbound socket connections and run ``handler(channel)`` for each."""
+
+    def __init__(self, handler: Callable[[Channel], None], host: str = "127.0.0.1", port: int = 8084, *,
+                 max_live_calls: int = 2000, allowed_peers: Iterable[str] = ("127.0.0.1/32", "::1/128"),
+                 drain_timeout: float = 300.0, reuse_port: bool = True, command_timeout: float = 10.0,
+                 backlog: int = 2048, subscribe_events: Iterable[str] = ("BACKGROUND_JOB",)):
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self.max_live_calls = max_live_calls
+        self.allowed_networks = parse_peers(allowed_peers)
+        self.drain_timeout = drain_timeout
+        self.reuse_port = reuse_port
+        self.command_timeout = command_timeout
+        self.backlog = backlog
+        self.subscribe_events = tuple(subscribe_events)
+        self.refused_peers = 0
+        self.refused_over_capacity = 0
+        self.handler_failures = 0
+        self.calls_handled = 0
+        self._live = 0
+        self._channels: dict[int, Channel] = {}
+        self._greenlets: set = set()
+        self._idle = GeventEvent()
+        self._idle.set()
+        self._stopped = GeventEvent()
+        self._draining = False
+        self._server: StreamServer | None = None
+        self._listener = None
+        self._signal_handlers: list = []
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def live_calls(self) -> int:
+        return self._live
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound (host, port) -- the real port when constructed with port 0."""
+        if self._listener is None:
+            return self.host, self.port
+        name = self._listener.getsockname()
+        return name[0], name[1]
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def _make_listener(self):
+        family = stdlib_socket.AF_INET6 if ":" in self.host else stdlib_socket.AF_INET
+        sock = gevent.socket.socket(family, stdlib_socket.SOCK_STREAM)
+        sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 1)
+        if self.reuse_port:
+            sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEPORT, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(self.backlog)
+        return sock
+
+    def start(self) -> None:
+        if self._server is not None:
+            return
+        self._listener = self._make_listener()
+        self._server = StreamServer(self._listener, self._handle)
+        self._server.start()
+        log.info("Event Socket server listening on %s:%s (max %d live calls, peers %s)",
+                 *self.address, self.max_live_calls, ", ".join(map(str, self.allowed_networks)))
+
+    def serve_forever(self) -> None:
+        """Start and block until :meth:`stop` (or a drain after SIGTERM) finished."""
+        self.start()
+        self._stopped.wait()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: drain (up to ``drain_timeout``), then stop (serve_forever returns)."""
+        def on_signal():
+            if self._draining:
+                return
+            log.info("signal received: draining Event Socket server")
+            gevent.spawn(self._drain_then_stop)
+        self._signal_handlers = [gevent.signal_handler(signum, on_signal)
+                                 for signum in (signal.SIGTERM, signal.SIGINT)]
+
+    def remove_signal_handlers(self) -> None:
+        for handler in self._signal_handlers:
+            handler.cancel()
+        self._signal_handlers = []
+
+    def _drain_then_stop(self) -> None:
+        self.drain(self.drain_timeout)
+        self.stop()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Stop accepting and wait for live calls to finish. On timeout hang up the rest.
+
+        Returns True if every call finished by itself within the timeout.
+        """
+        timeout = self.drain_timeout if timeout is None else timeout
+        self._draining = True
+        self._close_listener()
+        log.info("draining: %d live calls, waiting up to %.1fs", self._live, timeout)
+        if self._idle.wait(timeout):
+            log.info("drained: all calls finished")
+            return True
+        left = list(self._channels.values())
+        log.warning("drain timeout after %.1fs: hanging up %d live calls with %s", timeout, len(left), SHUTDOWN_CAUSE)
+        jobs = [gevent.spawn(self._shutdown_channel, channel) for channel in left]
+        gevent.joinall(jobs, timeout=min(self.command_timeout, 5.0))
+        if not self._idle.wait(min(self.command_timeout, 5.0)):
+            gevent.killall(list(self._greenlets), block=True, timeout=2.0)
+        return False
+
+    @staticmethod
+    def _shutdown_channel(channel: Channel) -> None:
+        try:
+            channel.hangup(SHUTDOWN_CAUSE)
+        except ChannelError:
+            pass
+
+    def _close_listener(self) -> None:
+        if self._server is not None and not self._server.closed:
+            self._server.close()  # closes the listening socket; running handlers go on
+
+    def stop(self) -> None:
+        """Stop at once: close the listener, kill running call greenlets."""
+        self._draining = True
+        self._close_listener()
+        if self._greenlets:
+            gevent.killall(list(self._greenlets), block=True, timeout=2.0)
+        self._stopped.set()
+
+    # ------------------------------------------------------------------ per connection
+    def peer_allowed(self, ip: str) -> bool:
+        try:
+            address = ipaddress.ip_address(ip.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.allowed_networks)
+
+    def _handle(self, sock, address) -> None:
+        peer_ip = address[0]
+        if not self.peer_allowed(peer_ip):
+            self.refused_peers += 1
+            log.warning("refused Event Socket connection from %s:%s (not in allowed peers)", *address[:2])
+            sock.close()
+            return
+        if self._draining:
+            log.warning("refused connection from %s during drain", peer_ip)
+            sock.close()
+            return
+        sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
+        greenlet = gevent.getcurrent()
+        self._greenlets.add(greenlet)
+        self._live += 1
+        self._idle.clear()
+        channel = Channel(sock, address, command_timeout=self.command_timeout)
+        key = id(channel)
+        try:
+            self._run_call(channel, key)
+        finally:
+            self._channels.pop(key, None)
+            self._live -= 1
+            self._greenlets.discard(greenlet)
+            if self._live == 0:
+                self._idle.set()
+
+    def _run_call(self, channel: Channel, key: int) -> None:
+        started = time.monotonic()
+        try:
+            channel.connect(events=self.subscribe_events)
+        except ChannelError as exc:
+            log.warning("Event Socket setup failed for %s: %s", channel.peer, exc)
+            channel.close()
+            return
+        if self._live > self.max_live_calls:
+            self.refused_over_capacity += 1
+            log.warning("call %s refused: %d live calls exceed the maximum of %d; hanging up with %s",
+                        channel.uuid, self._live, self.max_live_calls, OVER_CAPACITY_CAUSE)
+            try:
+                channel.hangup(OVER_CAPACITY_CAUSE)
+            except ChannelError:
+                pass
+            channel.exit()
+            return
+        self._channels[key] = channel
+        self.calls_handled += 1
+        try:
+            self.handler(channel)
+        except ChannelGone as exc:
+            log.info("call %s: channel gone (%s) after %.1fs", channel.uuid, exc.cause or exc.reason,
+                     time.monotonic() - started)
+        except gevent.GreenletExit:
+            raise
+        except Exception as exc:
+            self.handler_failures += 1
+            log.exception("call %s: handler failed: %s", channel.uuid, exc)
+            if not channel.is_gone:
+                try:
+                    channel.hangup(HANDLER_FAILURE_CAUSE)
+                except ChannelError:
+                    pass
+        finally:
+            channel.exit()
