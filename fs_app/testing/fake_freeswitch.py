@@ -368,7 +368,9 @@ class FakeLeg:
         self._digit_buffer: list[str] = []
         self._var_cache: str | None = None
         self._profile_cache: str | None = None
-        self._other_cache: str | None = None
+        self.other_from_template = False
+        self._peer_hangup_cause: str | None = None
+        self.bridge_active = False
 
         drop = set(drop_vars)
         self.channel_profile: list[tuple[str, str]] = []
@@ -397,6 +399,7 @@ class FakeLeg:
             for k, v in extra_vars:
                 self.variables[k] = v
         self.channel_name = self.variables.get("channel_name", "")
+        self.original_profile = list(self.caller_profile)
         self.created_at = time.monotonic()
 
     # ------------------------------------------------------------- observation
@@ -441,16 +444,24 @@ class FakeLeg:
         peer = self.bridge_peer
         if peer is None or self.other_type is None:
             return ""
-        if self._other_cache is None:
+        lines = [f"Other-Type: {self.other_type}\n"]
+        if self.other_from_template:
+            # the bridge app's B-leg (01): the header set FreeSWITCH sent for it
             profile = dict(peer.caller_profile)
-            lines = [f"Other-Type: {self.other_type}\n"]
             for name in fs_templates.OTHER_LEG_HEADERS:
-                value = profile.get("Caller-" + name[10:], "")
-                if name == "Other-Leg-Unique-ID":
-                    value = peer.uuid
+                value = peer.uuid if name == "Other-Leg-Unique-ID" else profile.get("Caller-" + name[10:], "")
                 lines.append(f"{name}: {url_encode(value)}\n")
-            self._other_cache = "".join(lines)
-        return self._other_cache
+        else:
+            # uuid_bridge (02): the peer's caller profile, renamed (the originator sees the
+            # originatee's profile as it was before the transfer)
+            profile = peer.original_profile if self.other_type == "originator" else peer.caller_profile
+            for name, value in profile:
+                if name in ("Caller-Profile-Index", "Caller-Transfer-Source"):
+                    continue
+                if name.endswith("-Time") and name != "Caller-Profile-Created-Time" and self.other_type == "originator":
+                    value = "0"
+                lines.append(f"Other-Leg-{name[7:]}: {url_encode(value)}\n")
+        return "".join(lines)
 
     def _channel_block(self) -> str:
         enc_name = url_encode(self.channel_name)
@@ -729,6 +740,11 @@ class FakeLeg:
         number = _dialled_number(dial)
         script = call.script_for(number)
         b_uuid = str(uuid_module.uuid4())
+        self.set_var("sip_invite_failure_status", None)
+        self.set_var("sip_invite_failure_phrase", None)
+        if script.outcome in ("answer", "no_answer"):  # the callee rang: its id shows (03)
+            self.caller_profile = _with_callee_id(self.caller_profile, "Outbound Call", number)
+            self._profile_cache = None
         if script.outcome != "answer":
             cause, dialstatus, sip_status, phrase = FAILURES[script.outcome]
             if script.outcome == "no_answer":
@@ -760,9 +776,8 @@ class FakeLeg:
         self.bridged_with, b_leg.bridged_with = b_leg.uuid, self.uuid
         self.bridge_first = True
         self.other_type = "originatee"
-        self._other_cache = None
-        self.caller_profile = _with_callee_id(self.caller_profile, b_leg)
-        self._profile_cache = None
+        self.other_from_template = True
+        self.bridge_active = True
         for k, v in (("originated_legs", f"{b_leg.uuid};Outbound Call;{number}"),
                      ("originate_disposition", "SUCCESS"), ("DIALSTATUS", "SUCCESS"),
                      ("originate_causes", f"{b_leg.uuid};NONE"), ("signal_bond", b_leg.uuid)):
@@ -783,7 +798,7 @@ class FakeLeg:
                          ("bridge_hangup_cause", b_leg.hangup_cause)):
                 self.set_var(k, v)
             self.emit("CHANNEL_UNBRIDGE", prefix=[("Bridge-A-Unique-ID", self.uuid), ("Bridge-B-Unique-ID", b_leg.uuid)])
-            self.bridge_peer = None  # the B leg is gone; our socket app goes on
+            self.bridge_active = False  # the B leg is gone; our socket app goes on (Other-Leg-* stays)
         return None
 
     # ------------------------------------------------------------- interruptions
@@ -800,14 +815,30 @@ class FakeLeg:
         for run in reversed(list(self._apps)):
             run.done.wait(5)
 
+    def transfer_profile(self, peer: "FakeLeg", first: bool) -> None:
+        """The new caller profile uuid_bridge gives each leg (done for both before any event)."""
+        profile = dict(self.caller_profile)
+        peer_profile = dict(peer.caller_profile)
+        if first:
+            callee = (peer_profile.get("Caller-Orig-Caller-ID-Name", ""), peer_profile.get("Caller-Orig-Caller-ID-Number", ""))
+        else:
+            callee = (profile.get("Caller-Orig-Caller-ID-Name", ""), profile.get("Caller-Orig-Caller-ID-Number", ""))
+        new_profile = _with_callee_id(_transferred_profile(self.caller_profile, peer.uuid), *callee)
+        if not first:  # the originator shows the callee's caller id (02a A)
+            new_profile = [(k, peer_profile.get(k, v)) if k in ("Caller-Caller-ID-Name", "Caller-Caller-ID-Number")
+                           else (k, v) for k, v in new_profile]
+        self.caller_profile = new_profile
+        self._profile_cache = None
+
     def uuid_bridge_side(self, peer: "FakeLeg", first: bool) -> None:
         """What one leg goes through when ``uuid_bridge <first> <second>`` runs (02a/02b)."""
         self.bridge_peer = peer
         self.bridged_with = peer.uuid
         self.bridge_first = first
         self.other_type = "originatee" if first else "originator"
-        self._other_cache = None
+        self.bridge_active = True
         self.step()
+        had_media = any(run.name in ("playback", "play_and_get_digits", "sleep") for run in self._apps)
         self._stop_apps("PLAYBACK ERROR")
         self.state_number = 8
         response = self.variables.get("current_application_response", "_none_")
@@ -829,6 +860,8 @@ class FakeLeg:
         if first:
             self.emit("CHANNEL_BRIDGE", prefix=[("Bridge-A-Unique-ID", self.uuid), ("Bridge-B-Unique-ID", peer.uuid)])
         else:
+            if had_media:  # 02b: the bridge took the channel away from a playback
+                self.emit_state("CS_CONSUME_MEDIA")
             self.emit_state("CS_EXCHANGE_MEDIA")
 
     @property
@@ -845,18 +878,22 @@ class FakeLeg:
             return
         self.hangup_started = True
         self._queue_event.set()
-        peer = self.bridge_peer if self.bridge_peer is not None and not self.bridge_peer.hangup_started else None
+        # A uuid_bridge'd peer has no socket app left to run: FreeSWITCH clears it too (02a/02b).
+        # A bridge-app A-leg goes on with its socket app (hangup_after_bridge=false, 01).
+        peer = self.bridge_peer
+        if peer is None or peer.hangup_started or not peer.socket_app_done:
+            peer = None
         conn = self.connection
         silent = conn is None or conn.closed.is_set() or conn.socket_mode == "static"
         if silent:
             self.hangup_cause = cause
             self._stop_apps("PLAYBACK ERROR")
             if peer is not None:
-                gevent.spawn(peer.hangup, "NORMAL_CLEARING")
+                gevent.spawn(peer.hangup_by_peer, cause)
             self._finish_hangup(conn)
             return
         self.step()
-        if self.bridge_first and self.bridge_peer is not None and self.bridge_peer.hangup_started:
+        if self.bridge_first and self.bridge_active and self.bridge_peer.hangup_started:
             # the other side hung up first: UNBRIDGE, back to CS_EXECUTE, then our hangup (02b B)
             self.set_var("bridge_hangup_cause", self.bridge_peer.hangup_cause)
             self.emit("CHANNEL_UNBRIDGE", prefix=[("Bridge-A-Unique-ID", self.uuid),
@@ -873,11 +910,11 @@ class FakeLeg:
         self.set_var("hangup_cause", cause)
         self.emit("CHANNEL_HANGUP")
         if peer is not None:
-            gevent.spawn(peer.hangup, "NORMAL_CLEARING")
+            gevent.spawn(peer.hangup_by_peer, cause)
         if conn.linger is not None and conn.linger >= 0:
             conn.send(linger_notice(self.uuid, self.channel_name, conn.linger))  # 05: right after HANGUP
         self._stop_apps("PLAYBACK ERROR")
-        if self.bridge_first and self.bridge_peer is not None and not unbridged:
+        if self.bridge_first and self.bridge_active and not unbridged:
             self.set_var("bridge_hangup_cause", cause)
             self.emit("CHANNEL_UNBRIDGE", prefix=[("Bridge-A-Unique-ID", self.uuid),
                                                   ("Bridge-B-Unique-ID", self.bridge_peer.uuid)])
@@ -905,9 +942,18 @@ class FakeLeg:
         for name, value in fs_templates.HANGUP_COMPLETE_VARIABLES:
             self.variables.setdefault(name[9:], value)
         self.set_var("hangup_cause", cause)
+        if self._peer_hangup_cause:
+            self.set_var("bridge_hangup_cause", self._peer_hangup_cause)
         self._var_cache = None
         self.emit("CHANNEL_HANGUP_COMPLETE", prefix=[("Hangup-Cause", cause)])
         self._finish_hangup(conn)
+
+    def hangup_by_peer(self, peer_cause: str) -> None:
+        """The uuid_bridge'd other side hung up: FreeSWITCH clears this leg (02a A, 02b B)."""
+        if not self.hangup_started:
+            self.set_var("last_bridge_hangup_cause", peer_cause)
+            self._peer_hangup_cause = peer_cause
+            self.hangup("NORMAL_CLEARING")
 
     def _finish_hangup(self, conn: FakeConnection | None) -> None:
         for recording in self.recordings:
@@ -954,16 +1000,31 @@ def _dialled_number(dial: str) -> str:
     return tail.split("@", 1)[0]
 
 
-def _with_callee_id(profile: list[tuple[str, str]], peer: FakeLeg) -> list[tuple[str, str]]:
-    names = [n for n, _ in profile]
-    if "Caller-Callee-ID-Name" in names:
-        return profile
+def _with_callee_id(profile: list[tuple[str, str]], name: str, number: str) -> list[tuple[str, str]]:
+    """Set Caller-Callee-ID-Name/Number (inserted after Caller-Orig-Caller-ID-Number)."""
     out = []
-    for name, value in profile:
-        out.append((name, value))
-        if name == "Caller-Orig-Caller-ID-Number":
-            out.append(("Caller-Callee-ID-Name", "Outbound Call"))
-            out.append(("Caller-Callee-ID-Number", peer.number))
+    for key, value in profile:
+        if key in ("Caller-Callee-ID-Name", "Caller-Callee-ID-Number"):
+            continue
+        out.append((key, value))
+        if key == "Caller-Orig-Caller-ID-Number":
+            out.append(("Caller-Callee-ID-Name", name))
+            out.append(("Caller-Callee-ID-Number", number))
+    return out
+
+
+def _transferred_profile(profile: list[tuple[str, str]], peer_uuid: str) -> list[tuple[str, str]]:
+    """uuid_bridge gives the channel a new caller profile: index 2 and a Transfer-Source (02)."""
+    out = []
+    stamp = int(time.time())
+    for key, value in profile:
+        if key == "Caller-Transfer-Source":
+            continue
+        if key == "Caller-Profile-Index":
+            value = "2"
+        out.append((key, value))
+        if key == "Caller-Source":
+            out.append(("Caller-Transfer-Source", f"{stamp}:{uuid_module.uuid4()}:uuid_br:{peer_uuid}"))
     return out
 
 
@@ -1218,6 +1279,8 @@ class FakeFreeSwitch:
                 if other is None or other.hangup_started:
                     return "-ERR No such channel!\n"
                 (leg.call if leg.call is other.call else leg.call).note_callee_command()
+                leg.transfer_profile(other, True)
+                other.transfer_profile(leg, False)
                 gevent.spawn(leg.uuid_bridge_side, other, True)
                 gevent.spawn(other.uuid_bridge_side, leg, False)
                 return f"+OK {other.uuid}\n"
