@@ -1,0 +1,82 @@
+"""The web admin: a Flask app over the models (ARCHITECTURE: admin imports models, never call code).
+
+``create_app(settings)`` returns the WSGI app; ``fsapp serve`` runs it under gevent's WSGIServer.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, g, render_template
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+import models
+
+from . import auth, formatting, i18n, labels
+from .secret import load_secret_key
+from .views import BLUEPRINTS
+
+csrf = CSRFProtect()
+
+
+def create_app(settings, *, testing: bool = False) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=load_secret_key(settings),
+        TESTING=testing,
+        SESSION_COOKIE_NAME="fsapp_admin",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Secure cookies need HTTPS in front of the admin; the lead's setting, when present, wins.
+        SESSION_COOKIE_SECURE=bool(getattr(settings, "admin_secure_cookies", False)),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,  # CSV imports
+        BABEL_DEFAULT_LOCALE="zh",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES=str(i18n.compile_catalogues(settings.data_dir)),
+    )
+    app.extensions["fsapp_settings"] = settings
+    models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size)
+
+    csrf.init_app(app)
+    Babel(app, locale_selector=i18n.selected_locale)
+    formatting.register(app)
+    labels.register(app)
+    app.register_blueprint(auth.blueprint)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    auth.install(app)
+
+    @app.before_request
+    def _connect():
+        if models.database.is_closed():
+            models.database.connect()
+            g._opened_connection = True
+
+    @app.teardown_request
+    def _close(exc):
+        if g.pop("_opened_connection", False) and not models.database.is_closed():
+            models.database.close()
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error):
+        return render_template("error.html", code=400, message=error.description), 400
+
+    for code in (403, 404):
+        app.register_error_handler(code, lambda error, code=code: (
+            render_template("error.html", code=code, message=""), code))
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                    "script-src 'self'; media-src 'self'; frame-ancestors 'none'")
+        if "text/html" in response.content_type:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

@@ -1,0 +1,54 @@
+"""Turning form text into typed values. Meaning (ranges, existence, rules) is checked by the
+same models functions the CLI calls; this only parses, with messages like the CLI's."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+
+from models.errors import InvalidInput
+
+from .formatting import LOCAL_ZONE
+
+_YUAN = re.compile(r"^\s*(\d{1,12})(?:\.(\d{1,2}))?\s*$")
+
+
+def yuan_to_fen(text: str, what: str) -> int:
+    """'12.3' -> 1230: decimal text, never a float (C2)."""
+    match = _YUAN.match(text or "")
+    if not match:
+        raise InvalidInput(f"{what}: enter an amount in yuan such as 100 or 99.50")
+    whole, cents = match.group(1), (match.group(2) or "").ljust(2, "0")
+    return int(whole) * 100 + int(cents)
+
+
+def whole_number(text: str, what: str) -> int:
+    text = (text or "").strip()
+    if not re.fullmatch(r"\d{1,9}", text):
+        raise InvalidInput(f"{what} must be a whole number")
+    return int(text)
+
+
+def optional_whole_number(text: str, what: str) -> int | None:
+    return whole_number(text, what) if (text or "").strip() else None
+
+
+def local_datetime(text: str, what: str) -> datetime:
+    """'2026-11-23T18:00' entered in Asia/Shanghai -> naive UTC."""
+    text = (text or "").strip()
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{what}: expected a date and time such as 2026-11-23 18:00") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=LOCAL_ZONE)
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def optional_local_date(text: str) -> date | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None

@@ -1,0 +1,63 @@
+"""Jinja filters: stored UTC shown in Asia/Shanghai, fen shown as yuan, numbers masked (D3)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import g
+
+from models.numbers import mask
+
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def to_local(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc).astimezone(LOCAL_ZONE)
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    local = to_local(value)
+    return local.strftime(fmt) if local else ""
+
+
+def local_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a calendar day in Asia/Shanghai, as naive UTC."""
+    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_ZONE).astimezone(timezone.utc).replace(tzinfo=None)
+    return start, start + timedelta(days=1)
+
+
+def local_today(now_utc: datetime) -> date:
+    return to_local(now_utc).date()
+
+
+def yuan(fen: int | None) -> str:
+    """Integer fen as ¥1,234.56 (no floats: C2)."""
+    fen = int(fen or 0)
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"
+
+
+def phone(number: str | None, reveal: bool = False) -> str:
+    """A number as the current user may see it: full only for PII users who asked to reveal."""
+    if not number:
+        return ""
+    user = g.get("user")
+    if reveal and user is not None and user.pii:
+        return number
+    return mask(number)
+
+
+def duration(seconds: int | float | None) -> str:
+    seconds = int(seconds or 0)
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours}:{minutes:02d}:{secs:02d}" if hours else f"{sign}{minutes}:{secs:02d}"
+
+
+def register(app) -> None:
+    app.jinja_env.filters.update(local=local_time, yuan=yuan, phone=phone, duration=duration)

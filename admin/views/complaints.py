@@ -1,0 +1,66 @@
+"""Complaints: the 2-hour answer deadline counting down, overdue ones flagged (D5)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from models.clock import utcnow
+from models.errors import InvalidInput
+from models.people import COMPLAINT_CHANNELS, Complaint
+from models.tenancy import Tenant
+
+from ..auth import roles
+from ..complaint_filing import answer_complaint, file_complaint
+from ..form_values import local_datetime
+from ..scope import chosen_tenant, ensure_visible, restrict, tenant_code_for_write, visible_tenants
+
+blueprint = Blueprint("complaints", __name__, url_prefix="/complaints")
+
+
+def _page(status=200, **extra):
+    now = utcnow()
+    query = restrict(Complaint.select(Complaint, Tenant).join(Tenant), Complaint.tenant)
+    show = request.args.get("show", "open")
+    if show == "open":
+        query = query.where(Complaint.answered_at.is_null())
+    rows = list(query.order_by(Complaint.answered_at.is_null(False), Complaint.due_at).limit(500))
+    context = dict(rows=rows, now=now, show=show, channels=COMPLAINT_CHANNELS, tenant=chosen_tenant(),
+                   tenants=visible_tenants(), form={}, error="", answer_error={})
+    context.update(extra)
+    return render_template("complaints.html", **context), status
+
+
+@blueprint.route("")
+def index():
+    return _page()
+
+
+@blueprint.route("", methods=["POST"])
+@roles("operator", "tenant_admin")
+def create():
+    form = request.form
+    try:
+        received = local_datetime(form["received_at"], _("收到时间")) if form.get("received_at", "").strip() else None
+        complaint = file_complaint(tenant_code_for_write(form.get("tenant", "")), form.get("number", ""),
+                                   channel=form.get("channel", ""), text=form.get("text", ""),
+                                   call_uuid=form.get("call_uuid", ""), received_at=received,
+                                   settings=current_app.extensions["fsapp_settings"], actor=g.user.username)
+    except InvalidInput as exc:
+        return _page(400, form=form, error=str(exc))
+    flash(_("投诉已登记，号码已加入该租户的禁呼名单（#%(id)s）", id=complaint.id))
+    return redirect(url_for("complaints.index"))
+
+
+@blueprint.route("/<int:complaint_id>/answer", methods=["POST"])
+@roles("operator", "tenant_admin")
+def answer(complaint_id: int):
+    complaint = Complaint.get_or_none(Complaint.id == complaint_id)
+    if complaint is None:
+        abort(404)
+    ensure_visible(complaint.tenant_id)
+    try:
+        answer_complaint(complaint, request.form.get("answer", ""), actor=g.user.username)
+    except InvalidInput as exc:
+        return _page(400, answer_error={complaint.id: str(exc)})
+    flash(_("投诉 #%(id)s 已答复", id=complaint.id))
+    return redirect(url_for("complaints.index"))

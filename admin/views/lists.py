@@ -1,0 +1,153 @@
+"""Consent records and do-not-call lists: browse, add one, import CSV with a report of every bad row."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from models import listing
+from models.audit import audit
+from models.errors import InvalidInput
+from models.lists import Consent, DoNotCall
+from models.numbers import try_normalize
+from models.tenancy import Tenant
+
+from ..auth import roles
+from ..form_values import local_datetime
+from ..scope import chosen_tenant, own_tenant_id, restrict, tenant_code_for_write, visible_tenants
+
+blueprint = Blueprint("lists", __name__)
+
+PAGE = 200
+
+
+def _region() -> str:
+    return current_app.extensions["fsapp_settings"].default_region
+
+
+def _reveal() -> bool:
+    return request.args.get("reveal") == "1" and g.user.pii
+
+
+def _search(query, field):
+    wanted = (request.args.get("q") or "").strip()
+    if wanted:
+        query = query.where(field == (try_normalize(wanted, _region()) or wanted))
+    return query
+
+
+def _uploaded_text() -> str:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidInput(_("请选择要导入的 CSV 文件"))
+    try:
+        return upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(_("CSV 文件必须是 UTF-8 编码")) from None
+
+
+# --- consent --------------------------------------------------------------------------------
+
+
+def _consent_page(status=200, **extra):
+    query = _search(restrict(Consent.select(Consent, Tenant).join(Tenant), Consent.tenant), Consent.number)
+    rows = list(query.order_by(Consent.id.desc()).limit(PAGE))
+    if _reveal():
+        audit(g.user.username, "pii.view", tenant=own_tenant_id(), target="consent", rows=len(rows))
+    context = dict(rows=rows, reveal=_reveal(), tenant=chosen_tenant(), tenants=visible_tenants(), form={},
+                   error="", report=None)
+    context.update(extra)
+    return render_template("consent.html", **context), status
+
+
+@blueprint.route("/consent")
+def consent():
+    return _consent_page()
+
+
+@blueprint.route("/consent", methods=["POST"])
+@roles("operator", "tenant_admin")
+def consent_add():
+    form = request.form
+    try:
+        expires = local_datetime(form["expires"], _("到期时间")) if form.get("expires", "").strip() else None
+        consent = listing.add_consent(tenant_code_for_write(form.get("tenant", "")), form.get("number", ""),
+                                      source=form.get("source", ""), evidence=form.get("evidence", ""),
+                                      expires_at=expires, region=_region(), actor=g.user.username)
+    except InvalidInput as exc:
+        return _consent_page(400, form=form, error=str(exc))
+    flash(_("已记录同意：%(number)s", number=consent.number))
+    return redirect(url_for("lists.consent"))
+
+
+@blueprint.route("/consent/import", methods=["POST"])
+@roles("operator", "tenant_admin")
+def consent_import():
+    try:
+        report = listing.import_consent(tenant_code_for_write(request.form.get("tenant", "")), _uploaded_text(),
+                                        strict=request.form.get("strict") == "1", region=_region(),
+                                        actor=g.user.username)
+    except InvalidInput as exc:
+        return _consent_page(400, import_error=str(exc))
+    return _consent_page(200 if report.ok else 422, report=report)
+
+
+# --- do-not-call ----------------------------------------------------------------------------
+
+
+def _dnc_page(status=200, **extra):
+    query = DoNotCall.select()
+    own = own_tenant_id()
+    scope = request.args.get("scope", "")
+    if own is not None:
+        query = query.where(DoNotCall.tenant == own)  # the platform list is not a tenant's data
+    elif scope == "platform":
+        query = query.where(DoNotCall.scope == "platform")
+    else:
+        query = restrict(query, DoNotCall.tenant)
+    rows = list(_search(query, DoNotCall.number).order_by(DoNotCall.id.desc()).limit(PAGE))
+    codes = dict(Tenant.select(Tenant.id, Tenant.code).tuples())
+    if _reveal():
+        audit(g.user.username, "pii.view", tenant=own, target="dnc", rows=len(rows))
+    context = dict(rows=rows, codes=codes, reveal=_reveal(), tenant=chosen_tenant(), tenants=visible_tenants(),
+                   scope=scope, form={}, error="", report=None)
+    context.update(extra)
+    return render_template("dnc.html", **context), status
+
+
+@blueprint.route("/dnc")
+def dnc():
+    return _dnc_page()
+
+
+def _dnc_tenant_code(form) -> str | None:
+    """None means the platform list, which only operators may write."""
+    code = tenant_code_for_write(form.get("tenant", ""))
+    if not code and g.user.role != "operator":
+        raise InvalidInput(_("请选择租户"))
+    return code or None
+
+
+@blueprint.route("/dnc", methods=["POST"])
+@roles("operator", "tenant_admin")
+def dnc_add():
+    form = request.form
+    try:
+        entry = listing.add_dnc(form.get("number", ""), tenant_code=_dnc_tenant_code(form),
+                                reason=form.get("reason", ""), source="admin", region=_region(),
+                                actor=g.user.username)
+    except InvalidInput as exc:
+        return _dnc_page(400, form=form, error=str(exc))
+    flash(_("已加入禁呼名单：%(number)s", number=entry.number))
+    return redirect(url_for("lists.dnc"))
+
+
+@blueprint.route("/dnc/import", methods=["POST"])
+@roles("operator", "tenant_admin")
+def dnc_import():
+    try:
+        report = listing.import_dnc(_uploaded_text(), tenant_code=_dnc_tenant_code(request.form),
+                                    strict=request.form.get("strict") == "1", region=_region(),
+                                    actor=g.user.username)
+    except InvalidInput as exc:
+        return _dnc_page(400, import_error=str(exc))
+    return _dnc_page(200 if report.ok else 422, report=report)

@@ -1,0 +1,51 @@
+"""Money: balance (with what live calls hold), the monthly statement and the ledger (C2-C5)."""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from flask import Blueprint, render_template, request
+from peewee import fn
+
+from models.calls import Hold
+from models.clock import utcnow
+from models.money import LedgerEntry
+
+from ..formatting import local_today
+from ..monthly_statement import month_bounds, statement_for
+from ..scope import chosen_tenant, visible_tenants
+
+blueprint = Blueprint("money", __name__, url_prefix="/money")
+
+LEDGER_PAGE = 100
+
+
+def _month(text: str) -> date:
+    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text or ""):
+        return date(int(text[:4]), int(text[5:7]), 1)
+    today = local_today(utcnow())
+    return date(today.year, today.month, 1)
+
+
+@blueprint.route("")
+def index():
+    tenant = chosen_tenant()
+    month = _month(request.args.get("month", ""))
+    context = dict(tenant=tenant, tenants=visible_tenants(), month=month)
+    if tenant is None:
+        return render_template("money.html", **context)
+    now = utcnow()
+    held = (Hold.select(fn.COALESCE(fn.SUM(Hold.amount_fen), 0))
+            .where((Hold.tenant == tenant) & Hold.released_at.is_null() & (Hold.expires_at > now)).scalar())
+    start, end = month_bounds(month)
+    entries = (LedgerEntry.select().where((LedgerEntry.tenant == tenant) & (LedgerEntry.created_at >= start)
+                                          & (LedgerEntry.created_at < end)))
+    before = request.args.get("before", "")
+    if before.isdigit():
+        entries = entries.where(LedgerEntry.id < int(before))
+    rows = list(entries.order_by(LedgerEntry.id.desc()).limit(LEDGER_PAGE + 1))
+    more = len(rows) > LEDGER_PAGE
+    rows = rows[:LEDGER_PAGE]
+    return render_template("money.html", **context, held_fen=int(held), available_fen=tenant.balance_fen - int(held),
+                           statement=statement_for(tenant, month), entries=rows,
+                           next_before=rows[-1].id if more else None)

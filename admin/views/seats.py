@@ -1,0 +1,46 @@
+"""Seats (purchased vs used, validity, live) and number leases (expiring soon, lapsed)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, render_template
+from peewee import fn
+
+from models.calls import Hold
+from models.clock import utcnow
+from models.tenancy import NumberLease, Seat, Tenant
+
+from ..scope import chosen_tenant, restrict, visible_tenants
+
+blueprint = Blueprint("seats", __name__)
+
+EXPIRING_DAYS = 7
+
+
+def _live_counts(field, now) -> dict[int, int]:
+    live = (Hold.select(field, fn.COUNT(Hold.id)).where(Hold.released_at.is_null() & (Hold.expires_at > now)
+                                                        & field.is_null(False)).group_by(field))
+    return dict(live.tuples())
+
+
+@blueprint.route("/seats")
+def seats():
+    now = utcnow()
+    rows = list(restrict(Seat.select(Seat, Tenant).join(Tenant), Seat.tenant)
+                .order_by(Tenant.code, Seat.sip_user).limit(2000))
+    used = dict(restrict(Seat.select(Seat.tenant, fn.COUNT(Seat.id)).where(Seat.active), Seat.tenant)
+                .group_by(Seat.tenant).tuples())
+    tenants = [t for t in visible_tenants() if chosen_tenant() is None or t.id == chosen_tenant().id]
+    return render_template("seats.html", seats=rows, usage=[(t, used.get(t.id, 0)) for t in tenants],
+                           live=_live_counts(Hold.seat, now), now=now, tenant=chosen_tenant(),
+                           tenants=visible_tenants())
+
+
+@blueprint.route("/numbers")
+def numbers():
+    now = utcnow()
+    rows = list(restrict(NumberLease.select(NumberLease, Tenant).join(Tenant), NumberLease.tenant)
+                .order_by(NumberLease.paid_through, NumberLease.number).limit(5000))
+    return render_template("numbers.html", leases=rows, live=_live_counts(Hold.number, now), now=now,
+                           soon=now + timedelta(days=EXPIRING_DAYS), tenant=chosen_tenant(),
+                           tenants=visible_tenants())

@@ -1,0 +1,76 @@
+"""`fsapp user add|disable|reset-password|disable-idle`: web admin logins (RULEBOOK D4, D7)."""
+from __future__ import annotations
+
+import sys
+
+from models import accounts
+from models.clock import utcnow
+from models.errors import InvalidInput
+
+
+def register(sub) -> None:
+    user = sub.add_parser("user", help="web admin logins").add_subparsers(dest="user_command", required=True)
+
+    p = user.add_parser("add", help="add a login (operator, tenant_admin or auditor)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=("operator", "tenant_admin", "auditor"))
+    p.add_argument("--tenant", help="the tenant a tenant_admin manages")
+    p.add_argument("--pii", action="store_true", help="may see full phone numbers (D3)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from stdin (otherwise one is generated and printed once)")
+    p.set_defaults(handler=user_add)
+
+    p = user.add_parser("disable", help="disable a login")
+    p.add_argument("username")
+    p.set_defaults(handler=user_disable)
+
+    p = user.add_parser("reset-password", help="set a new password, re-enable the login and clear its lock")
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(handler=user_reset_password)
+
+    p = user.add_parser("disable-idle", help="disable logins unused for login_idle_disable_days (D4)")
+    p.set_defaults(handler=user_disable_idle)
+
+
+def _password_from(args, ctx) -> str | None:
+    if not args.password_stdin:
+        return None
+    stdin = getattr(ctx, "stdin", None) or sys.stdin
+    password = stdin.readline().rstrip("\r\n")
+    if not password:
+        raise InvalidInput("no password on stdin")
+    return password
+
+
+def user_add(args, ctx) -> int:
+    given = _password_from(args, ctx)
+    password = given if given is not None else accounts.generate_password()
+    user = accounts.add_user(args.username, role=args.role, password=password, tenant_code=args.tenant,
+                             pii=args.pii, actor=ctx.actor)
+    scope = f"tenant {args.tenant}" if args.tenant else "all tenants"
+    print(f"user {user.username} added ({user.role}, {scope}{', PII' if user.pii else ''})", file=ctx.out)
+    if given is None:
+        print(f"password (shown once): {password}", file=ctx.out)
+    return 0
+
+
+def user_disable(args, ctx) -> int:
+    accounts.disable_user(args.username, actor=ctx.actor)
+    print(f"user {args.username} disabled", file=ctx.out)
+    return 0
+
+
+def user_reset_password(args, ctx) -> int:
+    given = _password_from(args, ctx)
+    password = accounts.reset_password(args.username, given, actor=ctx.actor)
+    print(f"user {args.username}: password reset, login enabled", file=ctx.out)
+    if given is None:
+        print(f"password (shown once): {password}", file=ctx.out)
+    return 0
+
+
+def user_disable_idle(args, ctx) -> int:
+    disabled = accounts.disable_idle_logins(utcnow(), ctx.settings)
+    print(f"disabled {len(disabled)} idle login(s)" + (f": {', '.join(disabled)}" if disabled else ""), file=ctx.out)
+    return 0

@@ -1,0 +1,241 @@
+"""Admin users and API tokens (RULEBOOK D3, D4, D7).
+
+Passwords are stored with argon2id (a slow hash). Logins are throttled per username (the
+user's own row) and per client address (failed attempts in the audit log), so several admin
+processes share one count. API tokens are shown once, stored as a SHA-256 digest of 32 random
+bytes (a slow hash buys nothing for a random secret) and can be revoked.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from peewee import fn
+
+from .audit import audit
+from .clock import utcnow
+from .db import write_transaction
+from .errors import InvalidInput, NotFound
+from .people import USER_ROLES, AdminUser, ApiToken, AuditLog
+from .provisioning import get_tenant
+
+USERNAME_MIN, USERNAME_MAX = 2, 100
+PASSWORD_MIN_LENGTH = 10
+MAX_FAILURES_PER_USER = 5  # then the username is locked for LOCK_MINUTES
+MAX_FAILURES_PER_ADDRESS = 20  # one office behind NAT shares an address: a little more room
+LOCK_MINUTES = 15
+TOKEN_PREFIX = "fsa_"
+
+password_hasher = PasswordHasher()
+# A hash of a password nobody has, checked when the username is unknown so that the answer
+# takes as long as for a real user.
+_DUMMY_HASH = password_hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return password_hasher.hash(password)
+
+
+def check_password_strength(password: str) -> str:
+    if not isinstance(password, str) or len(password) < PASSWORD_MIN_LENGTH:
+        raise InvalidInput(f"password must be at least {PASSWORD_MIN_LENGTH} characters")
+    if len(password) > 200:
+        raise InvalidInput("password is longer than 200 characters")
+    if password.strip() != password:
+        raise InvalidInput("password must not start or end with whitespace")
+    return password
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)  # 16 characters, ~96 bits
+
+
+def get_user(username: str) -> AdminUser:
+    user = AdminUser.get_or_none(AdminUser.username == (username or "").strip())
+    if user is None:
+        raise NotFound(f"unknown user {username!r}")
+    return user
+
+
+def add_user(username: str, *, role: str, password: str, tenant_code: str | None = None, pii: bool = False,
+             actor: str = "system") -> AdminUser:
+    username = (username or "").strip()
+    if not (USERNAME_MIN <= len(username) <= USERNAME_MAX) or not all(c.isalnum() or c in "._-@" for c in username):
+        raise InvalidInput(f"invalid username {username!r}: {USERNAME_MIN}-{USERNAME_MAX} letters, digits, '.', '_', '-', '@'")
+    if role not in USER_ROLES:
+        raise InvalidInput(f"invalid role {role!r}: expected one of {', '.join(USER_ROLES)}")
+    if role == "tenant_admin" and not tenant_code:
+        raise InvalidInput("a tenant_admin needs --tenant")
+    if role != "tenant_admin" and tenant_code:
+        raise InvalidInput(f"a {role} sees all tenants: do not give --tenant")
+    tenant = get_tenant(tenant_code) if tenant_code else None
+    check_password_strength(password)
+    password_hash = hash_password(password)
+    with write_transaction():
+        if AdminUser.select().where(AdminUser.username == username).exists():
+            raise InvalidInput(f"user {username!r} already exists")
+        user = AdminUser.create(username=username, password_hash=password_hash, role=role, tenant=tenant,
+                                pii=bool(pii))
+        audit(actor, "user.add", tenant=tenant, target=username, role=role, pii=bool(pii))
+    return user
+
+
+def disable_user(username: str, *, reason: str = "disabled", actor: str = "system") -> AdminUser:
+    user = get_user(username)
+    if not user.active:
+        raise InvalidInput(f"user {username!r} is already disabled")
+    with write_transaction():
+        AdminUser.update(active=False, disabled_at=utcnow(), disabled_reason=reason[:100]).where(
+            AdminUser.id == user.id).execute()
+        audit(actor, "user.disable", tenant=user.tenant_id, target=user.username, reason=reason)
+    return AdminUser.get_by_id(user.id)
+
+
+def reset_password(username: str, password: str | None = None, *, actor: str = "system") -> str:
+    """Set a new password (generated when not given), re-enable the login and clear its lock.
+
+    Returns the password so the caller can show it once. Existing sessions end because the
+    session carries a stamp of the password hash (see ``session_stamp``)."""
+    user = get_user(username)
+    password = check_password_strength(password) if password is not None else generate_password()
+    with write_transaction():
+        AdminUser.update(password_hash=hash_password(password), active=True, disabled_at=None,
+                         disabled_reason="", failed_logins=0, locked_until=None).where(
+            AdminUser.id == user.id).execute()
+        audit(actor, "user.reset_password", tenant=user.tenant_id, target=user.username)
+    return password
+
+
+def session_stamp(user: AdminUser) -> str:
+    """Changes whenever the password changes: sessions signed before a reset stop working."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+# --- login ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LoginResult:
+    user: AdminUser | None
+    error: str = ""  # "invalid" | "locked" | "disabled" (kept vague towards the client)
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+def address_failures(address: str, now: datetime) -> int:
+    since = now - timedelta(minutes=LOCK_MINUTES)
+    return (AuditLog.select(fn.COUNT(AuditLog.id))
+            .where((AuditLog.action == "login.failed") & (AuditLog.target == address) & (AuditLog.at > since))
+            .scalar())
+
+
+def authenticate(username: str, password: str, *, address: str, now: datetime | None = None) -> LoginResult:
+    """Check a login. Five failures lock the username for 15 minutes; twenty from one address
+    lock that address. Failures are audited (target: the address); successes too."""
+    now = now or utcnow()
+    username = (username or "").strip()[:USERNAME_MAX]
+    if address_failures(address, now) >= MAX_FAILURES_PER_ADDRESS:
+        audit(username or "-", "login.refused", target=address, why="address_locked")
+        return LoginResult(None, "locked")
+    user = AdminUser.get_or_none(AdminUser.username == username) if username else None
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        audit(username, "login.refused", tenant=user.tenant_id, target=address, why="user_locked")
+        return LoginResult(None, "locked")
+    try:
+        password_hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+        verified = user is not None
+    except (VerificationError, InvalidHashError):
+        verified = False
+    if not verified:
+        with write_transaction():
+            if user is not None:
+                lock_lapsed = user.locked_until is not None and user.locked_until <= now
+                failures = (0 if lock_lapsed else user.failed_logins) + 1
+                locked_until = now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES_PER_USER else None
+                AdminUser.update(failed_logins=failures, locked_until=locked_until).where(
+                    AdminUser.id == user.id).execute()
+            audit(username or "-", "login.failed", tenant=user.tenant_id if user else None, target=address)
+        return LoginResult(None, "invalid")
+    if not user.active:
+        audit(username, "login.refused", tenant=user.tenant_id, target=address, why="disabled")
+        return LoginResult(None, "disabled")
+    changes = dict(failed_logins=0, locked_until=None, last_login_at=now)
+    if password_hasher.check_needs_rehash(user.password_hash):
+        changes["password_hash"] = hash_password(password)
+    with write_transaction():
+        AdminUser.update(**changes).where(AdminUser.id == user.id).execute()
+        audit(username, "login.ok", tenant=user.tenant_id, target=address)
+    return LoginResult(AdminUser.get_by_id(user.id))
+
+
+def disable_idle_logins(now: datetime, settings) -> list[str]:
+    """D4: disable logins not used for ``settings.login_idle_disable_days`` (never-used logins
+    count from their creation). Returns the usernames disabled; a periodic job."""
+    cutoff = now - timedelta(days=settings.login_idle_disable_days)
+    last_seen = fn.COALESCE(AdminUser.last_login_at, AdminUser.created_at)
+    disabled = []
+    with write_transaction():
+        for user in AdminUser.select().where(AdminUser.active & (last_seen < cutoff)).order_by(AdminUser.id):
+            AdminUser.update(active=False, disabled_at=now, disabled_reason="idle").where(
+                AdminUser.id == user.id).execute()
+            audit("system", "user.disable", tenant=user.tenant_id, target=user.username, reason="idle",
+                  last_login_at=user.last_login_at.isoformat() if user.last_login_at else None)
+            disabled.append(user.username)
+    return disabled
+
+
+# --- API tokens (D7) ------------------------------------------------------------------------
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(user: AdminUser, name: str = "", *, actor: str = "system") -> tuple[str, ApiToken]:
+    """Returns (the token, its row). The token itself is never stored: show it once."""
+    name = (name or "").strip()[:100]
+    secret = secrets.token_urlsafe(32)
+    token = TOKEN_PREFIX + secret
+    with write_transaction():
+        row = ApiToken.create(user=user, name=name, prefix=token[:12], token_hash=_token_digest(token))
+        audit(actor, "token.create", tenant=user.tenant_id, target=user.username, token_id=row.id, name=name)
+    return token, row
+
+
+def verify_token(token: str, now: datetime | None = None) -> AdminUser | None:
+    """The active user a live token belongs to, or None."""
+    if not token or not token.startswith(TOKEN_PREFIX):
+        return None
+    digest = _token_digest(token)
+    for row in ApiToken.select().where((ApiToken.prefix == token[:12]) & ApiToken.revoked_at.is_null()):
+        if hmac.compare_digest(row.token_hash, digest):
+            user = AdminUser.get_by_id(row.user_id)
+            if not user.active:
+                return None
+            ApiToken.update(last_used_at=now or utcnow()).where(ApiToken.id == row.id).execute()
+            return user
+    return None
+
+
+def revoke_token(user: AdminUser, token_id: int, *, actor: str = "system") -> ApiToken:
+    """Revoke one of ``user``'s tokens (another user's token id is not found)."""
+    row = ApiToken.get_or_none((ApiToken.id == token_id) & (ApiToken.user == user))
+    if row is None:
+        raise NotFound(f"unknown token {token_id}")
+    if row.revoked_at is not None:
+        raise InvalidInput(f"token {token_id} is already revoked")
+    with write_transaction():
+        ApiToken.update(revoked_at=utcnow()).where(ApiToken.id == row.id).execute()
+        audit(actor, "token.revoke", tenant=user.tenant_id, target=user.username, token_id=row.id)
+    return ApiToken.get_by_id(row.id)
+
+
+def list_tokens(user: AdminUser) -> list[ApiToken]:
+    return list(ApiToken.select().where(ApiToken.user == user).order_by(ApiToken.created_at.desc()))
