@@ -1,0 +1,432 @@
+"""Charging calls exactly once, guarded debits and live-call hold extension (RULEBOOK A13, B5, C1-C6).
+
+Prices come from ``models.rating`` only. Every write here runs under the tenant's row lock (the
+same lock ``ledger.post`` takes), so the balance, the live holds and the charge key are read and
+written by one writer at a time per tenant, whichever process or node it runs in.
+
+Spending order (C5): promotional credit is spent before paid money. Each debit carries its
+promotional part in ``promo_fen``; see docs/money.md for why.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from peewee import fn
+
+from . import ledger, rating
+from .calls import CallRecord, Hold
+from .clock import utcnow
+from .db import for_update, write_transaction
+from .errors import InvalidInput, NotFound
+from .money import LedgerEntry
+from .tenancy import NumberLease, Tenant
+
+
+class InsufficientBalance(InvalidInput):
+    """The available balance (balance minus live holds) cannot pay for this."""
+
+
+# --- balances -------------------------------------------------------------------------------
+
+
+def held_fen(tenant_id: int, at: datetime | None = None, *, exclude_hold_id: int | None = None) -> int:
+    """Money held by live calls: holds not released whose lease has not lapsed (A13)."""
+    at = at or utcnow()
+    query = Hold.select(fn.COALESCE(fn.SUM(Hold.amount_fen), 0)).where(
+        (Hold.tenant == tenant_id) & Hold.released_at.is_null() & (Hold.expires_at > at))
+    if exclude_hold_id is not None:
+        query = query.where(Hold.id != exclude_hold_id)
+    return int(query.scalar() or 0)
+
+
+@dataclass(frozen=True)
+class Available:
+    """A tenant's money at one instant. Holds are assumed to be paid with promotional credit
+    first, because that is the order in which the calls they guard will be charged."""
+
+    balance_fen: int
+    promo_fen: int
+    held_fen: int
+
+    @property
+    def available_fen(self) -> int:
+        return self.balance_fen - self.held_fen
+
+    @property
+    def promo_free_fen(self) -> int:
+        """Promotional credit not spoken for by live holds."""
+        return max(min(self.promo_fen - self.held_fen, self.available_fen), 0)
+
+    @property
+    def paid_free_fen(self) -> int:
+        """Paid money not spoken for by live holds: what could be refunded as cash."""
+        return self.available_fen - self.promo_free_fen
+
+
+def available(tenant: Tenant, at: datetime | None = None) -> Available:
+    return Available(tenant.balance_fen, tenant.promo_balance_fen, held_fen(tenant.id, at))
+
+
+def promo_part_of_debit(tenant: Tenant, debit_fen: int) -> int:
+    """The promotional part (>= 0) of a debit of ``debit_fen`` fen: promotional credit first."""
+    return max(min(debit_fen, tenant.promo_balance_fen), 0)
+
+
+def debit(tenant_id: int, kind: str, amount_fen: int, *, key: str | None, require_available: bool,
+          call_uuid: str = "", note: str = "", actor: str = "system", at: datetime | None = None
+          ) -> tuple[LedgerEntry | None, bool]:
+    """Take ``amount_fen`` (> 0) from a tenant, promotional credit first.
+
+    With ``require_available`` the debit must fit in balance minus live holds (rents, purchases);
+    without it the debit always posts (a call that happened is charged even if it overran its
+    hold). Returns (entry, created); the same key twice gives (existing entry, False).
+    """
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
+        raise InvalidInput(f"a debit is a positive whole number of fen, got {amount_fen!r}")
+    at = at or utcnow()
+    with write_transaction():
+        tenant = ledger.locked_tenant(tenant_id)
+        if key is not None:
+            existing = LedgerEntry.get_or_none(LedgerEntry.idempotency_key == key)
+            if existing is not None:
+                return existing, False
+        if require_available:
+            money = available(tenant, at)
+            if amount_fen > money.available_fen:
+                raise InsufficientBalance(
+                    f"tenant {tenant.code}: {kind} of {amount_fen} fen needs more than the available "
+                    f"{money.available_fen} fen (balance {money.balance_fen} - live holds {money.held_fen})")
+        promo = promo_part_of_debit(tenant, amount_fen)
+        return ledger.post(tenant.id, kind, -amount_fen, promo_fen=-promo, key=key, call_uuid=call_uuid,
+                           note=note, actor=actor, at=at)
+
+
+# --- what a call costs ----------------------------------------------------------------------
+
+
+def billsec_from_us(talk_us: int) -> int:
+    """Billed seconds from talk time in microseconds: whole seconds as FreeSWITCH counts them
+    (truncated, so a call cut at its limit is not pushed into the next increment), except that an
+    answered call with any talk time bills at least one second (C1: it costs one increment)."""
+    if talk_us <= 0:
+        return 0
+    return max(talk_us // 1_000_000, 1)
+
+
+def talk_seconds(answered_at: datetime | None, ended_at: datetime | None) -> int:
+    if answered_at is None or ended_at is None:
+        return 0
+    delta = ended_at - answered_at
+    return billsec_from_us(delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds)
+
+
+# RULEBOOK A5 defaults; callers pass settings.emergency_numbers, and forgetting to cannot bill them
+DEFAULT_EMERGENCY_NUMBERS = ("110", "119", "120", "122")
+
+
+def is_emergency(numbers: tuple[str, ...] | list[str], emergency_numbers=None) -> bool:
+    """A5: emergency short codes are never billed, whichever form the number was recorded in."""
+    codes = set(DEFAULT_EMERGENCY_NUMBERS if emergency_numbers is None else emergency_numbers)
+    for number in numbers:
+        digits = (number or "").strip()
+        if not digits:
+            continue
+        if digits in codes or (digits.startswith("+86") and digits[3:] in codes):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Tariff:
+    rate_fen: int  # per minute
+    increment_s: int
+    connect_fee_fen: int
+
+    def charge(self, billsec: int) -> int:
+        return rating.call_charge(billsec, self.rate_fen, self.increment_s, self.connect_fee_fen)
+
+    def covered_seconds(self, amount_fen: int) -> int | None:
+        """Talk seconds that ``amount_fen`` pays for; None when talk is free (zero rate)."""
+        if self.rate_fen <= 0 and self.connect_fee_fen <= 0:
+            return None
+        return rating.affordable_seconds(amount_fen, self.rate_fen, self.increment_s, self.connect_fee_fen)
+
+
+def tariff_of(tenant: Tenant, direction: str) -> Tariff:
+    rate = tenant.rate_in_fen if direction == "inbound" else tenant.rate_out_fen
+    return Tariff(rate, tenant.billing_increment_s or 60, tenant.connect_fee_fen)
+
+
+def charges_differ(billsec_a: int, billsec_b: int, tariff: Tariff) -> bool:
+    """Two measurements of one call disagree when they would bill differently, or when their
+    seconds differ by more than the one second that event timing can explain."""
+    if (billsec_a > 0) != (billsec_b > 0):
+        return True
+    if abs(billsec_a - billsec_b) > 1:
+        return True
+    return (rating.billed_increments(billsec_a, tariff.increment_s)
+            != rating.billed_increments(billsec_b, tariff.increment_s))
+
+
+# --- charging a call exactly once -----------------------------------------------------------
+
+CHARGE_SOURCES = ("app", "cdr")
+OPEN_RESULTS = ("admitted", "ringing", "answered")
+CAUSE_RESULTS = {
+    "USER_BUSY": "busy", "NO_ANSWER": "no_answer", "NO_USER_RESPONSE": "no_answer",
+    "ORIGINATOR_CANCEL": "abandoned", "CALL_REJECTED": "rejected",
+}
+
+
+def final_result(answered: bool, hangup_cause: str) -> str:
+    if answered:
+        return "completed"
+    return CAUSE_RESULTS.get((hangup_cause or "").upper(), "failed")
+
+
+def charge_key(callee_uuid: str) -> str:
+    return f"call:{callee_uuid}"
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    callee_uuid: str
+    tenant_id: int
+    record_id: int
+    billsec: int  # what the call is billed on (from the report that settled it)
+    charge_fen: int
+    charged_now: bool  # this report posted the charge
+    duplicate: bool  # the call had already been settled by an earlier report
+    record_created: bool
+    mismatch: bool
+    emergency: bool
+
+
+def find_call_record(callee_uuid: str, agent_uuid: str | None) -> CallRecord | None:
+    record = CallRecord.get_or_none(CallRecord.callee_uuid == callee_uuid)
+    if record is None and agent_uuid:
+        # the admission record exists before the callee leg has a uuid of its own
+        record = (CallRecord.select()
+                  .where((CallRecord.agent_uuid == agent_uuid) & CallRecord.callee_uuid.is_null()
+                         & (CallRecord.decision == "allowed"))
+                  .order_by(CallRecord.id.desc()).first())
+    return record
+
+
+def tenant_of_call(callee_uuid: str, agent_uuid: str | None = None) -> int | None:
+    record = find_call_record(callee_uuid, agent_uuid)
+    if record is not None and record.tenant_id:
+        return record.tenant_id
+    if agent_uuid:
+        hold = Hold.get_or_none(Hold.call_uuid == agent_uuid)
+        if hold is not None:
+            return hold.tenant_id
+        parent = (CallRecord.select(CallRecord.tenant).where(
+            (CallRecord.agent_uuid == agent_uuid) & CallRecord.tenant.is_null(False))
+            .order_by(CallRecord.id.desc()).first())
+        if parent is not None:
+            return parent.tenant_id
+    return None
+
+
+def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, ended_at: datetime | None,
+                billsec: int | None = None, agent_uuid: str | None = None, tenant_id: int | None = None,
+                direction: str | None = None, hangup_cause: str = "", caller_number: str = "",
+                callee_number: str = "", dialled: str = "", emergency_numbers=None, node: str = "",
+                started_at: datetime | None = None, at: datetime | None = None) -> ChargeResult:
+    """Settle one call from one report of it (the app at hangup, or a FreeSWITCH CDR).
+
+    One transaction: find or create the call record, rate it, post ``call:<callee uuid>`` to the
+    ledger, update the record, and turn the agent leg's hold into the charge (its amount drops to
+    zero; the seat and number slots stay for ``reservations`` to release). Whatever arrives twice,
+    late or out of order, the call is charged once:
+
+    * the first report that rates the call above zero posts the charge; later reports change no
+      money (a zero-rated report does not lock the call, so an app that missed the answer cannot
+      hide a call FreeSWITCH says was answered);
+    * a CDR stores its seconds in ``cdr_billsec``; when app and CDR disagree (``charges_differ``)
+      the record is flagged ``cdr_mismatch`` for the operator instead of being charged again.
+    """
+    if source not in CHARGE_SOURCES:
+        raise InvalidInput(f"unknown charge source {source!r}")
+    if not callee_uuid:
+        raise InvalidInput("a call is charged by its callee-leg uuid: none given")
+    at = at or utcnow()
+    if billsec is None:
+        billsec = talk_seconds(answered_at, ended_at)
+    with write_transaction():
+        resolved = tenant_of_call(callee_uuid, agent_uuid) or tenant_id
+        if resolved is None:
+            raise NotFound(f"cannot find the tenant of call {callee_uuid}")
+        tenant = ledger.locked_tenant(resolved)
+        record = find_call_record(callee_uuid, agent_uuid)
+        if record is not None:
+            record = for_update(CallRecord.select().where(CallRecord.id == record.id)).get()
+        record_created = record is None
+        if record_created:
+            record = CallRecord.create(
+                direction=direction or "outbound", agent_uuid=agent_uuid or callee_uuid, callee_uuid=callee_uuid,
+                tenant=tenant.id, caller_number=caller_number, callee_number=callee_number, dialled=dialled,
+                decision="allowed", result="admitted", node=node,
+                created_at=started_at or answered_at or ended_at or at)
+        direction = record.direction or direction or "outbound"
+        tariff = tariff_of(tenant, direction)
+        emergency = is_emergency((record.dialled, record.callee_number, dialled, callee_number), emergency_numbers)
+        amount = 0 if emergency else tariff.charge(billsec)
+
+        changes: dict = {}
+        if record.callee_uuid != callee_uuid:
+            changes["callee_uuid"] = callee_uuid
+        if record.tenant_id is None:
+            changes["tenant"] = tenant.id
+        key = charge_key(callee_uuid)
+        entry = LedgerEntry.get_or_none(LedgerEntry.idempotency_key == key)
+        settled_before = record.charged or entry is not None
+        previous_cdr_billsec = record.cdr_billsec
+
+        charged_now = False
+        if entry is None and amount > 0:
+            promo = promo_part_of_debit(tenant, amount)
+            entry, charged_now = ledger.post(tenant.id, "call", -amount, promo_fen=-promo, key=key,
+                                             call_uuid=callee_uuid, note=f"{billsec} s {direction}",
+                                             actor=f"metering:{source}", at=at)
+        if charged_now or not settled_before:
+            # this report settles the call: its measurement is what the call is billed on
+            changes.update(billsec=billsec, billed_minutes=rating.billed_minutes(billsec),
+                           charge_fen=amount, charged=True)
+            if answered_at is not None:
+                changes["answered_at"] = answered_at
+            if ended_at is not None:
+                changes["ended_at"] = ended_at
+            billed_billsec = billsec
+        else:
+            billed_billsec = record.billsec
+            if record.answered_at is None and answered_at is not None:
+                changes["answered_at"] = answered_at
+            if record.ended_at is None and ended_at is not None:
+                changes["ended_at"] = ended_at
+        if hangup_cause and not record.hangup_cause:
+            changes["hangup_cause"] = hangup_cause
+        if record.result in OPEN_RESULTS or record_created:
+            changes["result"] = final_result(billed_billsec > 0, hangup_cause or record.hangup_cause)
+
+        mismatch = record.cdr_mismatch
+        if source == "cdr":
+            changes["cdr_billsec"] = billsec
+            if settled_before and not charged_now and previous_cdr_billsec is None:
+                mismatch = charges_differ(record.billsec, billsec, tariff)  # the app settled it
+            elif charged_now and settled_before:
+                mismatch = True  # the app rated it zero, FreeSWITCH says it was answered
+        elif previous_cdr_billsec is not None:
+            mismatch = charges_differ(billsec, previous_cdr_billsec, tariff)
+        if mismatch != record.cdr_mismatch:
+            changes["cdr_mismatch"] = mismatch
+        if changes:
+            CallRecord.update(**changes).where(CallRecord.id == record.id).execute()
+
+        if (charged_now or not settled_before) and record.agent_uuid:
+            # the money this hold guarded is now a posted charge (or was not needed)
+            Hold.update(amount_fen=0).where(
+                (Hold.call_uuid == record.agent_uuid) & Hold.released_at.is_null()).execute()
+
+        final_amount = amount if (charged_now or not settled_before) else record.charge_fen
+        return ChargeResult(callee_uuid=callee_uuid, tenant_id=tenant.id, record_id=record.id,
+                            billsec=billed_billsec, charge_fen=final_amount, charged_now=charged_now,
+                            duplicate=settled_before and not charged_now, record_created=record_created,
+                            mismatch=mismatch, emergency=emergency)
+
+
+# --- live calls: extending the hold (B5) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldCover:
+    """What a live call's hold pays for after an extension attempt."""
+
+    found: bool  # an active hold exists for the agent leg
+    hold_fen: int
+    added_fen: int
+    covered_s: int | None  # talk seconds from answer that the hold pays for; None = not limited by money
+    allowed_end: datetime | None  # answered_at + covered_s (None when unanswered or unlimited)
+
+
+def extend_hold(agent_uuid: str, *, answered_at: datetime | None, direction: str, lookahead_s: int,
+                lease_s: int, at: datetime | None = None) -> HoldCover:
+    """Grow the agent leg's hold so it pays for talk up to ``at + lookahead_s``, as far as the
+    tenant's available balance (balance minus every other live hold) allows, in whole increments.
+
+    An active hold never shrinks, so an allowed end once given never moves earlier. A hold whose
+    lease lapsed is taken again only as far as the balance allows. The lease is renewed to at
+    least ``at + lease_s`` (this is also a heartbeat).
+    """
+    at = at or utcnow()
+    with write_transaction():
+        hold = Hold.get_or_none(Hold.call_uuid == agent_uuid)
+        if hold is None or hold.released_at is not None:
+            return HoldCover(False, 0, 0, 0, None)
+        tenant = ledger.locked_tenant(hold.tenant_id)
+        hold = for_update(Hold.select().where(Hold.id == hold.id)).get()
+        tariff = tariff_of(tenant, direction or hold.direction)
+        active = hold.expires_at > at
+        current = hold.amount_fen if active else 0
+        elapsed_us = 0
+        if answered_at is not None and at > answered_at:
+            delta = at - answered_at
+            elapsed_us = delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds
+        wanted_s = rating.ceil_div(elapsed_us, 1_000_000) + lookahead_s
+        wanted_s = rating.billed_increments(wanted_s, tariff.increment_s) * tariff.increment_s
+        new_amount = current
+        if tariff.charge(wanted_s) > current:
+            room = tenant.balance_fen - held_fen(tenant.id, at, exclude_hold_id=hold.id)
+            affordable = tariff.covered_seconds(max(room, 0))
+            grant_s = wanted_s if affordable is None else min(affordable, wanted_s)
+            if grant_s > 0:
+                new_amount = max(current, tariff.charge(grant_s))
+        expires_at = max(hold.expires_at, at + timedelta(seconds=lease_s))
+        Hold.update(amount_fen=new_amount, expires_at=expires_at).where(Hold.id == hold.id).execute()
+        covered = tariff.covered_seconds(new_amount)
+        allowed_end = None
+        if covered is not None and answered_at is not None:
+            allowed_end = answered_at + timedelta(seconds=covered)
+        return HoldCover(True, new_amount, new_amount - current if active else new_amount, covered, allowed_end)
+
+
+# --- tenants found from numbers -------------------------------------------------------------
+
+
+def tenant_of_number(e164: str, at: datetime) -> int | None:
+    """The tenant that held ``e164`` as a leased number at ``at`` (CDR reconciliation)."""
+    lease = NumberLease.get_or_none(NumberLease.number == e164)
+    if lease is None or lease.leased_at > at:
+        return None
+    return lease.tenant_id
+
+
+# --- proving the ledger ---------------------------------------------------------------------
+
+
+def verify_tenant_ledger(tenant: Tenant) -> list[str]:
+    """Problems with one tenant's ledger (empty when sound): the balance cache must equal the
+    sum of the ledger, the promotional cache the sum of its promotional parts, and every entry's
+    balance_after must follow from the one before it."""
+    problems = []
+    running = 0
+    promo_total = 0
+    count = 0
+    for entry_id, amount, promo, after in (LedgerEntry.select(LedgerEntry.id, LedgerEntry.amount_fen,
+                                                              LedgerEntry.promo_fen, LedgerEntry.balance_after_fen)
+                                           .where(LedgerEntry.tenant == tenant.id)
+                                           .order_by(LedgerEntry.id).tuples().iterator()):
+        running += amount
+        promo_total += promo
+        count += 1
+        if after != running and len(problems) < 3:
+            problems.append(f"entry {entry_id}: balance_after {after} != running sum {running}")
+    if tenant.balance_fen != running:
+        problems.append(f"balance cache {tenant.balance_fen} != ledger sum {running} ({count} entries)")
+    if tenant.promo_balance_fen != promo_total:
+        problems.append(f"promotional cache {tenant.promo_balance_fen} != ledger promotional sum {promo_total}")
+    if promo_total < 0:
+        problems.append(f"promotional balance is negative ({promo_total})")
+    return problems
