@@ -1,0 +1,148 @@
+"""models.accounts and `fsapp user`: slow hashes, throttling, idle disabling, tokens (D4, D7)."""
+from __future__ import annotations
+
+import io
+import sys
+from datetime import timedelta
+
+import pytest
+from argon2 import Type, extract_parameters
+
+from models import accounts, provisioning
+from models.audit import AuditLog
+from models.clock import utcnow
+from models.errors import InvalidInput
+from models.people import AdminUser, ApiToken
+
+PASSWORD = "correct horse battery"
+
+
+def test_production_password_hash_is_slow_argon2id():
+    # the module's own hasher, not the quick one the other tests use
+    import importlib
+
+    fresh = importlib.reload(accounts)
+    params = extract_parameters(fresh.hash_password("a long enough password"))
+    assert params.type is Type.ID
+    assert params.time_cost >= 2 and params.memory_cost >= 19 * 1024
+
+
+def test_add_user_validates_before_writing(db):
+    provisioning.add_tenant("acme", name="A", display_name="A", hotline="4008001000", seats=1, rate=1)
+    with pytest.raises(InvalidInput, match="needs --tenant"):
+        accounts.add_user("ta", role="tenant_admin", password=PASSWORD)
+    with pytest.raises(InvalidInput, match="sees all tenants"):
+        accounts.add_user("op", role="operator", tenant_code="acme", password=PASSWORD)
+    with pytest.raises(InvalidInput, match="at least 10"):
+        accounts.add_user("op", role="operator", password="short")
+    with pytest.raises(InvalidInput, match="invalid role"):
+        accounts.add_user("op", role="root", password=PASSWORD)
+    with pytest.raises(InvalidInput, match="unknown tenant"):
+        accounts.add_user("ta", role="tenant_admin", tenant_code="nope", password=PASSWORD)
+    assert AdminUser.select().count() == 0
+    user = accounts.add_user("ta", role="tenant_admin", tenant_code="acme", password=PASSWORD, pii=True)
+    assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+    with pytest.raises(InvalidInput, match="already exists"):
+        accounts.add_user("ta", role="auditor", password=PASSWORD)
+
+
+def test_authenticate_success_failure_and_disabled(db):
+    accounts.add_user("op", role="operator", password=PASSWORD)
+    assert accounts.authenticate("op", PASSWORD, address="10.0.0.1").ok
+    assert AdminUser.get(AdminUser.username == "op").last_login_at is not None
+    assert accounts.authenticate("op", "wrong password", address="10.0.0.1").error == "invalid"
+    assert accounts.authenticate("nobody", PASSWORD, address="10.0.0.1").error == "invalid"
+    accounts.disable_user("op")
+    assert accounts.authenticate("op", PASSWORD, address="10.0.0.1").error == "disabled"
+
+
+def test_five_failures_lock_the_username_for_fifteen_minutes(db):
+    accounts.add_user("op", role="operator", password=PASSWORD)
+    now = utcnow()
+    for i in range(accounts.MAX_FAILURES_PER_USER):
+        assert accounts.authenticate("op", "bad", address=f"10.0.0.{i}", now=now).error == "invalid"
+    # locked: even the right password is refused, from any address
+    assert accounts.authenticate("op", PASSWORD, address="10.9.9.9", now=now + timedelta(minutes=14)).error == "locked"
+    assert accounts.authenticate("op", PASSWORD, address="10.9.9.9", now=now + timedelta(minutes=16)).ok
+
+
+def test_failures_from_one_address_lock_that_address(db):
+    accounts.add_user("op", role="operator", password=PASSWORD)
+    now = utcnow()
+    for i in range(accounts.MAX_FAILURES_PER_ADDRESS):
+        accounts.authenticate(f"guess{i}", "bad", address="192.0.2.7", now=now)
+    assert accounts.authenticate("op", PASSWORD, address="192.0.2.7", now=now).error == "locked"
+    assert accounts.authenticate("op", PASSWORD, address="192.0.2.8", now=now).ok
+    assert AuditLog.select().where((AuditLog.action == "login.failed") & (AuditLog.target == "192.0.2.7")).count() == 20
+
+
+def test_reset_password_reenables_clears_lock_and_changes_the_session_stamp(db):
+    user = accounts.add_user("op", role="operator", password=PASSWORD)
+    stamp = accounts.session_stamp(user)
+    for _ in range(5):
+        accounts.authenticate("op", "bad", address="10.0.0.1")
+    accounts.disable_user("op")
+    generated = accounts.reset_password("op")
+    assert len(generated) >= 16
+    user = AdminUser.get_by_id(user.id)
+    assert user.active and user.locked_until is None and accounts.session_stamp(user) != stamp
+    assert accounts.authenticate("op", generated, address="10.0.0.2").ok
+    with pytest.raises(InvalidInput, match="unknown user"):
+        accounts.reset_password("ghost")
+
+
+def test_disable_idle_logins_after_365_days(db, settings):
+    now = utcnow()
+    recent = accounts.add_user("recent", role="auditor", password=PASSWORD)
+    idle = accounts.add_user("idle", role="auditor", password=PASSWORD)
+    never = accounts.add_user("never", role="auditor", password=PASSWORD)
+    AdminUser.update(last_login_at=now - timedelta(days=364)).where(AdminUser.id == recent.id).execute()
+    AdminUser.update(last_login_at=now - timedelta(days=366)).where(AdminUser.id == idle.id).execute()
+    AdminUser.update(created_at=now - timedelta(days=400)).where(AdminUser.id == never.id).execute()
+    assert accounts.disable_idle_logins(now, settings) == ["idle", "never"]
+    assert AdminUser.get_by_id(recent.id).active
+    assert AdminUser.get_by_id(idle.id).disabled_reason == "idle"
+    assert accounts.disable_idle_logins(now, settings) == []
+    shorter = settings.replace(login_idle_disable_days=30)
+    assert accounts.disable_idle_logins(now, shorter) == ["recent"]
+
+
+def test_api_tokens_are_shown_once_stored_hashed_and_revocable(db):
+    user = accounts.add_user("op", role="operator", password=PASSWORD)
+    other = accounts.add_user("op2", role="operator", password=PASSWORD)
+    token, row = accounts.create_token(user, "reports")
+    stored = ApiToken.get_by_id(row.id)
+    assert token not in (stored.token_hash, stored.prefix) and len(token) > 40
+    assert accounts.verify_token(token).id == user.id
+    assert accounts.verify_token(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    with pytest.raises(InvalidInput, match="unknown token"):
+        accounts.revoke_token(other, row.id)  # not theirs
+    accounts.revoke_token(user, row.id)
+    assert accounts.verify_token(token) is None
+
+
+def test_cli_user_add_disable_reset(cli, monkeypatch):
+    assert cli("tenant", "add", "acme", "--name", "A", "--display-name", "A", "--hotline", "4008001000",
+               "--seats", "1", "--rate", "1").code == 0
+    result = cli("user", "add", "alice", "--role", "tenant_admin", "--tenant", "acme", "--pii")
+    assert result.code == 0, result
+    generated = result.out.split("password (shown once): ")[1].strip()
+    assert accounts.authenticate("alice", generated, address="cli").ok
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a password from stdin\n"))
+    assert cli("user", "add", "bob", "--role", "auditor", "--password-stdin").code == 0
+    assert accounts.authenticate("bob", "a password from stdin", address="cli").ok
+
+    bad = cli("user", "add", "carol", "--role", "tenant_admin")
+    assert bad.code == 2 and "needs --tenant" in bad.err
+    assert cli("user", "add", "carol", "--role", "root").code == 2
+    assert cli("user", "disable", "bob").code == 0
+    assert not AdminUser.get(AdminUser.username == "bob").active
+    assert cli("user", "disable", "ghost").code == 2
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("another good password\n"))
+    assert cli("user", "reset-password", "bob", "--password-stdin").code == 0
+    assert accounts.authenticate("bob", "another good password", address="cli").ok
+    reset = cli("user", "reset-password", "alice")
+    assert "password (shown once): " in reset.out
+    assert cli("user", "disable-idle").out.startswith("disabled 0 idle login(s)")
