@@ -7,11 +7,12 @@ from .lists import Consent, DoNotCall
 from .calls import CallRecord, Hold
 from .money import LedgerEntry
 from .people import AdminUser, ApiToken, Complaint, AuditLog
+from .attempts import Attempt
 
 # Creation order respects foreign keys.
 ALL_MODELS = [
     Tenant, TenantBan, NumberLease, Campaign, Seat, Consent, DoNotCall, CallRecord, Hold,
-    LedgerEntry, AdminUser, ApiToken, Complaint, AuditLog,
+    LedgerEntry, AdminUser, ApiToken, Complaint, AuditLog, Attempt,
 ]
 
 from .migrations import migrate, current_version, latest_version  # noqa: E402

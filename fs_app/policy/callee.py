@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from models.numbers import is_cn, region_of, time_zones_of, try_normalize
 
@@ -17,7 +18,8 @@ class Callee:
     zones: tuple[str, ...] = ()
 
 
-def classify_callee(dialled: str, default_region: str, emergency_numbers) -> Callee:
+@lru_cache(maxsize=65536)
+def classify_callee(dialled: str, default_region: str, emergency_numbers: tuple[str, ...]) -> Callee:
     text = (dialled or "").strip()
     if text in emergency_numbers:
         # Short codes are not E.164; they are dialled as they are and reach the local PSAP.

@@ -1,0 +1,186 @@
+"""Admission of outbound calls: the one entry point of the live call flow and of `fsapp check`.
+
+    from fs_app.admission import CallRequest, admit, release, heartbeat, evaluate
+
+    request = CallRequest(call_uuid=agent_uuid, dialled=destination, seat_address="1001@acme.example",
+                          authenticated=True, campaign_code=channel_var_or_empty)
+    admission = admit(request, utcnow(), settings, node=settings.node_name)
+    if not admission.allowed:
+        ...  # play the category prompt of admission.codes[0] (B6) and hang up; the record is written
+    originate with origination_uuid=admission.callee_uuid,
+              origination_caller_id_number=admission.caller_id (None only for an emergency call of a
+              tenant without numbers: use the trunk's default), limit talk to admission.max_duration_s
+    every settings.hold_extend_interval_s while the call lives: heartbeat(call_uuid, utcnow(), settings)
+        -> False means the reservation lapsed: end the call (its slots may have been given away)
+    at the end: release(call_uuid, utcnow(), originated=<was the callee leg created?>)
+
+``evaluate(request, now, settings) -> Decision``: facts + decide, nothing locked or written.
+
+``admit(request, now, settings, node="") -> Admission``: in one write transaction, lock the tenant
+row (FOR UPDATE on PostgreSQL, the IMMEDIATE transaction on SQLite) and the callee (advisory lock on
+PostgreSQL), load the facts under those locks, decide, and if allowed take the reservation (seat
+slot, tenant concurrency, number slot, frequency attempt, balance hold); then write the call record
+(CallRecord, keyed by ``agent_uuid = request.call_uuid``) with every reason code, the facts summary
+and ``decide_ms``. The decision made under the locks is the re-check: whatever another process
+reserved before is counted. Blocked calls are recorded too. If the policy cannot be evaluated
+(database error or timeout: PostgreSQL lock/statement timeout ``timeout_s``, SQLite busy timeout)
+the call is refused with ``POLICY_UNAVAILABLE`` and a record is still attempted.
+
+Frequency attempts (A9) are counted at reservation, so concurrent admissions can never exceed a
+cap; ``release(..., originated=False)`` uncounts a call whose callee leg was never created.
+
+Money: ``Admission.hold_fen`` is held at admission (the minimum charge: first increment plus the
+connect fee) on the ``Hold`` row; the available balance of the tenant is balance minus live holds.
+``max_duration_s`` is what the whole available balance buys at admission, in whole increments
+(None: not limited by money). Metering grows the hold with ``models.reservations.extend`` as the
+call lasts and cuts the call when it cannot (B5); other calls of the tenant share the balance.
+
+Emergency short codes (A5) are admitted whatever the commercial state (only an identified seat is
+required), hold 0 fen, count no attempt and have ``billable=False``; their caller ID is the seat's
+pinned number or the tenant's least used lease, if any.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from models import reservations
+from models.calls import CallRecord
+from models.db import database, is_postgres, write_transaction
+
+from fs_app.policy import CallRequest, Decision, classify_callee, decide, platform_limits
+from fs_app.policy.callee import Callee
+from fs_app.policy.loader import load_facts
+from fs_app.policy.reasons import POLICY_UNAVAILABLE, Reason
+
+__all__ = ["Admission", "CallRequest", "Decision", "admit", "evaluate", "heartbeat", "release"]
+
+log = logging.getLogger("fsapp.admission")
+
+DB_TIMEOUT_S = 2.0  # longest wait for a lock or a statement before refusing (fail closed)
+
+
+@dataclass(frozen=True)
+class Admission:
+    call_uuid: str
+    decision: Decision
+    callee_uuid: str | None = None  # origination_uuid for the callee leg; set when allowed
+    record_id: int | None = None  # the CallRecord written for this attempt
+    hold_fen: int = 0  # money held now (Hold.amount_fen)
+    hold_expires_at: datetime | None = None  # heartbeat before this (naive UTC)
+    decide_ms: float = 0.0
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return self.decision.codes
+
+    @property
+    def caller_id(self) -> str | None:
+        return self.decision.caller_id
+
+    @property
+    def max_duration_s(self) -> int | None:
+        return self.decision.max_duration_s
+
+    @property
+    def record_allowed(self) -> bool:
+        return self.decision.record_allowed
+
+    @property
+    def billable(self) -> bool:
+        return self.decision.billable
+
+
+def _callee(request: CallRequest, settings) -> Callee:
+    return classify_callee(request.dialled, settings.default_region, tuple(settings.emergency_numbers))
+
+
+def evaluate(request: CallRequest, now: datetime, settings) -> Decision:
+    """The decision a call would get now; reads only (used by `fsapp check`)."""
+    callee = _callee(request, settings)
+    try:
+        facts = load_facts(request, callee, platform_limits(settings), now, lock=False)
+        return decide(request, facts, now)
+    except Exception as exc:  # noqa: BLE001 - fail closed, whatever went wrong
+        log.exception("policy evaluation failed for %s", request.call_uuid)
+        return _unavailable(callee, exc)
+
+
+def admit(request: CallRequest, now: datetime, settings, node: str = "", *,
+          timeout_s: float = DB_TIMEOUT_S) -> Admission:
+    started = time.perf_counter()
+    callee = _callee(request, settings)
+    try:
+        with write_transaction():
+            _set_timeouts(timeout_s)
+            facts = load_facts(request, callee, platform_limits(settings), now, lock=True)
+            decision = decide(request, facts, now)
+            decide_ms = round((time.perf_counter() - started) * 1000, 3)
+            hold = callee_uuid = None
+            if decision.allowed:
+                callee_uuid = str(uuid.uuid4())
+                hold = reservations.take(
+                    call_uuid=request.call_uuid, tenant_id=decision.tenant_id, seat_id=decision.seat_id,
+                    lease_id=decision.caller_lease_id, callee_number=decision.callee, amount_fen=decision.hold_fen,
+                    now=now, lease_s=settings.hold_lease_s, node=node, count_attempt=not decision.emergency)
+            record_id = _record(request, decision, now, node, decide_ms, callee_uuid)
+        return Admission(request.call_uuid, decision, callee_uuid, record_id,
+                         hold.amount_fen if hold else 0, hold.expires_at if hold else None, decide_ms)
+    except Exception as exc:  # noqa: BLE001 - fail closed (ARCHITECTURE principle 5)
+        log.exception("admission failed for %s; refusing the call", request.call_uuid)
+        decision = _unavailable(callee, exc)
+        decide_ms = round((time.perf_counter() - started) * 1000, 3)
+        record_id = None
+        try:
+            with write_transaction():
+                record_id = _record(request, decision, now, node, decide_ms, None)
+        except Exception:  # noqa: BLE001 - the database is what failed; the log has the call
+            log.exception("could not record the refused call %s", request.call_uuid)
+        return Admission(request.call_uuid, decision, None, record_id, 0, None, decide_ms)
+
+
+def release(call_uuid: str, now: datetime, *, originated: bool = True) -> bool:
+    """Free the call's seat and number slots and its hold; True when something was live."""
+    return reservations.release(call_uuid, now, originated=originated)
+
+
+def heartbeat(call_uuid: str, now: datetime, settings) -> bool:
+    """Keep the reservation alive for another ``hold_lease_s``; False: end the call."""
+    return reservations.heartbeat(call_uuid, now, settings.hold_lease_s)
+
+
+def _set_timeouts(timeout_s: float) -> None:
+    if is_postgres():
+        ms = str(max(1, int(timeout_s * 1000)))
+        database.execute_sql("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+                             (ms, ms))
+
+
+def _unavailable(callee: Callee, exc: BaseException) -> Decision:
+    detail = f"{type(exc).__name__}: {exc}".strip()[:300]
+    return Decision(allowed=False, reasons=(Reason(POLICY_UNAVAILABLE, detail),), billable=not callee.emergency,
+                    emergency=callee.emergency, callee=callee.e164 or callee.dialled,
+                    facts={"reason_details": {POLICY_UNAVAILABLE: detail}})
+
+
+def _record(request: CallRequest, decision: Decision, now: datetime, node: str, decide_ms: float,
+            callee_uuid: str | None) -> int:
+    facts = dict(decision.facts)
+    facts["billable"] = decision.billable
+    facts["record_allowed"] = decision.record_allowed
+    facts["hold_fen"] = decision.hold_fen
+    return CallRecord.insert(
+        direction="outbound", agent_uuid=request.call_uuid, callee_uuid=callee_uuid, tenant=decision.tenant_id,
+        seat=decision.seat_id, seat_address=request.seat_address[:300], campaign=decision.campaign_id,
+        caller_number=decision.caller_id or "", callee_number=decision.callee[:32], dialled=request.dialled[:64],
+        decision="allowed" if decision.allowed else "blocked", reasons=list(decision.codes), facts=facts,
+        decide_ms=decide_ms, max_duration_s=decision.max_duration_s,
+        result="admitted" if decision.allowed else "blocked", created_at=now, node=node,
+    ).execute()

@@ -1,0 +1,123 @@
+"""Reservations of live calls: seat slot, number slot, balance hold and frequency attempt.
+
+A reservation is a ``Hold`` row (and for an outbound call an ``Attempt`` row). It counts against
+the seat, the number, the tenant's concurrency and the tenant's available balance while
+``released_at`` is null and ``expires_at > now``:
+
+* ``Hold.amount_fen`` is money set aside for the call; the tenant's available balance is
+  ``balance_fen`` minus the amounts of its live holds. Admission holds the minimum charge (first
+  increment plus connect fee); metering grows it with ``extend`` while the call lasts.
+* ``Hold.expires_at`` is a lease: the owning process pushes it forward with ``heartbeat`` (every
+  ``hold_extend_interval_s``, lease ``hold_lease_s``). A process that dies stops heartbeating and
+  its holds stop counting by themselves at ``expires_at``; ``expire`` later marks them released.
+
+Locking protocol, the same for every writer so limits hold across processes and nodes: inside
+``write_transaction()`` lock the tenant row first (``lock_tenant``; ledger postings do the same),
+then, for outbound calls, the callee (``lock_callee``: a transaction-scoped advisory lock on
+PostgreSQL; on SQLite the IMMEDIATE transaction already serialises every writer). Then read the
+counts, decide, and write: whoever holds the locks sees every reservation committed before.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from peewee import fn
+
+from .attempts import Attempt
+from .calls import Hold
+from .db import database, is_postgres, write_transaction
+from .tenancy import NumberLease, Tenant
+
+
+def lock_tenant(tenant_id: int) -> Tenant | None:
+    query = Tenant.select().where(Tenant.id == tenant_id)
+    return (query.for_update() if is_postgres() else query).first()
+
+
+def callee_lock_key(number: str) -> int:
+    """A stable signed 64-bit key for the callee's advisory lock (a collision only serialises more)."""
+    return int.from_bytes(hashlib.blake2b(number.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def lock_callee(number: str) -> None:
+    if is_postgres():
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (callee_lock_key(number),))
+
+
+def live(query, now: datetime):
+    return query.where(Hold.released_at.is_null() & (Hold.expires_at > now))
+
+
+def take(*, call_uuid: str, tenant_id: int, seat_id: int | None, lease_id: int | None, callee_number: str,
+         amount_fen: int, now: datetime, lease_s: int, node: str = "", count_attempt: bool = True) -> Hold:
+    """Write the reservation. The caller holds the locks and has re-checked the limits under them."""
+    expires = now + timedelta(seconds=lease_s)
+    hold_id = Hold.insert(call_uuid=call_uuid, tenant=tenant_id, seat=seat_id, number=lease_id,
+                          callee_number=callee_number, direction="outbound", amount_fen=amount_fen, node=node,
+                          created_at=now, expires_at=expires).execute()
+    if count_attempt:
+        Attempt.insert(call_uuid=call_uuid, tenant=tenant_id, callee_number=callee_number, caller_lease=lease_id,
+                       at=now).execute()
+    return Hold(id=hold_id, call_uuid=call_uuid, tenant=tenant_id, amount_fen=amount_fen, expires_at=expires,
+                created_at=now)
+
+
+def release(call_uuid: str, now: datetime, *, originated: bool = True) -> bool:
+    """End the reservation; True when a live hold was released. ``originated=False`` when the
+    callee leg was never created: the attempt then does not count for frequency (A9)."""
+    with write_transaction():
+        released = (Hold.update(released_at=now)
+                    .where((Hold.call_uuid == call_uuid) & Hold.released_at.is_null()).execute())
+        if not originated:
+            Attempt.delete().where(Attempt.call_uuid == call_uuid).execute()
+    return bool(released)
+
+
+def heartbeat(call_uuid: str, now: datetime, lease_s: int) -> bool:
+    """Push the lease forward. False when the hold is released or already expired: its slots may
+    have been given to another call, so the caller must end the call (fail closed)."""
+    return bool(Hold.update(expires_at=now + timedelta(seconds=lease_s))
+                .where((Hold.call_uuid == call_uuid) & Hold.released_at.is_null() & (Hold.expires_at > now))
+                .execute())
+
+
+def extend(call_uuid: str, add_fen: int, now: datetime) -> bool:
+    """Hold ``add_fen`` more for a live call if the tenant's available balance allows (B5)."""
+    if add_fen < 0:
+        raise ValueError("a hold only grows; release it to give money back")
+    with write_transaction():
+        hold = Hold.get_or_none(Hold.call_uuid == call_uuid)
+        if hold is None or hold.released_at is not None or hold.expires_at <= now:
+            return False
+        tenant = lock_tenant(hold.tenant_id)
+        if available_fen(tenant, now) < add_fen:
+            return False
+        Hold.update(amount_fen=Hold.amount_fen + add_fen).where(Hold.id == hold.id).execute()
+    return True
+
+
+def available_fen(tenant: Tenant, now: datetime) -> int:
+    held = live(Hold.select(fn.COALESCE(fn.SUM(Hold.amount_fen), 0)).where(Hold.tenant == tenant.id), now).scalar()
+    return tenant.balance_fen - int(held or 0)
+
+
+def reserve_inbound(call_uuid: str, lease: NumberLease, now: datetime, lease_s: int, node: str = "") -> bool:
+    """A number slot for an inbound call (A10 counts inbound and outbound together). False when
+    the number already carries ``max_calls`` live calls."""
+    with write_transaction():
+        lock_tenant(lease.tenant_id)
+        busy = live(Hold.select().where(Hold.number == lease.id), now).count()
+        if busy >= lease.max_calls:
+            return False
+        Hold.insert(call_uuid=call_uuid, tenant=lease.tenant_id, number=lease.id, direction="inbound",
+                    node=node, created_at=now, expires_at=now + timedelta(seconds=lease_s)).execute()
+    return True
+
+
+def expire(now: datetime) -> int:
+    """Mark holds whose lease ran out as released at their expiry (the periodic clean-up); they
+    already stopped counting at ``expires_at``. Returns how many."""
+    with write_transaction():
+        return (Hold.update(released_at=Hold.expires_at)
+                .where(Hold.released_at.is_null() & (Hold.expires_at <= now)).execute())
