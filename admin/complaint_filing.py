@@ -16,9 +16,19 @@ from models.numbers import normalize
 from models.people import COMPLAINT_CHANNELS, Complaint
 from models.provisioning import get_tenant
 
+try:
+    from models import complaints as shared_complaints
+except ImportError:  # pragma: no cover - until the admission team's module is installed
+    shared_complaints = None
+
 
 def file_complaint(tenant_code: str, number: str, *, channel: str, text: str = "", call_uuid: str = "",
                    received_at: datetime | None = None, settings, actor: str) -> Complaint:
+    if shared_complaints is not None:
+        return shared_complaints.file_complaint(
+            tenant_code, number, channel=channel, text=text, call_uuid=call_uuid, received_at=received_at,
+            answer_hours=settings.complaint_answer_hours, limits=shared_complaints.GuardLimits.from_settings(settings),
+            region=settings.default_region, actor=actor).complaint
     return _file_locally(tenant_code, number, channel=channel, text=text, call_uuid=call_uuid,
                          received_at=received_at, settings=settings, actor=actor)
 
@@ -44,6 +54,8 @@ def _file_locally(tenant_code, number, *, channel, text, call_uuid, received_at,
 
 
 def answer_complaint(complaint: Complaint, answer: str, *, actor: str) -> Complaint:
+    if shared_complaints is not None:
+        return shared_complaints.answer_complaint(complaint.id, answer, actor=actor)
     answer = (answer or "").strip()
     if not answer:
         raise InvalidInput("the answer must not be empty")

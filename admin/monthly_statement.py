@@ -1,7 +1,8 @@
 """The month's statement for the money page.
 
-Uses the metering team's ``models.statements`` when it is installed; until then, a plain sum of
-the month's ledger by kind (the ledger is the source of truth for both)."""
+The metering team's ``models.statements`` is the statement (the same numbers as their CLI);
+this module only shapes it for the template. Where that module is not installed yet, the same
+sums are taken from the ledger here (the ledger is the source of truth for both)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,6 +14,13 @@ from models.money import LEDGER_KINDS, LedgerEntry
 from models.tenancy import Tenant
 
 from .formatting import LOCAL_ZONE
+
+try:
+    from models import statements as shared_statements
+except ImportError:  # pragma: no cover - depends on which parts of the product are installed
+    shared_statements = None
+
+USAGE_KINDS = ("call", "seat_rent", "number_rent", "adjust")
 
 
 def month_bounds(month: date) -> tuple[datetime, datetime]:
@@ -28,8 +36,7 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
 @dataclass
 class StatementLine:
     kind: str
-    count: int
-    amount_fen: int
+    amount_fen: int  # signed: + in, - out
     promo_fen: int
 
 
@@ -38,31 +45,26 @@ class MonthStatement:
     lines: list[StatementLine]
     opening_fen: int
     closing_fen: int
-
-    @property
-    def total_in_fen(self) -> int:
-        return sum(line.amount_fen for line in self.lines if line.amount_fen > 0)
-
-    @property
-    def total_out_fen(self) -> int:
-        return sum(line.amount_fen for line in self.lines if line.amount_fen < 0)
-
-    @property
-    def invoiceable_fen(self) -> int:
-        """Paid top-ups only: promotional credit is never invoiced (C5)."""
-        return sum(line.amount_fen - line.promo_fen for line in self.lines if line.kind == "topup")
+    invoiceable_fen: int  # the paid (non-promotional) part of what was consumed (C5)
 
 
 def statement_for(tenant: Tenant, month: date) -> MonthStatement:
+    if shared_statements is not None:
+        shared = shared_statements.statement(tenant, f"{month:%Y-%m}")
+        lines = [StatementLine(kind, shared.by_kind.get(kind, 0), shared.promo_by_kind.get(kind, 0))
+                 for kind in LEDGER_KINDS if shared.by_kind.get(kind)]
+        return MonthStatement(lines, shared.opening_balance_fen, shared.closing_balance_fen, shared.invoiceable_fen)
+    return _from_ledger(tenant, month)
+
+
+def _from_ledger(tenant: Tenant, month: date) -> MonthStatement:
     start, end = month_bounds(month)
     in_month = (LedgerEntry.tenant == tenant) & (LedgerEntry.created_at >= start) & (LedgerEntry.created_at < end)
-    totals = {kind: (count, int(amount), int(promo)) for kind, count, amount, promo in (
-        LedgerEntry.select(LedgerEntry.kind, fn.COUNT(LedgerEntry.id), fn.SUM(LedgerEntry.amount_fen),
-                           fn.SUM(LedgerEntry.promo_fen))
+    totals = {kind: (int(amount), int(promo)) for kind, amount, promo in (
+        LedgerEntry.select(LedgerEntry.kind, fn.SUM(LedgerEntry.amount_fen), fn.SUM(LedgerEntry.promo_fen))
         .where(in_month).group_by(LedgerEntry.kind).tuples())}
-    lines = [StatementLine(kind, *totals[kind]) for kind in LEDGER_KINDS if kind in totals]
-    before = (LedgerEntry.select(LedgerEntry.balance_after_fen)
-              .where((LedgerEntry.tenant == tenant) & (LedgerEntry.created_at < start))
-              .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).first())
-    opening = before.balance_after_fen if before else 0
-    return MonthStatement(lines, opening, opening + sum(line.amount_fen for line in lines))
+    lines = [StatementLine(kind, *totals[kind]) for kind in LEDGER_KINDS if totals.get(kind, (0, 0))[0]]
+    opening = int(LedgerEntry.select(fn.COALESCE(fn.SUM(LedgerEntry.amount_fen), 0))
+                  .where((LedgerEntry.tenant == tenant) & (LedgerEntry.created_at < start)).scalar())
+    invoiceable = -sum(line.amount_fen - line.promo_fen for line in lines if line.kind in USAGE_KINDS)
+    return MonthStatement(lines, opening, opening + sum(line.amount_fen for line in lines), invoiceable)

@@ -105,8 +105,11 @@ def world(db, settings):
     w.globex_seat = provisioning.add_seat("globex", "2001@globex.example.com")
     w.acme_number = provisioning.lease_number("acme", "02150000001", days=3)
     w.globex_number = provisioning.lease_number("globex", "02150000002", days=30)
-    w.acme_campaign = provisioning.add_campaign("acme", "spring", script="您好，这里是阿克米，为您介绍新产品。")
-    w.globex_campaign = provisioning.add_campaign("globex", "loans", script="低息贷款，股票推荐，欢迎咨询")
+    keywords = settings.screening_keywords
+    w.acme_campaign = provisioning.add_campaign("acme", "spring", script="您好，这里是阿克米，为您介绍新产品。",
+                                                keyword_categories=keywords)
+    w.globex_campaign = provisioning.add_campaign("globex", "loans", script="低息贷款，股票推荐，欢迎咨询",
+                                                  keyword_categories=keywords)
     recordings = settings.recording_dir
     recordings.mkdir(parents=True, exist_ok=True)
     (recordings / "acme-1.wav").write_bytes(b"RIFF----WAVEfmt acme")
