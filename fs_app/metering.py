@@ -53,6 +53,7 @@ class Allowance:
     hold_fen: int
     settled: bool = False  # the call is already charged: stop metering it
     reserved: bool = True  # False: no live hold was found, the end comes from the admission decision
+    lapsed: bool = False  # the hold's lease ran out (missed heartbeats): end the call now (fail closed)
 
     def hangup_in_s(self, now: datetime | None = None) -> int | None:
         """Whole seconds from ``now`` to the allowed end, rounded down, for ``sched_hangup +N``
@@ -122,6 +123,9 @@ class Meter:
                                     lookahead_s=self.lookahead_s, lease_s=self.lease_s, at=now)
         if cover.found:
             return self._allowance(cover.allowed_end, cover.covered_s, cover.hold_fen, answered_at, True)
+        if cover.lapsed:
+            log.warning("hold of %s lapsed; ending the call", agent_uuid)
+            return Allowance(now, now, 0, 0, reserved=False, lapsed=True)
         return self._unreserved(record, answered_at, now)
 
     def hangup(self, *, callee_uuid: str, agent_uuid: str, answered_at: datetime | None,

@@ -345,6 +345,7 @@ class HoldCover:
     """What a live call's hold pays for after an extension attempt."""
 
     found: bool  # an active hold exists for the agent leg
+    lapsed: bool  # the hold exists but its lease ran out: its slots may be another call's now
     hold_fen: int
     added_fen: int
     covered_s: int | None  # talk seconds from answer that the hold pays for; None = not limited by money
@@ -357,19 +358,21 @@ def extend_hold(agent_uuid: str, *, answered_at: datetime | None, direction: str
     tenant's available balance (balance minus every other live hold) allows, in whole increments.
 
     An active hold never shrinks, so an allowed end once given never moves earlier. A hold whose
-    lease lapsed is taken again only as far as the balance allows. The lease is renewed to at
-    least ``at + lease_s`` (this is also a heartbeat).
+    lease lapsed is not revived (``reservations.heartbeat`` fails closed the same way: its seat
+    and number slots may have gone to another call). The lease is renewed to at least
+    ``at + lease_s``, so an extension is also a heartbeat.
     """
     at = at or utcnow()
     with write_transaction():
         hold = Hold.get_or_none(Hold.call_uuid == agent_uuid)
         if hold is None or hold.released_at is not None:
-            return HoldCover(False, 0, 0, 0, None)
+            return HoldCover(False, False, 0, 0, 0, None)
         tenant = ledger.locked_tenant(hold.tenant_id)
         hold = for_update(Hold.select().where(Hold.id == hold.id)).get()
+        if hold.released_at is not None or hold.expires_at <= at:
+            return HoldCover(False, hold.released_at is None, 0, 0, 0, None)
         tariff = tariff_of(tenant, direction or hold.direction)
-        active = hold.expires_at > at
-        current = hold.amount_fen if active else 0
+        current = hold.amount_fen
         elapsed_us = 0
         if answered_at is not None and at > answered_at:
             delta = at - answered_at
@@ -389,7 +392,7 @@ def extend_hold(agent_uuid: str, *, answered_at: datetime | None, direction: str
         allowed_end = None
         if covered is not None and answered_at is not None:
             allowed_end = answered_at + timedelta(seconds=covered)
-        return HoldCover(True, new_amount, new_amount - current if active else new_amount, covered, allowed_end)
+        return HoldCover(True, False, new_amount, new_amount - current, covered, allowed_end)
 
 
 # --- tenants found from numbers -------------------------------------------------------------

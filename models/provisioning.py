@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from peewee import fn
 
-from . import ledger
+from . import ledger, recurring
 from .audit import audit
 from .clock import utcnow
 from .db import write_transaction
@@ -214,7 +214,7 @@ def active_bans(tenant: Tenant, now=None) -> list[TenantBan]:
 
 def add_seat(tenant_code: str, address: str, *, role: str = "agent", days: int = 30,
              pin_number: str | None = None, campaign: str | None = None, region: str = "CN",
-             actor: str = "system") -> Seat:
+             period_days: int = 30, actor: str = "system") -> Seat:
     tenant = get_tenant(tenant_code)
     user, domain = split_sip_address(address)
     if role not in SEAT_ROLES:
@@ -238,6 +238,7 @@ def add_seat(tenant_code: str, address: str, *, role: str = "agent", days: int =
         seat = Seat.create(tenant=tenant, sip_user=user, sip_domain=domain, role=role, valid_from=now,
                            valid_to=now + timedelta(days=days), pinned_number=pinned,
                            default_campaign=default_campaign)
+        recurring.charge_seat_purchase(seat, tenant, days, period_days, actor=actor)  # C3: rent in advance
         audit(actor, "seat.add", tenant=tenant, target=seat.address, role=role, days=days)
     return seat
 
@@ -247,7 +248,7 @@ def add_seat(tenant_code: str, address: str, *, role: str = "agent", days: int =
 
 def lease_number(tenant_code: str, number: str, *, days: int = 30, monthly_fee: int = 0,
                  max_calls: int = 1, inbound_mode: str = "simultaneous", region: str = "CN",
-                 actor: str = "system") -> NumberLease:
+                 period_days: int = 30, actor: str = "system") -> NumberLease:
     tenant = get_tenant(tenant_code)
     e164 = normalize(number, region)
     _count(days, "days", 1)
@@ -270,6 +271,7 @@ def lease_number(tenant_code: str, number: str, *, days: int = 30, monthly_fee: 
             lease = NumberLease.get_by_id(existing.id)
         else:
             lease = NumberLease.create(number=e164, **fields)
+        recurring.charge_number_purchase(lease, days, period_days, actor=actor)  # C3: from the payment day
         audit(actor, "number.lease", tenant=tenant, target=e164, days=days, monthly_fee_fen=monthly_fee)
     return lease
 
