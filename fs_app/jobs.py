@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models import recurring, termination
+from models import recurring, retention, termination
 
 from fs_app import cdr
 
@@ -40,6 +40,9 @@ JOBS = [
     ("rents", renew_rents),
     ("terminations", settle_terminations),
     ("cdr", ingest_cdrs),
+    ("retention_numbers", retention.numbers_job),  # D1, acts at most hourly
+    ("retention_recordings", retention.recordings_job),
+    ("retention_tenants", retention.tenants_job),  # D2
 ]
 
 

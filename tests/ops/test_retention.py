@@ -410,3 +410,17 @@ def test_jobs_act_at_most_hourly(db, settings):
     for entry in AuditLog.select():
         AuditLog.update(at=entry.at - timedelta(hours=1, seconds=1)).where(AuditLog.id == entry.id).execute()
     assert "call_records_masked=1" in retention.numbers_job(settings, utcnow())
+
+
+def test_fsapp_jobs_run_includes_retention(cli):
+    acme = make_tenant("acme")
+    record = make_call(acme, utcnow() - timedelta(days=31))
+    result = cli("jobs", "run", "--only", "retention_numbers")
+    assert result.code == 0, result
+    assert "retention_numbers: mask_numbers: call_records_masked=1" in result.out
+    assert reload(record).callee_number == MASKED
+    result = cli("jobs", "run")
+    assert result.code == 0, result
+    for name in ("retention_numbers", "retention_recordings", "retention_tenants"):
+        assert f"{name}: " in result.out
+    assert "retention_numbers: not due" in result.out
