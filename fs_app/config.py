@@ -221,6 +221,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("esl_allowed_peers", ("127.0.0.1/32", "::1/128"), _networks, "FreeSWITCH addresses allowed to connect"),
     Setting("esl_drain_timeout_s", 300, _integer(0), "seconds live calls may take to finish on SIGTERM"),
     Setting("esl_command_timeout_s", 10.0, _number(0.1), "longest wait for a FreeSWITCH reply"),
+    Setting("esl_callee_address", "", _text,
+            "HOST:PORT FreeSWITCH connects callee legs to (&socket in originate); empty = esl_listen"),
     Setting("http_listen", ("127.0.0.1", 8080), _host_port, "web admin listen address",
             show=lambda v: f"{v[0]}:{v[1]}"),
     Setting("node_name", "", _text, "name of this app process in holds and logs (default hostname:pid)"),
@@ -274,6 +276,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dial_string", "sofia/gateway/{gateway}/{number}", _text, "callee dial string template", "B4"),
     Setting("gateway", "trunk", _text, "SIP gateway name used in dial_string"),
     Setting("originate_timeout_s", 30, _integer(1, 300), "seconds the callee may ring"),
+    Setting("inbound_ring_timeout_s", 30, _integer(1, 300), "seconds an inbound call rings the tenant's seats"),
     Setting("prompt_upload_max_seconds", 30, _integer(1, 300), "longest tenant-uploaded prompt", "B7"),
     # C money.
     Setting("seat_period_days", 30, _integer(1), "days one seat rent pays for", "C3"),
