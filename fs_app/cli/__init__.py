@@ -17,7 +17,7 @@ from typing import TextIO
 
 from fs_app.config import ConfigError, Settings, load_settings
 
-COMMAND_MODULES = ["system", "provisioning", "lists", "users", "prompts", "money", "ops", "check", "complaints"]
+COMMAND_MODULES = ["system", "serve", "provisioning", "lists", "users", "prompts", "money", "ops", "check", "complaints"]
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
