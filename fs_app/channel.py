@@ -252,12 +252,12 @@ class Channel:
     """
 
     def __init__(self, sock, peer=None, *, command_timeout: float = 10.0,
-                 execute_timeout: float = 600.0, event_log_size: int = 256):
+                 execute_timeout: float = 600.0, event_log_size: int = 64):
         self._sock = sock
         self.peer = peer
         self.command_timeout = command_timeout
         self.execute_timeout = execute_timeout
-        self.data: dict[str, str] = {}  # connect reply, url-decoded
+        self._data = EslEvent({})  # connect reply; values url-decoded on access (memory: 2000+ calls)
         self.uuid: str | None = None
         self.hangup_cause: str | None = None
         self.answered = False
@@ -290,13 +290,18 @@ class Channel:
     def socket_closed(self) -> bool:
         return self._closed
 
+    @property
+    def data(self) -> dict[str, str]:
+        """The whole connect reply (channel data), url-decoded (a new dict)."""
+        return self._data.headers
+
     def get(self, header: str, default: str | None = None) -> str | None:
         """A header of the connect reply (channel data), url-decoded."""
-        return self.data.get(header, default)
+        return self._data.get(header, default)
 
     def variable(self, name: str, default: str | None = None) -> str | None:
         """A channel variable from the connect reply (``variable_<name>``), url-decoded."""
-        return self.data.get("variable_" + name, default)
+        return self._data.get("variable_" + name, default)
 
     def _log(self, direction: str, summary: str) -> None:
         self.event_log.append((time.monotonic(), direction, summary))
@@ -314,11 +319,11 @@ class Channel:
         self._connect_reply_pending = True
         self._reader = gevent.spawn(self._read_loop)
         reply = self._command("connect", timeout=timeout)
-        self.data = {name: _decode(value) for name, value in reply.headers.items()}
-        self.uuid = self.data.get("Unique-ID")
+        self._data = EslEvent(reply.headers)
+        self.uuid = self._data.get("Unique-ID")
         if self.uuid is None:
             raise self._protocol_failure("connect reply without Unique-ID")
-        self.answered = self.data.get("Answer-State") == "answered"
+        self.answered = self._data.get("Answer-State") == "answered"
         self._command("myevents", timeout=timeout)
         events = [e for e in events if e]
         if events:
@@ -329,7 +334,7 @@ class Channel:
                 self.lingering = True
             else:  # static/single-channel sockets (unquoted &socket) refuse linger
                 log.warning("call %s: linger refused (%s); Socket-Mode=%s Control=%s", self.uuid,
-                            reply.text, self.data.get("Socket-Mode"), self.data.get("Control"))
+                            reply.text, self.get("Socket-Mode"), self.get("Control"))
         return self
 
     def subscribe(self, *event_names: str, timeout: float | None = None) -> None:

@@ -150,7 +150,7 @@ class FakeConnection:
             self.frames.append((time.monotonic(), direction, data))
 
     def send(self, data: bytes) -> bool:
-        if self.closed.is_set():
+        if self.closed.is_set() or self._sock is None:
             return False
         if self._held is not None:
             self._held.append(data)
@@ -166,6 +166,9 @@ class FakeConnection:
 
     def close(self, reason: str = "closed by FreeSWITCH") -> None:
         if self.closed.is_set():
+            return
+        if self._sock is None:
+            self._closed(reason)
             return
         with self._wlock:
             try:
@@ -369,6 +372,7 @@ class FakeLeg:
         self._var_cache: str | None = None
         self._profile_cache: str | None = None
         self.other_from_template = False
+        self._other_cache: tuple | None = None
         self._peer_hangup_cause: str | None = None
         self.bridge_active = False
 
@@ -444,6 +448,10 @@ class FakeLeg:
         peer = self.bridge_peer
         if peer is None or self.other_type is None:
             return ""
+        profile_source = peer.original_profile if self.other_type == "originator" else peer.caller_profile
+        key = (id(profile_source), self.other_type, peer.uuid)
+        if self._other_cache is not None and self._other_cache[0] == key:
+            return self._other_cache[1]
         lines = [f"Other-Type: {self.other_type}\n"]
         if self.other_from_template:
             # the bridge app's B-leg (01): the header set FreeSWITCH sent for it
@@ -461,7 +469,9 @@ class FakeLeg:
                 if name.endswith("-Time") and name != "Caller-Profile-Created-Time" and self.other_type == "originator":
                     value = "0"
                 lines.append(f"Other-Leg-{name[7:]}: {url_encode(value)}\n")
-        return "".join(lines)
+        block = "".join(lines)
+        self._other_cache = (key, block)
+        return block
 
     def _channel_block(self) -> str:
         enc_name = url_encode(self.channel_name)
@@ -838,6 +848,9 @@ class FakeLeg:
         self.other_type = "originatee" if first else "originator"
         self.bridge_active = True
         self.step()
+        if peer.hangup_started:
+            self.hangup_by_peer(peer.hangup_cause or "NORMAL_CLEARING")
+            return
         had_media = any(run.name in ("playback", "play_and_get_digits", "sleep") for run in self._apps)
         self._stop_apps("PLAYBACK ERROR")
         self.state_number = 8
@@ -881,10 +894,11 @@ class FakeLeg:
         # A uuid_bridge'd peer has no socket app left to run: FreeSWITCH clears it too (02a/02b).
         # A bridge-app A-leg goes on with its socket app (hangup_after_bridge=false, 01).
         peer = self.bridge_peer
-        if peer is None or peer.hangup_started or not peer.socket_app_done:
+        if peer is None or peer.hangup_started or peer.other_from_template or self.other_from_template:
             peer = None
         conn = self.connection
-        silent = conn is None or conn.closed.is_set() or conn.socket_mode == "static"
+        silent = (conn is None or conn._sock is None or conn.closed.is_set()
+                  or conn.socket_mode == "static")
         if silent:
             self.hangup_cause = cause
             self._stop_apps("PLAYBACK ERROR")
@@ -1281,6 +1295,8 @@ class FakeFreeSwitch:
                 (leg.call if leg.call is other.call else leg.call).note_callee_command()
                 leg.transfer_profile(other, True)
                 other.transfer_profile(leg, False)
+                for side, peer in ((leg, other), (other, leg)):  # linked now: a hangup from here on clears both
+                    side.bridge_peer, side.bridged_with = peer, peer.uuid
                 gevent.spawn(leg.uuid_bridge_side, other, True)
                 gevent.spawn(other.uuid_bridge_side, leg, False)
                 return f"+OK {other.uuid}\n"

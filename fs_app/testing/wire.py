@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 # switch_url_encode(): these characters, control characters and non-ASCII bytes are encoded;
@@ -14,14 +15,15 @@ for _code in range(256):
         _ENCODE_TABLE[_code] = "%%%02X" % _code
     else:
         _ENCODE_TABLE[_code] = _ch
-_NEEDS_ENCODING = frozenset(_ch for _ch in map(chr, range(128)) if _ENCODE_TABLE[ord(_ch)] != _ch)
+_NEEDS_ENCODING = re.compile("[%s]" % re.escape("".join(
+    _ch for _ch in map(chr, range(128)) if _ENCODE_TABLE[ord(_ch)] != _ch)))
 
 DISCONNECT_BODY = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 
 
 def url_encode(value: str) -> str:
     """FreeSWITCH's url encoding of an event header value."""
-    if value.isascii() and not any(c in _NEEDS_ENCODING for c in value):
+    if value.isascii() and _NEEDS_ENCODING.search(value) is None:
         return value
     return "".join(_ENCODE_TABLE[b] for b in value.encode("utf-8"))
 

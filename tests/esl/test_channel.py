@@ -73,7 +73,7 @@ def test_event_log_is_bounded(make_server, make_fake):
         results["maxlen"] = ch.event_log.maxlen
 
     results, call, _ = run_call(make_server, make_fake, flow)
-    assert results["log_len"] == results["maxlen"] == 256
+    assert results["log_len"] == results["maxlen"] == 64
 
 
 def test_play_and_get_digits_returns_digit_and_none_on_silence(make_server, make_fake):

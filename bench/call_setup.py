@@ -1,0 +1,237 @@
+"""Call-setup benchmark: the fake FreeSWITCH (this process) drives calls into an app process.
+
+    .venv/bin/python -m bench.call_setup [--calls N --rate R --concurrency C --json PATH]
+                                         [--app module:function] [--live 2000] [--only ours|baseline]
+
+For each app kind (the greenswitch baseline, then ours; see bench/call_app.py) it starts the
+app in its own OS process, places N calls at R calls/s with at most C calls in flight, and
+reports per kind: admission latency = TCP connect of the agent leg -> receipt of the callee-leg
+command (``bgapi originate`` for ours, ``bridge`` for the baseline), measured by the fake;
+p50/p95/p99; sustained setups/s; failed calls; the app's peak RSS (VmHWM). Ratios are ours /
+baseline from the same run. ``--live N`` holds N calls up at once (both legs for ours) and
+reports the app's RSS with them held. Loopback only; the load is bounded in count and time.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.lock import BoundedSemaphore  # noqa: E402
+
+from fs_app.testing import FakeFreeSwitch, LegScript  # noqa: E402
+
+TARGETS = {"setups_per_s": 500, "p99_ms_at_200_concurrent": 10.0, "p99_vs_baseline": 1.5, "rss_mb_2000_live": 300}
+
+
+def start_app(kind: str, hook: str | None, hold: bool = False):
+    cmd = [sys.executable, "-m", "bench.call_app", "--kind", kind] + (["--hold"] if hold else [])
+    if hook:
+        cmd += ["--app", hook]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    line = proc.stdout.readline().strip()
+    if not line.startswith("READY "):
+        proc.kill()
+        raise SystemExit(f"app {kind} did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+def proc_memory_kb(pid: int) -> dict[str, int]:
+    out = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                key, value = line.split(":", 1)
+                out[key] = int(value.split()[0])
+    return out
+
+
+def stop_app(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, int(round(pct / 100.0 * len(ordered) + 0.5)) - 1))
+    return ordered[index]
+
+
+def run_setups(kind: str, args) -> dict:
+    proc, port = start_app(kind, args.app if kind == "ours" else None)
+    try:
+        fake = FakeFreeSwitch("127.0.0.1", port, event_step=args.event_step, record_frames=False,
+                              default_callee=LegScript(hangup_after=args.hold_seconds))
+        gate = BoundedSemaphore(args.concurrency)
+        calls = []
+        failures = {"connect": 0, "no_callee_command": 0, "not_ended": 0}
+
+        def one_call(i: int):
+            try:
+                call = fake.place_call(str(2000 + i % 1000), "1000")
+                calls.append(call)
+                if call.connect_error is not None:
+                    failures["connect"] += 1
+                    return
+                if not call.wait_ended(args.call_timeout):
+                    failures["not_ended"] += 1
+                    for leg in call.legs:
+                        leg.hangup("NORMAL_CLEARING")
+            finally:
+                gate.release()
+
+        # warm-up: a few calls so imports and first-call costs are not measured
+        for i in range(min(20, args.calls)):
+            gate.acquire()
+            gevent.spawn(one_call, i).join()
+        calls.clear()
+        failures.update({"connect": 0, "no_callee_command": 0, "not_ended": 0})
+
+        interval = 1.0 / args.rate
+        started = time.monotonic()
+        deadline = started + args.max_seconds
+        workers = []
+        for i in range(args.calls):
+            target = started + i * interval
+            now = time.monotonic()
+            if now > deadline:
+                break
+            if target > now:
+                gevent.sleep(target - now)
+            gate.acquire()
+            workers.append(gevent.spawn(one_call, i))
+        gevent.joinall(workers, timeout=args.call_timeout + 10)
+        latencies = [c.admission_latency * 1000 for c in calls if c.admission_latency is not None]
+        failures["no_callee_command"] = sum(1 for c in calls if c.connect_error is None and c.admission_latency is None)
+        commands = sorted(c.t_callee_command for c in calls if c.t_callee_command is not None)
+        connects = sorted(c.t_connect for c in calls if c.t_connect is not None)
+        span = (commands[-1] - connects[0]) if commands and connects else float("nan")
+        memory = proc_memory_kb(proc.pid)
+    finally:
+        stop_app(proc)
+    return {
+        "kind": kind, "calls": len(calls), "setups": len(latencies),
+        "failed": sum(failures.values()), "failures": failures,
+        "setups_per_s": len(latencies) / span if span and span > 0 else float("nan"),
+        "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+        "p99_ms": percentile(latencies, 99), "max_ms": max(latencies) if latencies else float("nan"),
+        "mean_ms": statistics.fmean(latencies) if latencies else float("nan"),
+        "peak_rss_mb": memory.get("VmHWM", 0) / 1024.0,
+    }
+
+
+def run_live(kind: str, args) -> dict:
+    """Hold ``args.live`` calls up at once; report the app's RSS with them held."""
+    proc, port = start_app(kind, args.app if kind == "ours" else None, hold=True)
+    try:
+        fake = FakeFreeSwitch("127.0.0.1", port, event_step=args.event_step, record_frames=False,
+                              default_callee=LegScript())  # callees never hang up by themselves
+        calls = []
+        started = time.monotonic()
+        for i in range(args.live):
+            calls.append(fake.place_call(str(2000 + i % 1000), "1000", wait_connected=False))
+            if i % 50 == 49:
+                gevent.sleep(0.01)  # ~5000 calls/s ramp
+        expected_legs = 2 if kind == "ours" else 2
+
+        def all_up():
+            return all(len(c.legs) >= expected_legs and all(not leg.hangup_started for leg in c.legs)
+                       and c.legs[-1].bridged_with for c in calls)
+        deadline = time.monotonic() + args.call_timeout + args.live / 200.0
+        while not all_up() and time.monotonic() < deadline:
+            gevent.sleep(0.2)
+        up = sum(1 for c in calls if len(c.legs) >= expected_legs and c.legs[-1].bridged_with
+                 and not any(leg.hangup_started for leg in c.legs))
+        ramp = time.monotonic() - started
+        gevent.sleep(1.0)
+        memory = proc_memory_kb(proc.pid)
+        for call in calls:
+            gevent.spawn(call.a_leg.hangup, "NORMAL_CLEARING")
+        ended = sum(1 for c in calls if c.wait_ended(0 if c.ended.is_set() else 0.05) or c.ended.is_set())
+        for call in calls:
+            call.wait_ended(0.01)
+        ended = sum(1 for c in calls if c.ended.is_set())
+    finally:
+        stop_app(proc)
+    return {"kind": kind, "live_target": args.live, "live_held": up, "ramp_s": ramp,
+            "rss_mb_with_calls_held": memory.get("VmRSS", 0) / 1024.0,
+            "peak_rss_mb": memory.get("VmHWM", 0) / 1024.0, "ended_after_hangup": ended}
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=500.0, help="calls placed per second")
+    parser.add_argument("--concurrency", type=int, default=200, help="max calls in flight")
+    parser.add_argument("--hold-seconds", type=float, default=0.05, help="callee hangs up this long after answer")
+    parser.add_argument("--event-step", type=float, default=0.0, help="fake's pause before event bursts (real: 0.02)")
+    parser.add_argument("--call-timeout", type=float, default=20.0)
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="stop placing calls after this")
+    parser.add_argument("--app", help="module:function hook for our app, run before the originate")
+    parser.add_argument("--live", type=int, default=0, help="also hold this many calls up and measure RSS")
+    parser.add_argument("--only", choices=("ours", "baseline"))
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args(argv)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    kinds = [args.only] if args.only else ["baseline", "ours"]
+    report = {"params": {k: v for k, v in vars(args).items() if k != "json"}, "targets": TARGETS,
+              "setup": {}, "live": {}}
+    for kind in kinds:
+        report["setup"][kind] = run_setups(kind, args)
+    if args.live:
+        for kind in kinds:
+            report["live"][kind] = run_live(kind, args)
+    if "ours" in report["setup"] and "baseline" in report["setup"]:
+        ours, base = report["setup"]["ours"], report["setup"]["baseline"]
+        report["ratios"] = {key: ratio(ours[key], base[key]) for key in ("p50_ms", "p95_ms", "p99_ms", "setups_per_s",
+                                                                      "peak_rss_mb")}
+
+    print(f"\ncall setup: {args.calls} calls at {args.rate:g}/s, concurrency {args.concurrency}, "
+          f"event step {args.event_step * 1000:g} ms")
+    header = f"{'app':<10}{'setups':>8}{'failed':>8}{'setups/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}" \
+             f"{'max ms':>9}{'peak RSS MB':>13}"
+    print(header)
+    print("-" * len(header))
+    for kind, r in report["setup"].items():
+        print(f"{kind:<10}{r['setups']:>8}{r['failed']:>8}{r['setups_per_s']:>10.1f}{r['p50_ms']:>9.2f}"
+              f"{r['p95_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['max_ms']:>9.2f}{r['peak_rss_mb']:>13.1f}")
+    if "ratios" in report:
+        rr = report["ratios"]
+        print(f"{'ours/base':<10}{'':>8}{'':>8}{rr['setups_per_s']:>10.2f}{rr['p50_ms']:>9.2f}{rr['p95_ms']:>9.2f}"
+              f"{rr['p99_ms']:>9.2f}{'':>9}{rr['peak_rss_mb']:>13.2f}")
+    for kind, r in report["live"].items():
+        print(f"live {kind}: {r['live_held']}/{r['live_target']} calls held, RSS {r['rss_mb_with_calls_held']:.1f} MB "
+              f"(peak {r['peak_rss_mb']:.1f} MB), ramp {r['ramp_s']:.1f} s")
+    print(f"targets: >= {TARGETS['setups_per_s']} setups/s; p99 <= {TARGETS['p99_ms_at_200_concurrent']} ms at 200 "
+          f"concurrent; p99 <= {TARGETS['p99_vs_baseline']}x baseline; 2000 live calls <= "
+          f"{TARGETS['rss_mb_2000_live']} MB")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(report, fh, indent=2)
+    return report
+
+
+if __name__ == "__main__":
+    main()
