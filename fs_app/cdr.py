@@ -24,6 +24,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
@@ -32,7 +33,7 @@ from models import billing, database
 from models.calls import CallRecord, Hold
 from models.db import is_postgres, write_transaction
 from models.errors import InvalidInput
-from models.tenancy import Tenant
+from models.tenancy import NumberLease, Tenant
 from models.numbers import try_normalize
 
 from fs_app.metering import event_time
@@ -67,6 +68,12 @@ class CdrLeg:
         return self.direction == "outbound"
 
 
+_WANTED = ("uuid", "direction", "fsapp_parent", "originator", "fsapp_role", "hangup_cause",
+           "start_uepoch", "start_epoch", "answer_uepoch", "answer_epoch", "end_uepoch", "end_epoch",
+           "billusec", "billmsec", "billsec", "origination_caller_id_number", "sip_from_user",
+           "destination_number", "sip_to_user")
+
+
 def _int(variables: dict, key: str) -> int:
     raw = variables.get(key)
     if raw in (None, ""):
@@ -84,7 +91,9 @@ def parse_cdr(document: dict, path: str = "", region: str = "CN") -> CdrLeg:
     raw_variables = document.get("variables")
     if not isinstance(raw_variables, dict):
         raise BadCdr("no 'variables' object")
-    variables = {k: unquote(v) if isinstance(v, str) else v for k, v in raw_variables.items()}
+    # only the values we read are decoded: a CDR carries a few hundred variables
+    variables = {k: unquote(raw_variables[k]) if isinstance(raw_variables[k], str) else raw_variables[k]
+                 for k in _WANTED if k in raw_variables}
     uuid = variables.get("uuid") or ""
     if not uuid:
         raise BadCdr("no 'uuid' variable")
@@ -119,7 +128,7 @@ def parse_cdr(document: dict, path: str = "", region: str = "CN") -> CdrLeg:
         role=variables.get("fsapp_role") or "", started_at=started_at, answered_at=answered_at,
         ended_at=ended_at, billsec=billing.billsec_from_us(usec),
         hangup_cause=variables.get("hangup_cause") or "",
-        caller_number=try_normalize(raw_caller, region) or raw_caller, destination=destination)
+        caller_number=_normalize(raw_caller, region) or raw_caller, destination=destination)
 
 
 def read_cdr_file(path: Path, region: str = "CN") -> CdrLeg:
@@ -168,7 +177,9 @@ class _Known:
     """What the database already knows about a batch of legs, fetched in a few queries."""
 
     records_by_callee: dict[str, CallRecord]
-    agent_uuids: set[str]
+    agent_uuids: set[str]  # legs that are agent legs of calls we know
+    tenant_by_agent: dict[str, int]  # agent-leg uuid -> tenant (from call records and holds)
+    leases: dict[str, tuple[int, datetime]]  # number -> (tenant, leased_at)
     tenants: dict[int, Tenant] = field(default_factory=dict)
 
     def tenant(self, tenant_id: int) -> Tenant:
@@ -177,17 +188,49 @@ class _Known:
         return self.tenants[tenant_id]
 
 
-def _lookup(legs: list[CdrLeg]) -> _Known:
-    uuids = list({leg.uuid for leg in legs})
-    records, agents = {}, set()
-    for chunk_start in range(0, len(uuids), 500):
-        chunk = uuids[chunk_start:chunk_start + 500]
-        for record in CallRecord.select().where(CallRecord.callee_uuid.in_(chunk)):
+def _chunks(values, size=500):
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _lookup(legs: list[CdrLeg], region: str) -> _Known:
+    """Everything the batch needs to know, in a few queries per 500 legs."""
+    uuids = {leg.uuid for leg in legs}
+    parents = {leg.parent_uuid for leg in legs if leg.parent_uuid}
+    numbers = {leg.caller_number for leg in legs if leg.caller_number.startswith("+")}
+    numbers |= {n for n in (_normalize(leg.destination, region) for leg in legs if not leg.is_callee_leg) if n}
+    records, agents, by_agent, leases = {}, set(), {}, {}
+    for chunk in _chunks(uuids):
+        for record in (CallRecord.select(CallRecord.id, CallRecord.callee_uuid, CallRecord.tenant, CallRecord.direction,
+                                         CallRecord.charged, CallRecord.charge_fen, CallRecord.billsec,
+                                         CallRecord.cdr_billsec, CallRecord.cdr_mismatch)
+                       .where(CallRecord.callee_uuid.in_(chunk))):
             records[record.callee_uuid] = record
-        agents.update(r.agent_uuid for r in CallRecord.select(CallRecord.agent_uuid).where(
-            CallRecord.agent_uuid.in_(chunk)))
-        agents.update(h.call_uuid for h in Hold.select(Hold.call_uuid).where(Hold.call_uuid.in_(chunk)))
-    return _Known(records, agents)
+    for chunk in _chunks(uuids | parents):
+        for agent_uuid, tenant_id in (CallRecord.select(CallRecord.agent_uuid, CallRecord.tenant)
+                                      .where(CallRecord.agent_uuid.in_(chunk)).tuples()):
+            agents.add(agent_uuid)
+            if tenant_id:
+                by_agent[agent_uuid] = tenant_id
+        for call_uuid, tenant_id in Hold.select(Hold.call_uuid, Hold.tenant).where(Hold.call_uuid.in_(chunk)).tuples():
+            agents.add(call_uuid)
+            by_agent.setdefault(call_uuid, tenant_id)
+    for chunk in _chunks(numbers):
+        for number, tenant_id, leased_at in (NumberLease.select(NumberLease.number, NumberLease.tenant,
+                                                                NumberLease.leased_at)
+                                             .where(NumberLease.number.in_(chunk)).tuples()):
+            leases[number] = (tenant_id, leased_at)
+    return _Known(records, agents, by_agent, leases)
+
+
+@lru_cache(maxsize=65536)
+def _normalize(raw: str, region: str) -> str | None:
+    return try_normalize(raw, region)
+
+
+_CONFIRM_SQL = {False: "UPDATE call_record SET cdr_billsec = ?, cdr_mismatch = ? WHERE id = ?",
+                True: "UPDATE call_record SET cdr_billsec = %s, cdr_mismatch = %s WHERE id = %s"}
 
 
 def _confirm(record: CallRecord, leg: CdrLeg, known: _Known, report: IngestReport) -> bool:
@@ -205,7 +248,7 @@ def _confirm(record: CallRecord, leg: CdrLeg, known: _Known, report: IngestRepor
     mismatch = record.cdr_mismatch
     if record.cdr_billsec is None:
         mismatch = billing.charges_differ(record.billsec, leg.billsec, tariff)
-    CallRecord.update(cdr_billsec=leg.billsec, cdr_mismatch=mismatch).where(CallRecord.id == record.id).execute()
+    database.execute_sql(_CONFIRM_SQL[is_postgres()], (leg.billsec, mismatch, record.id))
     if mismatch and not record.cdr_mismatch:
         report.mismatches += 1
     report.confirmed += 1
@@ -214,20 +257,24 @@ def _confirm(record: CallRecord, leg: CdrLeg, known: _Known, report: IngestRepor
 
 def _resolve_tenant(leg: CdrLeg, known: _Known, region: str) -> int | None:
     """The tenant to bill a leg to: its call record's, its agent leg's, or the leased number's
-    (the caller ID a callee leg presented, the number an inbound leg dialled)."""
+    (the caller ID a callee leg presented, the number an inbound leg dialled) if the number was
+    leased when the call started."""
     record = known.records_by_callee.get(leg.uuid)
     if record is not None and record.tenant_id:
         return record.tenant_id
     at = leg.started_at or leg.ended_at
     if leg.is_callee_leg:
-        found = billing.tenant_of_call(leg.uuid, leg.parent_uuid or None)
-        if found is None and leg.caller_number.startswith("+"):
-            found = billing.tenant_of_number(leg.caller_number, at)
-        return found
-    if leg.uuid in known.agent_uuids:
+        if leg.parent_uuid in known.tenant_by_agent:
+            return known.tenant_by_agent[leg.parent_uuid]
+        number = leg.caller_number
+    elif leg.uuid in known.agent_uuids:
         return None  # an agent leg: not billed
-    number = try_normalize(leg.destination, region)
-    return billing.tenant_of_number(number, at) if number else None
+    else:
+        number = _normalize(leg.destination, region)
+    lease = known.leases.get(number or "")
+    if lease is None or at is None or lease[1] > at:
+        return None
+    return lease[0]
 
 
 def _apply(leg: CdrLeg, tenant_id: int | None, known: _Known, report: IngestReport, emergency_numbers,
@@ -246,7 +293,7 @@ def _apply(leg: CdrLeg, tenant_id: int | None, known: _Known, report: IngestRepo
         leg.uuid, source="cdr", answered_at=leg.answered_at, ended_at=leg.ended_at, billsec=leg.billsec,
         agent_uuid=(leg.parent_uuid or None) if leg.is_callee_leg else leg.uuid, tenant_id=tenant_id,
         direction=direction, hangup_cause=leg.hangup_cause, caller_number=leg.caller_number,
-        callee_number=try_normalize(leg.destination, region) or "", dialled=leg.destination,
+        callee_number=_normalize(leg.destination, region) or "", dialled=leg.destination,
         emergency_numbers=emergency_numbers, started_at=leg.started_at)
     report.records_created += int(result.record_created)
     if result.charged_now:
@@ -267,7 +314,7 @@ def apply_legs(legs: list[CdrLeg], report: IngestReport, *, emergency_numbers=No
         batch_size = min(batch_size, 50)  # shorter row-lock holds next to live calls
     for start in range(0, len(legs), batch_size):
         batch = legs[start:start + batch_size]
-        known = _lookup(batch)
+        known = _lookup(batch, region)
         tenants = {id(leg): _resolve_tenant(leg, known, region) for leg in batch}
         # legs of one agent leg belong to one tenant, whichever of them named it (order-independent)
         by_parent = {leg.parent_uuid: tenants[id(leg)] for leg in batch if leg.parent_uuid and tenants[id(leg)]}

@@ -11,7 +11,7 @@ import pytest
 
 from fs_app import cdr
 from fs_app.metering import event_time
-from models import CallRecord, Hold, LedgerEntry, NumberLease, provisioning
+from models import CallRecord, Hold, LedgerEntry, NumberLease, billing, provisioning
 from models.billing import charge_call
 from models.clock import utcnow
 
@@ -166,16 +166,14 @@ def test_a_leg_failing_half_way_leaves_nothing_behind(leased, tmp_path, monkeypa
     for leg in (good, bad):
         write(tmp_path, callee_leg(leg, parent=str(uuid.uuid4()), caller=LEASED, destination="13800138000",
                                    start_us=t0, answer_us=t0, end_us=t0 + 30_000_000))
-    from models import ledger
+    real_post = billing._post_locked
 
-    real_post = ledger.post
-
-    def failing_post(tenant_id, kind, amount_fen, **kwargs):
-        if kwargs.get("call_uuid") == bad:
+    def failing_post(tenant, kind, amount_fen, promo_fen, key, call_uuid, *args):
+        if call_uuid == bad:
             raise ValueError("disk on fire")  # after the call record was created in this savepoint
-        return real_post(tenant_id, kind, amount_fen, **kwargs)
+        return real_post(tenant, kind, amount_fen, promo_fen, key, call_uuid, *args)
 
-    monkeypatch.setattr(ledger, "post", failing_post)
+    monkeypatch.setattr(billing, "_post_locked", failing_post)
     report = cdr.ingest([tmp_path])
     assert [os.path.basename(p) for p, _ in report.bad] == [f"{bad}.cdr.json"]
     assert report.charged == 1
