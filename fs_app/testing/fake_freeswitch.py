@@ -347,6 +347,7 @@ class FakeLeg:
         self.commands: list[str] = []
         self.dtmf_sent: list[str] = []
         self.recordings: list[dict] = []
+        self.broadcasts: list[str] = []  # what uuid_broadcast / sched_broadcast played to this leg
         self.bridged_with: str | None = None
         self.bridge_peer: FakeLeg | None = None
         self.bridge_first = False  # first uuid of uuid_bridge / A of the bridge app: sees CHANNEL_BRIDGE
@@ -521,6 +522,18 @@ class FakeLeg:
     def step(self) -> None:
         gevent.sleep(self.fs.event_step)
 
+    def set_profile_time(self, name: str, usec: int | None = None) -> None:
+        """Stamp a Caller-Channel-*-Time of the caller profile with the wall clock (microseconds)."""
+        value = str(usec if usec is not None else int(time.time() * 1_000_000))
+        self.caller_profile = [(k, value if k == name else v) for k, v in self.caller_profile]
+        self._profile_cache = None
+
+    def profile_time(self, name: str) -> int:
+        try:
+            return int(dict(self.caller_profile).get(name, "0") or 0)
+        except ValueError:
+            return 0
+
     # ------------------------------------------------------------- apps
     def queue_app(self, app: str, arg: str | None, app_uuid: str | None, *, event_lock: bool) -> _AppRun:
         run = _AppRun(app, arg, app_uuid or str(uuid_module.uuid4()))
@@ -608,6 +621,7 @@ class FakeLeg:
         self.answered = True
         self.answered_at = time.monotonic()
         self.answer_state = "answered"
+        self.set_profile_time("Caller-Channel-Answered-Time")
         for name, value in fs_templates.ANSWER_VARIABLES:
             self.variables.setdefault(name[9:], value)
         self._var_cache = None
@@ -919,6 +933,7 @@ class FakeLeg:
         self.hangup_cause = cause
         self.state_number = 10
         self.answer_state = "hangup"
+        self.set_profile_time("Caller-Channel-Hangup-Time")
         self.set_var("current_loop", None)
         self.set_var("total_loops", None)
         self.set_var("hangup_cause", cause)
@@ -956,6 +971,16 @@ class FakeLeg:
         for name, value in fs_templates.HANGUP_COMPLETE_VARIABLES:
             self.variables.setdefault(name[9:], value)
         self.set_var("hangup_cause", cause)
+        answered_us = self.profile_time("Caller-Channel-Answered-Time") if self.answered else 0
+        ended_us = self.profile_time("Caller-Channel-Hangup-Time")
+        if ended_us:  # switch_core_state_machine: billsec from the whole-second epochs
+            self.set_var("end_uepoch", str(ended_us))
+            self.set_var("end_epoch", str(ended_us // 1_000_000))
+            self.set_var("answer_uepoch", str(answered_us))
+            self.set_var("answer_epoch", str(answered_us // 1_000_000))
+            billsec = ended_us // 1_000_000 - answered_us // 1_000_000 if answered_us else 0
+            self.set_var("billsec", str(billsec))
+            self.set_var("billmsec", str((ended_us - answered_us) // 1000 if answered_us else 0))
         if self._peer_hangup_cause:
             self.set_var("bridge_hangup_cause", self._peer_hangup_cause)
         self._var_cache = None
@@ -1114,6 +1139,7 @@ class FakeFreeSwitch:
         self.core_uuid = core_uuid or str(uuid_module.uuid4())
         self.legs: dict[str, FakeLeg] = {}
         self.calls: list[FakeCall] = []
+        self._scheduled: dict[str, list] = {}  # scheduler group -> greenlets (sched_del)
         self._sequence = itertools.count(4419)
         self._session_ids = itertools.count(144)
         self._static_head = ("Core-UUID: %s\nFreeSWITCH-Hostname: fs1\nFreeSWITCH-Switchname: fs1\n"
@@ -1271,8 +1297,14 @@ class FakeFreeSwitch:
         args = rest.split()
         if word == "originate":
             return self._originate(rest, owner)
+        if word == "sched_del":
+            # mod_commands: a digit string is a task id, anything else a group; sched_hangup and
+            # sched_broadcast schedule in the group named by the channel uuid
+            if not args:
+                return "-ERR Invalid syntax\n"
+            return f"+OK Deleted: {self.unschedule(args[0])}\n"
         if word in ("uuid_kill", "uuid_break", "uuid_getvar", "uuid_setvar", "uuid_bridge", "sched_hangup",
-                    "sched_broadcast"):
+                    "sched_broadcast", "uuid_broadcast"):
             uuid_arg = args[1] if word.startswith("sched_") and len(args) > 1 else (args[0] if args else "")
             leg = self.legs.get(uuid_arg)
             if leg is None or leg.hangup_started:
@@ -1302,21 +1334,56 @@ class FakeFreeSwitch:
                 return f"+OK {other.uuid}\n"
             if word == "sched_hangup":
                 seconds = int(args[0].lstrip("+"))
-                self.schedule(seconds, leg.hangup, args[2] if len(args) > 2 else "ALLOTTED_TIMEOUT")
+                self.schedule(seconds, leg.hangup, args[2] if len(args) > 2 else "ALLOTTED_TIMEOUT", group=leg.uuid)
                 return "+OK\n"
             if word == "sched_broadcast":
                 seconds = int(args[0].lstrip("+"))
-                app, _, app_arg = args[2].partition("::")
-                self.schedule(seconds, lambda: leg.hangup_started or leg.queue_app(app, app_arg, None, event_lock=True))
+                self.schedule(seconds, self.broadcast, leg, args[2], args[3] if len(args) > 3 else "aleg",
+                              group=leg.uuid)
                 return "+OK Message scheduled\n"
+            if word == "uuid_broadcast":
+                if len(args) < 2:
+                    return "-ERR Usage: uuid_broadcast <uuid> <path> [aleg|bleg|both]\n"
+                self.broadcast(leg, args[1], args[2] if len(args) > 2 else "aleg")
+                return "+OK Message sent\n"
         if word == "status":
             return "UP 0 years, 0 days\nFreeSWITCH (Version 1.10.12 fake) is ready\n"
         return f"-ERR {word} Command not found!\n"
 
-    def schedule(self, seconds: int, func, *args) -> None:
+    def schedule(self, seconds: int, func, *args, group: str | None = None) -> None:
         """FreeSWITCH's scheduler ticks on whole epoch seconds: ``+N`` fires after N-1..N s."""
         delay = (seconds - (time.time() % 1.0)) * self.time_scale
-        gevent.spawn_later(max(delay, 0), func, *args)
+        fired: list[bool] = []
+
+        def fire():
+            fired.append(True)
+            func(*args)
+
+        task = gevent.spawn_later(max(delay, 0), fire)
+        task.fired = fired
+        if group is not None:
+            tasks = self._scheduled.setdefault(group, [])
+            tasks[:] = [t for t in tasks if not t.dead]
+            tasks.append(task)
+
+    def unschedule(self, group: str) -> int:
+        """``sched_del <group>``: cancel the group's tasks that did not run yet; how many."""
+        tasks = [t for t in self._scheduled.pop(group, []) if not t.dead and not t.fired]
+        for task in tasks:
+            task.kill(block=False)
+        return len(tasks)
+
+    def broadcast(self, leg: FakeLeg, path: str, which: str = "aleg") -> None:
+        """uuid_broadcast / sched_broadcast: play ``path`` (or ``app::arg``) to the leg, its bridged
+        peer (``bleg``) or both; a broadcast runs even while the leg is bridged."""
+        app, sep, app_arg = path.partition("::")
+        if not sep:
+            app, app_arg = "playback", path
+        targets = {"aleg": [leg], "bleg": [leg.bridge_peer], "both": [leg, leg.bridge_peer]}.get(which, [leg])
+        for target in targets:
+            if target is not None and not target.hangup_started:
+                target.broadcasts.append(app_arg)
+                target.queue_app(app, app_arg, None, event_lock=True)
 
     def _background_job(self, command: str, owner: FakeLeg, job_uuid: str) -> None:
         word, _, rest = command.strip().partition(" ")
