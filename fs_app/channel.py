@@ -263,6 +263,7 @@ class Channel:
         self.answered = False
         self.lingering = False
         self.bridged_with: str | None = None
+        self.hangup_event: EslEvent | None = None  # CHANNEL_HANGUP_COMPLETE, once it came
         self.dtmf: list[str] = []
         self.event_log: collections.deque = collections.deque(maxlen=event_log_size)
         self._hangup_seen = False
@@ -490,6 +491,7 @@ class Channel:
             self._on_hangup(raw.get("Hangup-Cause"))
         elif name == "CHANNEL_HANGUP_COMPLETE":
             self._log("in", f"{name} {raw.get('Hangup-Cause')}")
+            self.hangup_event = ev
             self._on_hangup(raw.get("Hangup-Cause"))
             self._on_hangup_complete()
         else:
@@ -676,6 +678,16 @@ class Channel:
             raise ChannelTimeout(f"call {self.uuid} still up after {timeout}s")
         return self.hangup_cause
 
+    def wait_hangup_complete(self, timeout: float | None = None) -> EslEvent | None:
+        """Block until CHANNEL_HANGUP_COMPLETE (or the socket is gone) and return that event,
+        with the final times and variables (``Caller-Channel-Answered-Time``,
+        ``Caller-Channel-Hangup-Time``, ``variable_billsec``); ``None`` when the socket went
+        away without it."""
+        timeout = self.execute_timeout if timeout is None else timeout
+        if not self._hangup_complete.wait(timeout):
+            raise ChannelTimeout(f"no CHANNEL_HANGUP_COMPLETE on {self.uuid} within {timeout}s")
+        return self.hangup_event
+
     def wait_bridged(self, timeout: float | None = None) -> str:
         """Wait for CHANNEL_BRIDGE (returns at once if it already came); returns the other uuid.
 
@@ -796,6 +808,39 @@ class Channel:
     def uuid_break(self, uuid: str | None = None, *, all: bool = True, timeout: float | None = None) -> None:
         """Stop media on a channel (default: this one); a broken playback completes ``FILE PLAYED``."""
         self._api_ok(f"uuid_break {uuid or self.uuid}{' all' if all else ''}", timeout)
+
+    def uuid_setvar(self, uuid: str, name: str, value: str, *, timeout: float | None = None) -> bool:
+        """Set a variable on another channel (``api uuid_setvar``); False when it is gone."""
+        if any(c in value for c in " \n") or not name or any(c in name for c in " \n"):
+            raise ValueError(f"uuid_setvar {name}={value!r}: names and values must be single words")
+        return self.api(f"uuid_setvar {uuid} {name} {value}", timeout=timeout).startswith("+OK")
+
+    def uuid_getvar(self, uuid: str, name: str, *, timeout: float | None = None) -> str | None:
+        """A variable of another channel (``api uuid_getvar``): ``None`` when unset
+        (``_undef_``); raises :class:`CommandError` when the channel does not exist
+        (``-ERR No such channel!``, fs-transcripts 04a/06)."""
+        body = self.api(f"uuid_getvar {uuid} {name}", timeout=timeout)
+        if body.startswith("-ERR"):
+            raise CommandError(f"api uuid_getvar {uuid} {name}", body)
+        value = body.rstrip("\n")
+        return None if value in ("", "_undef_") else value
+
+    def uuid_broadcast(self, uuid: str, path: str, *, leg: str = "aleg", timeout: float | None = None) -> bool:
+        """Play a file to a channel even while it is bridged (``api uuid_broadcast <uuid> <path>
+        aleg|bleg|both``; mod_commands answers ``+OK Message sent``); False when it is gone."""
+        if leg not in ("aleg", "bleg", "both"):
+            raise ValueError(f"uuid_broadcast leg must be aleg, bleg or both, not {leg!r}")
+        return self.api(f"uuid_broadcast {uuid} {path} {leg}", timeout=timeout).startswith("+OK")
+
+    def sched_del(self, group: str | None = None, *, timeout: float | None = None) -> int:
+        """Delete scheduled tasks (``api sched_del <group>``; ``+OK Deleted: N``). sched_hangup
+        and sched_broadcast put their tasks in the group named by the channel uuid, so
+        ``sched_del <uuid>`` (the default: this channel) cancels both. Returns N."""
+        body = self._api_ok(f"sched_del {group or self.uuid}", timeout)
+        try:
+            return int(body.rsplit(":", 1)[-1].strip())
+        except ValueError:
+            return 0
 
     def uuid_kill(self, uuid: str, cause: str = "NORMAL_CLEARING", *, timeout: float | None = None) -> bool:
         """Hang up another channel; False when it is already gone (``-ERR No such channel!``)."""
