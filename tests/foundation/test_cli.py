@@ -190,12 +190,18 @@ def test_seats_never_exceed_purchased(cli, acme):
 # --- number ----------------------------------------------------------------------------------
 
 def test_number_lease_records_geography(cli, acme):
+    assert cli("topup", "acme", "5000").code == 0  # the first month's rent is paid at lease time (C3)
     result = cli("number", "lease", "acme", "020-1234-5678", "--days", "30", "--monthly-fee", "5000",
                  "--max-calls", "2")
     assert result.code == 0 and "广东省" in result.out
     lease = NumberLease.get()
     assert (lease.number, lease.province, lease.city) == ("+862012345678", "广东省", "广州市")
     assert (lease.monthly_fee_fen, lease.max_calls) == (5000, 2)
+    assert Tenant.get_by_id(acme.id).balance_fen == 0
+
+
+def test_number_lease_needs_the_first_rent(cli, acme):
+    assert_refused(cli, "number", "lease", "acme", "02012345678", "--monthly-fee", "5000", fragment="balance")
 
 
 def test_number_lease_conflicts_and_bad_input(cli, acme):
