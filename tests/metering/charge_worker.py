@@ -1,22 +1,29 @@
-"""A separate OS process that charges calls or runs the jobs, for the concurrency tests:
-python -m tests.metering.charge_worker DATABASE_URL DATA_DIR START_AT UUID...
+"""A separate OS process for the concurrency tests. Waits until the wall-clock time START_AT so
+that two workers really overlap, then:
 
-Waits until the wall-clock time START_AT (so two workers really overlap), then reports every call
-it is given as hung up, app-style, and prints how many charges it posted."""
+python -m tests.metering.charge_worker charge DATABASE_URL DATA_DIR START_AT UUID...
+    reports every call it is given as hung up (app and CDR reports alternating) and prints how
+    many charges it posted;
+python -m tests.metering.charge_worker jobs START_AT AT
+    runs `fsapp jobs run --at AT` (database from the FSAPP_* environment) and exits with its code.
+"""
 import sys
 import time
 from datetime import datetime, timedelta
 
-import models
-from models.billing import charge_call
+
+def wait_until(start_at: str) -> None:
+    while time.time() < float(start_at):
+        time.sleep(0.002)
 
 
-def main(argv):
-    url, data_dir, start_at, uuids = argv[0], argv[1], float(argv[2]), argv[3:]
+def charge(url, data_dir, start_at, *uuids):
+    import models
+    from models.billing import charge_call
+
     models.open_database(url, data_dir, pool_size=2)
     answered = datetime(2027, 1, 5, 10, 0, 0)
-    while time.time() < start_at:
-        time.sleep(0.005)
+    wait_until(start_at)
     posted = 0
     for index, callee_uuid in enumerate(uuids):
         talk = 30 + (sum(map(ord, callee_uuid)) % 100)  # same talk time whichever worker reports it
@@ -24,7 +31,17 @@ def main(argv):
                              ended_at=answered + timedelta(seconds=talk), billsec=talk)
         posted += int(result.charged_now)
     print(posted)
+    return 0
+
+
+def jobs(start_at, at):
+    from fs_app.cli import build_parser, main
+
+    build_parser()  # import everything before the start line
+    wait_until(start_at)
+    return main(["jobs", "run", "--at", at])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    mode, *args = sys.argv[1:]
+    sys.exit({"charge": charge, "jobs": jobs}[mode](*args))

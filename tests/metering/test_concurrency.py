@@ -1,6 +1,7 @@
 """Two OS processes at once: charging one tenant's calls (each call reported by both, in opposite
 orders), and `fsapp jobs run` on every node at the same time. Exactly once, and the ledger holds."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -28,7 +29,8 @@ def test_two_processes_charging_one_tenant(db, request, tmp_path):
         uuids.append(record.callee_uuid)
     url = getattr(request.node, "database_url", "")
     start_at = str(time.time() + 1.5)
-    workers = [spawn([sys.executable, "-m", "tests.metering.charge_worker", url, str(tmp_path), start_at, *order])
+    workers = [spawn([sys.executable, "-m", "tests.metering.charge_worker", "charge", url, str(tmp_path), start_at,
+                      *order])
                for order in (uuids, list(reversed(uuids)))]
     outputs = [w.communicate(timeout=60) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
@@ -56,11 +58,15 @@ def test_jobs_run_on_two_nodes_at_once(db, env, tmp_path):
     NumberLease.update(paid_through=due).execute()
     # tenant t2 has 500 fen left after buying its seats and its number: it can renew 5 seats
     # (seats are renewed before numbers), then nothing
-    cmd = [str(REPO / ".venv" / "bin" / "fsapp"), "jobs", "run", "--at", at.isoformat() + "Z"]
+    cmd = [sys.executable, "-m", "tests.metering.charge_worker", "jobs", str(time.time() + 2.0),
+           at.isoformat() + "Z"]
     child_env = {**os.environ, **env}
     workers = [spawn(cmd, env=child_env) for _ in range(2)]
     outputs = [w.communicate(timeout=60) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
+    # between them the two runs renewed each seat and number once
+    counts = [re.search(r"rents: (\d+) seat\(s\) and (\d+) number", out).groups() for out, _ in outputs]
+    assert [sum(int(c[i]) for c in counts) for i in (0, 1)] == [65, 2], outputs
     renewed = {t.code: Seat.select().where((Seat.tenant == t.id) & (Seat.valid_to == due + timedelta(days=30))).count()
                for t in tenants}
     assert renewed == {"t0": 30, "t1": 30, "t2": 5}
