@@ -4,7 +4,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import geocoder, timezone as number_timezones
 
 from .errors import InvalidInput
 
@@ -37,6 +36,8 @@ def try_normalize(raw: str, region: str = "CN") -> str | None:
 @lru_cache(maxsize=65536)
 def region_of(e164: str) -> tuple[str, str]:
     """(province, city) in Chinese for a CN number; ("", "") when unknown or not CN."""
+    from phonenumbers import geocoder  # its data takes ~0.8 s to load: only when geography is needed
+
     parsed = phonenumbers.parse(e164, None)
     if parsed.country_code != 86:
         return "", ""
@@ -62,6 +63,8 @@ def time_zones_of(e164: str) -> tuple[str, ...]:
     """IANA zones the number may be in (CN numbers are all Asia/Shanghai)."""
     if is_cn(e164):
         return ("Asia/Shanghai",)
+    from phonenumbers import timezone as number_timezones
+
     zones = number_timezones.time_zones_for_number(phonenumbers.parse(e164, None))
     return tuple(z for z in zones if z != "Etc/Unknown")
 
