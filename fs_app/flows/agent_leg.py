@@ -1,0 +1,266 @@
+"""The agent leg: an agent's softphone call arriving on the socket (ARCHITECTURE "The outbound
+call, end to end", steps 1-3 and 5).
+
+identify the seat (A4) -> admit -> blocked: pre_answer, category prompt, fitting cause (B6)
+                               -> allowed: answer, ringback (B4), ``bgapi originate`` the callee leg
+                                  to the socket ('&socket(...)' quoted) -> wait while the callee leg
+                                  (any process of the cluster) prompts and bridges -> heartbeat the
+                                  reservation until the agent leg ends -> release.
+
+The callee leg tells this leg how its prompts ended through one channel variable on this
+channel (``fsapp_callee_outcome``) and FreeSWITCH itself: ``uuid_bridge`` takes the channel away
+from the ringback (PLAYBACK ERROR, fs-transcripts 02b) and ``uuid_break`` stops it (FILE PLAYED)
+when there is no bridge. Nothing passes through this process's memory.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import gevent
+
+from models import billing
+from models.calls import Hold
+from models.clock import utcnow
+
+from fs_app import metrics, prompts
+from fs_app.admission import Admission, CallRequest, admit, heartbeat, release
+from fs_app.channel import Channel, ChannelGone, ChannelTimeout, CommandError, OriginateFailed
+from fs_app.logs import bind_call, call_context
+from fs_app.metering import Meter
+from fs_app.policy import seat_identity
+
+from .common import OUTCOME_VAR, RINGBACK, play, quietly, socket_address, update_record
+
+log = logging.getLogger("fsapp.flows.agent")
+
+#: originate failures for which no INVITE left FreeSWITCH: the attempt does not count (A9).
+PRE_INVITE_CAUSES = frozenset({
+    "CHAN_NOT_IMPLEMENTED", "INVALID_GATEWAY", "GATEWAY_DOWN", "INVALID_PROFILE", "MANDATORY_IE_MISSING",
+    "INVALID_NUMBER_FORMAT", "SYSTEM_SHUTDOWN",
+})
+FAILURE_PROMPTS = {"busy": "callee_busy", "no_answer": "callee_no_answer", "rejected": "callee_rejected"}
+#: how the agent leg ends after the callee leg ended the call without a bridge
+OUTCOME_ENDINGS = {
+    "opted_out": ("callee_opted_out", "CALL_REJECTED"),
+    "abandoned": ("callee_rejected", "NORMAL_CLEARING"),
+    "failed": ("callee_failed", "NORMAL_TEMPORARY_FAILURE"),
+}
+
+
+def call_request(channel: Channel, settings) -> CallRequest:
+    """The admission request from the agent leg's channel data (A4: authenticated identity)."""
+    address, authenticated = seat_identity(
+        auth_user=channel.variable("sip_auth_username") or "", auth_realm=channel.variable("sip_auth_realm") or "",
+        from_user=channel.variable("sip_from_user") or "", from_host=channel.variable("sip_from_host") or "",
+        trust_from_header=settings.trust_sip_from_header)
+    return CallRequest(call_uuid=channel.uuid, dialled=channel.get("Caller-Destination-Number") or "",
+                       seat_address=address, authenticated=authenticated,
+                       campaign_code=channel.variable("fsapp_campaign") or "")
+
+
+def run(channel: Channel, settings, meter: Meter) -> None:
+    with call_context(call_uuid=channel.uuid):
+        request = call_request(channel, settings)
+        started = time.perf_counter()
+        admission = admit(request, utcnow(), settings, node=settings.node_name)
+        metrics.observe_admission("allowed" if admission.allowed else "blocked", admission.codes,
+                                  time.perf_counter() - started)
+        tenant_code = (admission.decision.facts.get("tenant") or {}).get("code") or ""
+        bind_call(tenant=tenant_code, seat=request.seat_address)
+        if not admission.allowed:
+            refuse(channel, settings, admission)
+            return
+        log.info("admitted: callee leg %s, caller id %s, max %s s", admission.callee_uuid, admission.caller_id,
+                 admission.max_duration_s)
+        AgentCall(channel, settings, meter, admission, tenant_code).run()
+
+
+def refuse(channel: Channel, settings, admission: Admission) -> None:
+    """B6: the agent hears the category of the reason, then the channel ends with its cause.
+    pre_answer (early media) rather than answer, so the cause reaches the softphone as the SIP
+    final response."""
+    name = prompts.blocked_prompt_for_reasons(admission.codes)
+    cause = prompts.hangup_cause_for_reasons(admission.codes)
+    log.info("blocked %s: %s, hanging up with %s", ",".join(admission.codes), name, cause)
+    update_record(record_id=admission.record_id, prompts=[name], hangup_cause=cause)
+    try:
+        channel.execute("pre_answer")
+        play(channel, settings, name, prompts.AGENT_LANGUAGE, [])
+    finally:
+        quietly(channel.hangup, cause)
+
+
+class AgentCall:
+    """One admitted outbound call, seen from the agent leg."""
+
+    def __init__(self, channel: Channel, settings, meter: Meter, admission: Admission, tenant_code: str):
+        self.channel = channel
+        self.settings = settings
+        self.meter = meter
+        self.admission = admission
+        self.tenant_code = tenant_code
+        self.callee_uuid = admission.callee_uuid
+        self.originated = False
+        self.callee_answered = False  # the callee leg reached a flow: it charges and releases
+        self.lapsed = threading.Event()
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        keeper = gevent.spawn(self._keep_reservation)
+        try:
+            self._call()
+        finally:
+            self._stop.set()
+            keeper.kill(block=False)
+            if self.callee_answered:
+                self._await_settlement()
+            release(self.channel.uuid, utcnow(), originated=self.originated)
+
+    # -- the call, top to bottom ---------------------------------------------------------------
+
+    def _call(self) -> None:
+        channel = self.channel
+        channel.answer()
+        ringback = channel.execute_async("playback", RINGBACK)
+        try:
+            channel.originate(self._dial_string(), socket_address=socket_address(self.settings, callee=True),
+                              variables=self._variables(),
+                              timeout=self.settings.originate_timeout_s + self.settings.esl_command_timeout_s)
+            self.originated = True
+        except OriginateFailed as failed:
+            self.originated = failed.cause not in PRE_INVITE_CAUSES
+            self._callee_failed(ringback, failed.cause)
+            return
+        except ChannelGone:
+            self._agent_gone_while_ringing()
+            raise
+        except (ChannelTimeout, CommandError) as exc:
+            # the originate's outcome is unknown: make sure no callee leg lives on without us
+            metrics.esl_error("timeout" if isinstance(exc, ChannelTimeout) else "command_failed")
+            log.error("originate failed: %s", exc)
+            self.originated = True
+            quietly(channel.uuid_kill, self.callee_uuid, "NORMAL_TEMPORARY_FAILURE")
+            self._callee_failed(ringback, "NORMAL_TEMPORARY_FAILURE")
+            return
+
+        self.callee_answered = True
+        try:
+            outcome = self._wait_for_callee_leg(ringback)
+        except ChannelGone:
+            self._agent_gone_while_ringing()
+            raise
+        if outcome == "bridged":
+            log.info("bridged with %s", self.callee_uuid)
+            while True:  # the keeper greenlet heartbeats meanwhile; calls may last hours
+                try:
+                    channel.wait_hangup()
+                    return
+                except ChannelTimeout:
+                    continue
+        prompt, cause = OUTCOME_ENDINGS.get(outcome, OUTCOME_ENDINGS["failed"])
+        log.info("callee leg ended without a bridge (%s): %s, hanging up with %s", outcome, prompt, cause)
+        play(channel, self.settings, prompt, prompts.AGENT_LANGUAGE, [])
+        channel.hangup(cause)
+
+    def _wait_for_callee_leg(self, ringback) -> str:
+        """Wait until the ringback ends, i.e. until the callee leg bridged us (the bridge takes the
+        channel away from the playback) or broke it with an outcome; meanwhile check every
+        interval that the callee leg still exists (its process may have died)."""
+        while True:
+            try:
+                ringback.wait(timeout=self.settings.hold_extend_interval_s)
+                break
+            except ChannelTimeout:
+                pass
+            try:
+                self.channel.uuid_getvar(self.callee_uuid, "fsapp_role")
+            except CommandError:
+                log.warning("callee leg %s is gone and nobody told us", self.callee_uuid)
+                quietly(self.channel.uuid_break)
+                return self._outcome() or "abandoned"
+        return self._outcome() or ("bridged" if self.channel.bridged_with else "failed")
+
+    def _outcome(self) -> str | None:
+        try:
+            return self.channel.getvar(OUTCOME_VAR)
+        except ChannelTimeout:
+            return None
+
+    def _callee_failed(self, ringback, cause: str) -> None:
+        result = billing.final_result(False, cause)
+        log.info("callee leg failed: %s (%s)", cause, result)
+        update_record(callee_uuid=self.callee_uuid, result=result, hangup_cause=cause[:64])
+        try:
+            self.meter.hangup(callee_uuid=self.callee_uuid, agent_uuid=self.channel.uuid, answered_at=None,
+                              ended_at=utcnow(), hangup_cause=cause)  # settles the record: unanswered, free
+        except Exception:  # noqa: BLE001 - nothing to charge; the CDR job settles it later
+            metrics.db_error("charge")
+            log.exception("could not settle the failed call")
+        self.channel.uuid_break()
+        quietly(ringback.wait, timeout=self.settings.esl_command_timeout_s)
+        played: list[str] = []
+        play(self.channel, self.settings, FAILURE_PROMPTS.get(result, "callee_failed"), prompts.AGENT_LANGUAGE,
+             played)
+        update_record(callee_uuid=self.callee_uuid, prompts=played)
+        self.channel.hangup("NORMAL_CLEARING")
+
+    def _agent_gone_while_ringing(self) -> None:
+        """The agent hung up while the callee rang or was being prompted: cancel the callee leg
+        (FreeSWITCH does not clear a leg that is not bridged yet). api works on the lingering socket."""
+        log.info("agent hung up before the bridge; cancelling callee leg %s", self.callee_uuid)
+        self.originated = True
+        quietly(self.channel.uuid_kill, self.callee_uuid, "ORIGINATOR_CANCEL")
+
+    def _await_settlement(self) -> None:
+        """The callee leg's flow charges the call and then releases the reservation, so the
+        call's money is held until the charge is posted (A13). Wait a little for that; if the
+        callee leg's process is gone, release here (the CDR reconciliation charges the call)."""
+        deadline = time.monotonic() + self.settings.esl_command_timeout_s
+        while time.monotonic() < deadline:
+            if not Hold.select().where((Hold.call_uuid == self.channel.uuid) & Hold.released_at.is_null()).exists():
+                return
+            gevent.sleep(0.05)
+        log.warning("callee leg %s did not settle within %ss; releasing here", self.callee_uuid,
+                    self.settings.esl_command_timeout_s)
+
+    # -- pieces --------------------------------------------------------------------------------
+
+    def _dial_string(self) -> str:
+        return self.settings.dial_string.format(gateway=self.settings.gateway, number=self.admission.decision.callee)
+
+    def _variables(self) -> dict[str, str]:
+        decision = self.admission.decision
+        variables = {
+            "fsapp_parent": self.channel.uuid,
+            "fsapp_role": "callee",
+            "fsapp_tenant": self.tenant_code,
+            "fsapp_callee": decision.callee,
+            "fsapp_record": "1" if self.admission.record_allowed else "0",
+            "fsapp_emergency": "1" if decision.emergency else "0",
+            "origination_uuid": self.callee_uuid,
+            "originate_timeout": str(self.settings.originate_timeout_s),
+        }
+        if self.admission.caller_id:
+            variables["origination_caller_id_number"] = self.admission.caller_id
+        return variables
+
+    def _keep_reservation(self) -> None:
+        """Heartbeat the reservation while the agent leg lives; a lapsed one ends the call (its
+        slots may have been given to another call: fail closed)."""
+        interval = self.settings.hold_extend_interval_s
+        while not self._stop.wait(interval):
+            try:
+                alive = heartbeat(self.channel.uuid, utcnow(), self.settings)
+            except Exception:  # noqa: BLE001 - the lease still runs; try again next interval
+                metrics.db_error("heartbeat")
+                log.exception("heartbeat failed")
+                continue
+            if not alive:
+                log.warning("reservation lapsed: ending both legs")
+                self.lapsed.set()
+                if self.originated or self.callee_uuid:
+                    quietly(self.channel.uuid_kill, self.callee_uuid, "ALLOTTED_TIMEOUT")
+                quietly(self.channel.hangup, "ALLOTTED_TIMEOUT")
+                return
