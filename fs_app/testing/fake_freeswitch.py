@@ -1352,7 +1352,9 @@ class FakeFreeSwitch:
 
     def schedule(self, seconds: int, func, *args, group: str | None = None) -> None:
         """FreeSWITCH's scheduler ticks on whole epoch seconds: ``+N`` fires after N-1..N s."""
-        delay = (seconds - (time.time() % 1.0)) * self.time_scale
+        scale = self.time_scale or 1.0
+        virtual_now = time.time() / scale  # ticks on the fake's (scaled) clock, so +1 and +3 keep their order
+        delay = (seconds - (virtual_now % 1.0)) * scale
         fired: list[bool] = []
 
         def fire():
