@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models import recurring, retention, termination
+from models import accounts, recurring, retention, termination
 
 from fs_app import cdr
 
@@ -43,6 +43,7 @@ JOBS = [
     ("retention_numbers", retention.numbers_job),  # D1, acts at most hourly
     ("retention_recordings", retention.recordings_job),
     ("retention_tenants", retention.tenants_job),  # D2
+    ("idle_logins", accounts.idle_logins_job),  # D4
 ]
 
 

@@ -146,3 +146,14 @@ def test_cli_user_add_disable_reset(cli, monkeypatch):
     reset = cli("user", "reset-password", "alice")
     assert "password (shown once): " in reset.out
     assert cli("user", "disable-idle").out.startswith("disabled 0 idle login(s)")
+
+
+def test_idle_logins_job_is_registered_with_the_periodic_jobs(db, settings):
+    from fs_app.jobs import JOBS
+
+    job = dict(JOBS)["idle_logins"]
+    now = utcnow()
+    idle = accounts.add_user("idle", role="auditor", password=PASSWORD)
+    AdminUser.update(created_at=now - timedelta(days=366)).where(AdminUser.id == idle.id).execute()
+    assert job(settings, now) == "disabled 1 idle login(s): idle"
+    assert job(settings, now) == "disabled 0 idle login(s)"
