@@ -286,6 +286,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("recording_retention_days", 180, _integer(1), "recordings are deleted after this many days", "D1"),
     Setting("terminated_delete_days", 7, _integer(0), "a terminated tenant's data is deleted after this", "D2"),
     Setting("login_idle_disable_days", 365, _integer(1), "admin logins unused this long are disabled", "D4"),
+    Setting("admin_secure_cookies", False, _boolean, "mark admin session cookies Secure (set when HTTPS fronts the admin)"),
     Setting("secret_key", "", _text, "web session signing key (required for `fsapp serve` on a network)"),
     Setting("log_format", "text", _choice("text", "json"), "log line format"),
     Setting("log_level", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "log level"),
