@@ -15,7 +15,7 @@ billed) or unknown.
 
 Files are parsed before any database work, so a file that is not JSON or misses keys is reported
 and skipped without touching the database; legs are then applied in batches, each leg in its own
-savepoint, so one failing leg rolls back alone. Ingesting the same files again changes nothing.
+savepoint (charge_call's), so one failing leg rolls back alone. Ingesting the same files again changes nothing.
 """
 from __future__ import annotations
 
@@ -326,8 +326,9 @@ def apply_legs(legs: list[CdrLeg], report: IngestReport, *, emergency_numbers=No
         with write_transaction():
             for leg in batch:
                 try:
-                    with database.atomic():
-                        _apply(leg, tenants[id(leg)], known, report, emergency_numbers, region)
+                    # no savepoint of its own: a leg writes either one UPDATE (confirm) or goes
+                    # through charge_call, whose savepoint rolls the whole leg back on failure
+                    _apply(leg, tenants[id(leg)], known, report, emergency_numbers, region)
                 except (InvalidInput, ValueError) as exc:
                     report.bad.append((leg.path, f"{type(exc).__name__}: {exc}"))
                     continue

@@ -260,23 +260,27 @@ def _execute(text: str, params) -> None:
     database.execute_sql(_sql(text), params)
 
 
+_INSERTS: dict[type, tuple[list, str]] = {}
+
+
 def _insert(model, values: dict) -> int:
     """INSERT one row of ``model`` with every column: the given values, else the field defaults
     (peewee applies defaults in Python, so raw SQL must spell them out)."""
-    columns, params = [], []
-    for field_ in model._meta.sorted_fields:
-        if field_.name == "id":
-            continue
+    if model not in _INSERTS:
+        fields = [f for f in model._meta.sorted_fields if f.name != "id"]
+        columns = ", ".join(f'"{f.column_name}"' for f in fields)
+        _INSERTS[model] = (fields, f'INSERT INTO "{model._meta.table_name}" ({columns}) '
+                                   f'VALUES ({", ".join("?" for _ in fields)})')
+    fields, text = _INSERTS[model]
+    params = []
+    for field_ in fields:
         if field_.name in values:
             value = values[field_.name]
         elif callable(field_.default):
             value = field_.default()
         else:
             value = field_.default
-        columns.append(f'"{field_.column_name}"')
         params.append(field_.db_value(value))
-    text = (f'INSERT INTO "{model._meta.table_name}" ({", ".join(columns)}) '
-            f'VALUES ({", ".join("?" for _ in columns)})')
     if is_postgres():
         return database.execute_sql(_sql(text + " RETURNING id"), params).fetchone()[0]
     return database.execute_sql(_sql(text), params).lastrowid
