@@ -20,7 +20,7 @@ from .clock import utcnow
 from .db import database, for_update, is_postgres, write_transaction
 from .errors import InvalidInput, NotFound
 from .money import LedgerEntry
-from .tenancy import NumberLease, Tenant
+from .tenancy import Tenant
 
 
 class InsufficientBalance(InvalidInput):
