@@ -9,7 +9,7 @@ from datetime import datetime
 
 from models import billing
 from models.calls import CallRecord
-from models.db import write_transaction
+from models.db import unit_of_work, write_transaction
 from models.errors import InvalidInput
 from models.numbers import normalize
 from models.reservations import reserve_inbound
@@ -58,6 +58,7 @@ def load_inbound_facts(dialled: str, now: datetime, region: str) -> tuple[Inboun
     return facts, tenant, lease
 
 
+@unit_of_work()
 def admit_inbound(call_uuid: str, dialled: str, caller: str, now: datetime, settings) -> InboundAdmission:
     tenant = lease = None
     did = ""

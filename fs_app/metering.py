@@ -25,7 +25,7 @@ from models import billing
 from models.billing import ChargeResult
 from models.calls import CallRecord
 from models.clock import utcnow
-from models.db import write_transaction
+from models.db import unit_of_work, write_transaction
 from models.tenancy import Tenant
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class Meter:
 
     # -- the three moments of a call -----------------------------------------------------------
 
+    @unit_of_work()
     def answered(self, *, callee_uuid: str, agent_uuid: str, answered_at: datetime | None = None) -> Allowance:
         """The callee answered: billing starts (C1). Records the answer time and extends the hold
         from it. A late answer report for a call already charged changes nothing (``settled``)."""
@@ -105,6 +106,7 @@ class Meter:
         return self.extend(callee_uuid=callee_uuid, agent_uuid=agent_uuid, now=answered_at,
                            answered_at=answered_at)
 
+    @unit_of_work()
     def extend(self, *, callee_uuid: str, agent_uuid: str, now: datetime | None = None,
                answered_at: datetime | None = None) -> Allowance:
         """The periodic extension (every ``hold_extend_interval_s``): grow the hold if the balance
@@ -128,6 +130,7 @@ class Meter:
             return Allowance(now, now, 0, 0, reserved=False, lapsed=True)
         return self._unreserved(record, answered_at, now)
 
+    @unit_of_work()
     def hangup(self, *, callee_uuid: str, agent_uuid: str, answered_at: datetime | None,
                ended_at: datetime | None, hangup_cause: str = "", direction: str | None = None,
                dialled: str = "") -> ChargeResult:

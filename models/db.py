@@ -84,7 +84,21 @@ def for_update(query):
 
 
 @contextlib.contextmanager
-def connection():
-    """Hold one connection for a block of work and give it back (to the pool on PostgreSQL)."""
-    with database.obj.connection_context():
+def unit_of_work():
+    """Hold a database connection for one piece of work, then give it back.
+
+    Under gevent every greenlet has its own connection state, and a connection stays checked out
+    of the PostgreSQL pool until it is closed: a live call that touched the database would pin one
+    for minutes. Entry points that a call uses (admission, metering, the flows' own queries) run
+    inside this, so a call holds a connection only while it talks to the database. If the greenlet
+    already holds one (a CLI command, a test, an outer unit), it is left open. Usable as a
+    decorator too.
+    """
+    opened = database.is_closed()
+    if opened:
+        database.connect()
+    try:
         yield
+    finally:
+        if opened and not database.is_closed():
+            database.close()

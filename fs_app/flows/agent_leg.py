@@ -23,6 +23,7 @@ import gevent
 from models import billing
 from models.calls import Hold
 from models.clock import utcnow
+from models.db import unit_of_work
 
 from fs_app import metrics, prompts
 from fs_app.admission import Admission, CallRequest, admit, heartbeat, release
@@ -219,7 +220,10 @@ class AgentCall:
         callee leg's process is gone, release here (the CDR reconciliation charges the call)."""
         deadline = time.monotonic() + self.settings.esl_command_timeout_s
         while time.monotonic() < deadline:
-            if not Hold.select().where((Hold.call_uuid == self.channel.uuid) & Hold.released_at.is_null()).exists():
+            with unit_of_work():
+                settled = not Hold.select().where(
+                    (Hold.call_uuid == self.channel.uuid) & Hold.released_at.is_null()).exists()
+            if settled:
                 return
             gevent.sleep(0.05)
         log.warning("callee leg %s did not settle within %ss; releasing here", self.callee_uuid,

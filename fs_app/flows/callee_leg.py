@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from models.clock import utcnow
+from models.db import unit_of_work
 from models.listing import add_dnc_entry, revoke_consent
 from models.tenancy import Tenant
 
@@ -140,13 +141,14 @@ class CalleeCall:
     def _opt_out(self) -> None:
         """B3: the number goes on the tenant's do-not-call list at once (and the platform's when
         configured), consent is revoked, the callee hears the confirmation, the call ends."""
-        tenant = Tenant.get(Tenant.code == self.tenant_code)
-        add_dnc_entry(self.callee, tenant=tenant, reason="opt-out key pressed during the call", source="optout",
-                      source_call=self.uuid, actor="callee")
-        if self.settings.optout_to_platform_dnc:
-            add_dnc_entry(self.callee, tenant=None, reason="opt-out key pressed during the call", source="optout",
-                          source_call=self.uuid, actor="callee")
-        revoke_consent(tenant, self.callee, reason="opt-out keypress", actor="callee")
+        with unit_of_work():
+            tenant = Tenant.get(Tenant.code == self.tenant_code)
+            add_dnc_entry(self.callee, tenant=tenant, reason="opt-out key pressed during the call",
+                          source="optout", source_call=self.uuid, actor="callee")
+            if self.settings.optout_to_platform_dnc:
+                add_dnc_entry(self.callee, tenant=None, reason="opt-out key pressed during the call",
+                              source="optout", source_call=self.uuid, actor="callee")
+            revoke_consent(tenant, self.callee, reason="opt-out keypress", actor="callee")
         log.info("callee opted out: %s on the do-not-call list, consent revoked", self.callee)
         self.result = "opted_out"
         self._tell_agent("opted_out")

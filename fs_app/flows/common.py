@@ -5,7 +5,7 @@ import logging
 from datetime import datetime
 
 from models.calls import CallRecord
-from models.db import write_transaction
+from models.db import unit_of_work, write_transaction
 from models.tenancy import Tenant
 
 from fs_app import metrics, prompts
@@ -35,7 +35,8 @@ def prompt_file(settings, name: str, lang: str, tenant_code: str | None = None) 
         return prompts.prompt_path(settings, name, lang, tenant_code or None)
     except prompts.PromptMissing:
         if name in prompts.TENANT_PROMPTS and tenant_code:
-            tenant = Tenant.get_or_none(Tenant.code == tenant_code)
+            with unit_of_work():
+                tenant = Tenant.get_or_none(Tenant.code == tenant_code)
             if tenant is not None:
                 try:
                     prompts.ensure_tenant_prompts(settings, tenant)
@@ -67,7 +68,7 @@ def update_record(*, callee_uuid: str | None = None, record_id: int | None = Non
     else:
         return
     try:
-        with write_transaction():
+        with unit_of_work(), write_transaction():
             CallRecord.update(**changes).where(where).execute()
     except Exception:  # noqa: BLE001 - the record is evidence, but a DB hiccup must not drop the call
         metrics.db_error("call_record")

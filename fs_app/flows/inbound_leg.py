@@ -14,6 +14,7 @@ import re
 
 from models.calls import Hold
 from models.clock import utcnow
+from models.db import unit_of_work
 from models.reservations import live
 from models.tenancy import Seat
 
@@ -110,6 +111,7 @@ class InboundCall:
                 return digit
         return None
 
+    @unit_of_work()
     def _seat_targets(self) -> list[str]:
         """Dial strings of the tenant's seats that are active, inside their validity and not in a
         live call."""
