@@ -35,6 +35,9 @@ connect fee) on the ``Hold`` row; the available balance of the tenant is balance
 (None: not limited by money). Metering grows the hold with ``models.reservations.extend`` as the
 call lasts and cuts the call when it cannot (B5); other calls of the tenant share the balance.
 
+Every entry point runs in ``models.db.unit_of_work()``: under gevent a live call holds a database
+connection only while admission talks to the database.
+
 Emergency short codes (A5) are admitted whatever the commercial state (only an identified seat is
 required), hold 0 fen, count no attempt and have ``billable=False``; their caller ID is the seat's
 pinned number or the tenant's least used lease, if any.
@@ -47,9 +50,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from models import reservations
+from models import prepared, reservations
 from models.calls import CallRecord
-from models.db import database, is_postgres, write_transaction
+from models.db import is_postgres, unit_of_work, write_transaction
 
 from fs_app.policy import CallRequest, Decision, classify_callee, decide, platform_limits
 from fs_app.policy.callee import Callee
@@ -102,6 +105,7 @@ def _callee(request: CallRequest, settings) -> Callee:
     return classify_callee(request.dialled, settings.default_region, tuple(settings.emergency_numbers))
 
 
+@unit_of_work()
 def evaluate(request: CallRequest, now: datetime, settings) -> Decision:
     """The decision a call would get now; reads only (used by `fsapp check`)."""
     callee = _callee(request, settings)
@@ -113,6 +117,7 @@ def evaluate(request: CallRequest, now: datetime, settings) -> Decision:
         return _unavailable(callee, exc)
 
 
+@unit_of_work()
 def admit(request: CallRequest, now: datetime, settings, node: str = "", *,
           timeout_s: float = DB_TIMEOUT_S) -> Admission:
     started = time.perf_counter()
@@ -146,11 +151,13 @@ def admit(request: CallRequest, now: datetime, settings, node: str = "", *,
         return Admission(request.call_uuid, decision, None, record_id, 0, None, decide_ms)
 
 
+@unit_of_work()
 def release(call_uuid: str, now: datetime, *, originated: bool = True) -> bool:
     """Free the call's seat and number slots and its hold; True when something was live."""
     return reservations.release(call_uuid, now, originated=originated)
 
 
+@unit_of_work()
 def heartbeat(call_uuid: str, now: datetime, settings) -> bool:
     """Keep the reservation alive for another ``hold_lease_s``; False: end the call."""
     return reservations.heartbeat(call_uuid, now, settings.hold_lease_s)
@@ -159,8 +166,10 @@ def heartbeat(call_uuid: str, now: datetime, settings) -> bool:
 def _set_timeouts(timeout_s: float) -> None:
     if is_postgres():
         ms = str(max(1, int(timeout_s * 1000)))
-        database.execute_sql("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                             (ms, ms))
+        # generic plans: the prepared lookups are planned once per connection, not per call
+        prepared.execute("timeouts", "SELECT set_config('lock_timeout', %s, true), "
+                                     "set_config('statement_timeout', %s, true), "
+                                     "set_config('plan_cache_mode', 'force_generic_plan', true)", (ms, ms))
 
 
 def _unavailable(callee: Callee, exc: BaseException) -> Decision:
@@ -176,11 +185,11 @@ def _record(request: CallRequest, decision: Decision, now: datetime, node: str, 
     facts["billable"] = decision.billable
     facts["record_allowed"] = decision.record_allowed
     facts["hold_fen"] = decision.hold_fen
-    return CallRecord.insert(
+    return reservations.insert_row(CallRecord, dict(
         direction="outbound", agent_uuid=request.call_uuid, callee_uuid=callee_uuid, tenant=decision.tenant_id,
         seat=decision.seat_id, seat_address=request.seat_address[:300], campaign=decision.campaign_id,
         caller_number=decision.caller_id or "", callee_number=decision.callee[:32], dialled=request.dialled[:64],
         decision="allowed" if decision.allowed else "blocked", reasons=list(decision.codes), facts=facts,
         decide_ms=decide_ms, max_duration_s=decision.max_duration_s,
         result="admitted" if decision.allowed else "blocked", created_at=now, node=node,
-    ).execute()
+    ))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models import accounts, recurring, retention, termination
+from models import accounts, complaints, recurring, reservations, retention, termination
 
 from fs_app import cdr
 
@@ -44,6 +44,8 @@ JOBS = [
     ("retention_recordings", retention.recordings_job),
     ("retention_tenants", retention.tenants_job),  # D2
     ("idle_logins", accounts.idle_logins_job),  # D4
+    ("complaint_guard", complaints.complaint_guard_job),  # A15
+    ("expire_holds", reservations.expire_job),  # A3/A13: crashed processes' reservations
 ]
 
 

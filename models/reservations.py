@@ -26,8 +26,37 @@ from peewee import fn
 
 from .attempts import Attempt
 from .calls import Hold
-from .db import database, is_postgres, write_transaction
+from . import prepared
+from .db import is_postgres, write_transaction
 from .tenancy import NumberLease, Tenant
+
+
+_insert_sql: dict[str, tuple[str, list]] = {}
+
+
+def insert_row(model, row: dict) -> int:
+    """INSERT one row with every column (model defaults filled in); returns its id.
+
+    The same row ``model.insert(**row)`` would write, without peewee's per-call query compilation
+    and, on PostgreSQL, as a prepared statement (``models.prepared``)."""
+    table = model._meta.table_name
+    cached = _insert_sql.get(table)
+    if cached is None:
+        fields = [f for f in model._meta.sorted_fields if f.name != "id"]
+        columns = ", ".join(f'"{f.column_name}"' for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        cached = _insert_sql[table] = (f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) RETURNING "id"', fields)
+    sql, fields = cached
+    values = []
+    for field in fields:
+        if field.name in row:
+            value = row[field.name]
+        elif field.default is not None:
+            value = field.default() if callable(field.default) else field.default
+        else:
+            value = None
+        values.append(field.db_value(value))
+    return prepared.execute(f"insert_{table}", sql, values).fetchone()[0]
 
 
 def lock_tenant(tenant_id: int) -> Tenant | None:
@@ -42,7 +71,7 @@ def callee_lock_key(number: str) -> int:
 
 def lock_callee(number: str) -> None:
     if is_postgres():
-        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (callee_lock_key(number),))
+        prepared.execute("callee_lock", "SELECT pg_advisory_xact_lock(%s)", (callee_lock_key(number),))
 
 
 def live(query, now: datetime):
@@ -53,12 +82,12 @@ def take(*, call_uuid: str, tenant_id: int, seat_id: int | None, lease_id: int |
          amount_fen: int, now: datetime, lease_s: int, node: str = "", count_attempt: bool = True) -> Hold:
     """Write the reservation. The caller holds the locks and has re-checked the limits under them."""
     expires = now + timedelta(seconds=lease_s)
-    hold_id = Hold.insert(call_uuid=call_uuid, tenant=tenant_id, seat=seat_id, number=lease_id,
-                          callee_number=callee_number, direction="outbound", amount_fen=amount_fen, node=node,
-                          created_at=now, expires_at=expires).execute()
+    hold_id = insert_row(Hold, dict(call_uuid=call_uuid, tenant=tenant_id, seat=seat_id, number=lease_id,
+                                    callee_number=callee_number, direction="outbound", amount_fen=amount_fen,
+                                    node=node, created_at=now, expires_at=expires))
     if count_attempt:
-        Attempt.insert(call_uuid=call_uuid, tenant=tenant_id, callee_number=callee_number, caller_lease=lease_id,
-                       at=now).execute()
+        insert_row(Attempt, dict(call_uuid=call_uuid, tenant=tenant_id, callee_number=callee_number,
+                                 caller_lease=lease_id, at=now))
     return Hold(id=hold_id, call_uuid=call_uuid, tenant=tenant_id, amount_fen=amount_fen, expires_at=expires,
                 created_at=now)
 
@@ -67,19 +96,22 @@ def release(call_uuid: str, now: datetime, *, originated: bool = True) -> bool:
     """End the reservation; True when a live hold was released. ``originated=False`` when the
     callee leg was never created: the attempt then does not count for frequency (A9)."""
     with write_transaction():
-        released = (Hold.update(released_at=now)
-                    .where((Hold.call_uuid == call_uuid) & Hold.released_at.is_null()).execute())
+        released = prepared.execute(
+            "release", 'UPDATE "hold" SET "released_at" = %s WHERE "call_uuid" = %s AND "released_at" IS NULL',
+            (Hold.released_at.db_value(now), call_uuid)).rowcount
         if not originated:
-            Attempt.delete().where(Attempt.call_uuid == call_uuid).execute()
-    return bool(released)
+            prepared.execute("uncount", 'DELETE FROM "attempt" WHERE "call_uuid" = %s', (call_uuid,))
+    return released > 0
 
 
 def heartbeat(call_uuid: str, now: datetime, lease_s: int) -> bool:
     """Push the lease forward. False when the hold is released or already expired: its slots may
     have been given to another call, so the caller must end the call (fail closed)."""
-    return bool(Hold.update(expires_at=now + timedelta(seconds=lease_s))
-                .where((Hold.call_uuid == call_uuid) & Hold.released_at.is_null() & (Hold.expires_at > now))
-                .execute())
+    cursor = prepared.execute(
+        "heartbeat", 'UPDATE "hold" SET "expires_at" = %s WHERE "call_uuid" = %s AND "released_at" IS NULL'
+        ' AND "expires_at" > %s',
+        (Hold.expires_at.db_value(now + timedelta(seconds=lease_s)), call_uuid, Hold.expires_at.db_value(now)))
+    return cursor.rowcount > 0
 
 
 def extend(call_uuid: str, add_fen: int, now: datetime) -> bool:
@@ -121,3 +153,8 @@ def expire(now: datetime) -> int:
     with write_transaction():
         return (Hold.update(released_at=Hold.expires_at)
                 .where(Hold.released_at.is_null() & (Hold.expires_at <= now)).execute())
+
+
+def expire_job(settings, at: datetime) -> str:
+    """`fsapp jobs run` entry: mark lapsed reservations released."""
+    return f"{expire(at)} lapsed hold(s) released"

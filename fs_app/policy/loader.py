@@ -14,21 +14,21 @@ A handful of indexed queries (counted in ``facts.debug``):
 8. the tenant's live holds, aggregated: calls on this seat, outbound calls, money held.
 
 Without an identified seat only 5 and 7 (platform scope) run.
+
+The statements are plain SQL, prepared once per connection (``models.prepared``): peewee's query
+compiler and PostgreSQL's planner each cost more than these indexed lookups themselves.
+``EXPLAIN`` them with ``bench/admission.py --explain``.
 """
 from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from peewee import JOIN, Case, fn
-
-from models.attempts import Attempt
-from models.calls import Hold
+from models import prepared
 from models.db import is_postgres
-from models.lists import Consent, DoNotCall
 from models.provisioning import SIP_ADDRESS
 from models.reservations import lock_callee
-from models.tenancy import Campaign, NumberLease, Seat, Tenant, TenantBan
 
 from .callee import Callee
 from .facts import (
@@ -49,6 +49,43 @@ def day_start_utc(now: datetime, zone: str = CN_ZONE) -> datetime:
     local = local_time(now, zone)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return now - (local - midnight)
+
+
+def _dt(value):
+    """Database value to naive UTC datetime (SQLite returns text, PostgreSQL datetimes)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+_SEAT = """SELECT s.id, s.tenant_id, s.active, s.valid_from, s.valid_to, s.pinned_number_id,
+ t.code, t.status, t.industry, t.industry_approved, t.seats_purchased, t.rate_out_fen, t.connect_fee_fen,
+ t.billing_increment_s, t.balance_fen, t.calling_windows, c.id, c.code, c.status, c.record
+ FROM seat s JOIN tenant t ON t.id = s.tenant_id LEFT JOIN campaign c ON {campaign}
+ WHERE s.sip_user = %s AND s.sip_domain = %s"""
+_BANS = """SELECT "function", until FROM tenant_ban
+ WHERE tenant_id = %s AND lifted_at IS NULL AND (until IS NULL OR until > %s)"""
+_HOLDS = """SELECT COALESCE(SUM(CASE WHEN seat_id = %s THEN 1 ELSE 0 END), 0),
+ COALESCE(SUM(CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END), 0), COALESCE(SUM(amount_fen), 0)
+ FROM hold WHERE tenant_id = %s AND released_at IS NULL AND expires_at > %s"""
+_LEASES = """SELECT l.id, l."number", l.province, l.city, l.paid_through, l.max_calls,
+ (SELECT COUNT(*) FROM hold h WHERE h.number_id = l.id AND h.released_at IS NULL AND h.expires_at > %s),
+ (SELECT COUNT(*) FROM attempt a WHERE a.caller_lease_id = l.id AND a.at >= %s)
+ FROM number_lease l WHERE l.tenant_id = %s AND l.released_at IS NULL"""
+_DNC = """SELECT scope, created_at, expires_at FROM do_not_call WHERE "number" = %s AND (tenant_id IS NULL{tenant})"""
+_CONSENTS = """SELECT id, obtained_at, expires_at FROM consent
+ WHERE tenant_id = %s AND "number" = %s AND revoked_at IS NULL"""
+_ATTEMPTS = """SELECT tenant_id, at FROM attempt WHERE callee_number = %s AND at > %s AND (at > %s{tenant})"""
+
+@lru_cache(maxsize=64)
+def _sql(name: str, template: str, **parts: str) -> tuple[str, str]:
+    """(statement name, text) of a variant of a template."""
+    return name, " ".join(template.format(**parts).split())
+
+
+def _rows(statement: tuple[str, str], params) -> list:
+    name, sql = statement
+    return prepared.execute(name, sql, params).fetchall()
 
 
 class _Counter:
@@ -78,7 +115,6 @@ def load_facts(request: CallRequest, callee: Callee, limits: Limits, now: dateti
     tenant_attempts: tuple = ()
     global_attempts: tuple = ()
     seat_live = tenant_live = held = 0
-    live_by_lease: dict[int, int] = {}
     if tenant is not None:
         bans = run(_bans(tenant.id, now))
         seat_live, tenant_live, held = run(_hold_totals(tenant.id, seat.id, now))
@@ -99,29 +135,22 @@ def load_facts(request: CallRequest, callee: Callee, limits: Limits, now: dateti
 
 def _seat_row(parts: tuple[str, str], campaign_code: str, lock: bool):
     user, domain = parts
+    locking = lock and is_postgres()
+    suffix = " FOR UPDATE OF t" if locking else ""
     if campaign_code:
-        on = (Campaign.tenant == Seat.tenant) & (Campaign.code == campaign_code)
+        sql = _sql(f"seat_by_code{'_lock' if locking else ''}", _SEAT + suffix,
+                   campaign="c.tenant_id = s.tenant_id AND c.code = %s")
+        params = (campaign_code, user, domain)
     else:
-        on = Campaign.id == Seat.default_campaign
-    query = (Seat.select(Seat.id, Seat.tenant, Seat.active, Seat.valid_from, Seat.valid_to, Seat.pinned_number,
-                         Tenant.code, Tenant.status, Tenant.industry, Tenant.industry_approved,
-                         Tenant.seats_purchased, Tenant.rate_out_fen, Tenant.connect_fee_fen,
-                         Tenant.billing_increment_s, Tenant.balance_fen, Tenant.calling_windows,
-                         Campaign.id, Campaign.code, Campaign.status, Campaign.record)
-             .join(Tenant, on=(Seat.tenant == Tenant.id))
-             .switch(Seat)
-             .join(Campaign, JOIN.LEFT_OUTER, on=on)
-             .where((Seat.sip_user == user) & (Seat.sip_domain == domain))
-             .tuples())
-    if lock and is_postgres():
-        query = query.for_update(of=Tenant)
-    row = query.first()
-    if row is None:
+        sql = _sql(f"seat_default{'_lock' if locking else ''}", _SEAT + suffix, campaign="c.id = s.default_campaign_id")
+        params = (user, domain)
+    rows = _rows(sql, params)
+    if not rows:
         return None
     (seat_id, tenant_id, active, valid_from, valid_to, pinned, code, status, industry, approved, purchased, rate,
-     fee, increment, balance, windows, campaign_id, campaign_code_, campaign_status, record) = row
-    seat = SeatFacts(id=seat_id, address=f"{user}@{domain}", tenant_id=tenant_id, valid_from=valid_from,
-                     valid_to=valid_to, active=bool(active), pinned_lease_id=pinned)
+     fee, increment, balance, windows, campaign_id, campaign_code_, campaign_status, record) = rows[0]
+    seat = SeatFacts(id=seat_id, address=f"{user}@{domain}", tenant_id=tenant_id, valid_from=_dt(valid_from),
+                     valid_to=_dt(valid_to), active=bool(active), pinned_lease_id=pinned)
     tenant = TenantFacts(id=tenant_id, code=code, status=status, industry=industry or "",
                          industry_approved=bool(approved), seats_purchased=purchased, rate_out_fen=rate,
                          connect_fee_fen=fee, billing_increment_s=increment, balance_fen=int(balance),
@@ -132,65 +161,54 @@ def _seat_row(parts: tuple[str, str], campaign_code: str, lock: bool):
 
 
 def _bans(tenant_id: int, now: datetime) -> tuple[BanFacts, ...]:
-    rows = (TenantBan.select(TenantBan.function, TenantBan.until)
-            .where((TenantBan.tenant == tenant_id) & TenantBan.lifted_at.is_null()
-                   & (TenantBan.until.is_null() | (TenantBan.until > now)))
-            .tuples())
-    return tuple(BanFacts(function, until) for function, until in rows)
+    return tuple(BanFacts(function, _dt(until)) for function, until in _rows(_sql("bans", _BANS), (tenant_id, now)))
 
 
 def _hold_totals(tenant_id: int, seat_id: int, now: datetime) -> tuple[int, int, int]:
-    row = (Hold.select(fn.SUM(Case(None, [(Hold.seat == seat_id, 1)], 0)),
-                       fn.SUM(Case(None, [(Hold.direction == "outbound", 1)], 0)),
-                       fn.SUM(Hold.amount_fen))
-           .where((Hold.tenant == tenant_id) & Hold.released_at.is_null() & (Hold.expires_at > now))
-           .tuples().first())
-    return tuple(int(value or 0) for value in row) if row else (0, 0, 0)
+    on_seat, outbound, held = _rows(_sql("holds", _HOLDS), (seat_id, tenant_id, now))[0]
+    return int(on_seat or 0), int(outbound or 0), int(held or 0)
 
 
 def _leases(tenant_id: int, callee: Callee, pinned_id: int | None, limits: Limits, now: datetime):
-    today = day_start_utc(now)
-    live = (Hold.select(fn.COUNT(Hold.id))
-            .where((Hold.number == NumberLease.id) & Hold.released_at.is_null() & (Hold.expires_at > now)))
-    used = Attempt.select(fn.COUNT(Attempt.id)).where((Attempt.caller_lease == NumberLease.id) & (Attempt.at >= today))
-    where = (NumberLease.tenant == tenant_id) & NumberLease.released_at.is_null()
+    params = [now, day_start_utc(now), tenant_id]
     if callee.is_cn and limits.caller_id_local_required and not callee.emergency:
-        local = NumberLease.province == callee.province
-        where &= (local | (NumberLease.id == pinned_id)) if pinned_id else local
-    rows = (NumberLease.select(NumberLease.id, NumberLease.number, NumberLease.province, NumberLease.city,
-                               NumberLease.paid_through, NumberLease.max_calls, live.alias("live"), used.alias("used"))
-            .where(where).tuples())
-    return tuple(LeaseFacts(id=i, number=n, province=p or "", city=c or "", paid_through=paid, max_calls=m,
-                            live_calls=int(lv or 0), used_today=int(u or 0)) for i, n, p, c, paid, m, lv, u in rows)
+        # only numbers that could present this callee: its province, or the seat's pinned number
+        if pinned_id:
+            sql = _sql("leases_local_pinned", _LEASES + " AND (l.province = %s OR l.id = %s)")
+            params += [callee.province, pinned_id]
+        else:
+            sql = _sql("leases_local", _LEASES + " AND l.province = %s")
+            params.append(callee.province)
+    else:
+        sql = _sql("leases_all", _LEASES)
+    return tuple(LeaseFacts(id=i, number=n, province=p or "", city=c or "", paid_through=_dt(paid), max_calls=m,
+                            live_calls=int(lv or 0), used_today=int(u or 0))
+                 for i, n, p, c, paid, m, lv, u in _rows(sql, params))
 
 
 def _dnc(e164: str, tenant_id: int | None) -> tuple[DncFacts, ...]:
-    scope = DoNotCall.tenant.is_null()
-    if tenant_id is not None:
-        scope |= DoNotCall.tenant == tenant_id
-    rows = (DoNotCall.select(DoNotCall.scope, DoNotCall.created_at, DoNotCall.expires_at)
-            .where((DoNotCall.number == e164) & scope).tuples())
-    return tuple(DncFacts(s, c, e) for s, c, e in rows)
+    if tenant_id is None:
+        rows = _rows(_sql("dnc_platform", _DNC, tenant=""), (e164,))
+    else:
+        rows = _rows(_sql("dnc", _DNC, tenant=" OR tenant_id = %s"), (e164, tenant_id))
+    return tuple(DncFacts(scope, _dt(created), _dt(expires)) for scope, created, expires in rows)
 
 
 def _consents(tenant_id: int, e164: str) -> tuple[ConsentFacts, ...]:
-    rows = (Consent.select(Consent.id, Consent.obtained_at, Consent.expires_at)
-            .where((Consent.tenant == tenant_id) & (Consent.number == e164) & Consent.revoked_at.is_null())
-            .tuples())
-    return tuple(ConsentFacts(i, o, e) for i, o, e in rows)
+    rows = _rows(_sql("consents", _CONSENTS), (tenant_id, e164))
+    return tuple(ConsentFacts(i, _dt(obtained), _dt(expires)) for i, obtained, expires in rows)
 
 
 def _attempts(e164: str, tenant_id: int | None, now: datetime):
     day_ago = now - timedelta(hours=24)
-    which = Attempt.at > day_ago
-    if tenant_id is not None:
-        which |= Attempt.tenant == tenant_id
-    # the explicit lower bound keeps the (callee_number, at) index range short
-    rows = (Attempt.select(Attempt.tenant, Attempt.at)
-            .where((Attempt.callee_number == e164) & (Attempt.at > now - timedelta(days=30)) & which)
-            .tuples())
+    month_ago = now - timedelta(days=30)  # the explicit lower bound keeps the (callee_number, at) range short
+    if tenant_id is None:
+        rows = _rows(_sql("attempts_platform", _ATTEMPTS, tenant=""), (e164, month_ago, day_ago))
+    else:
+        rows = _rows(_sql("attempts", _ATTEMPTS, tenant=" OR tenant_id = %s"), (e164, month_ago, day_ago, tenant_id))
     own, everyone = [], []
     for who, at in rows:
+        at = _dt(at)
         if who == tenant_id:
             own.append(at)
         if at > day_ago:

@@ -3,7 +3,6 @@ import sqlite3
 from datetime import timedelta
 
 import psycopg2
-import pytest
 
 import models
 from fs_app.admission import admit, evaluate, heartbeat, release
@@ -197,3 +196,22 @@ def test_policy_unavailable_when_the_database_is_locked(db, settings, request, t
         assert admission.codes == ("POLICY_UNAVAILABLE",)
         assert admission.record_id is None  # the database refused the record too; the log has it
     assert Hold.select().count() == 0
+
+
+def test_job_entries(db, settings):
+    make_tenant()
+    assert admit(call("j-1"), NOW, settings).allowed
+    assert reservations.expire_job(settings, NOW) == "0 lapsed hold(s) released"
+    assert reservations.expire_job(settings, NOW + timedelta(seconds=settings.hold_lease_s)) == "1 lapsed hold(s) released"
+
+
+def test_prepared_statements_survive_a_new_connection(db, settings):
+    make_tenant(callees=(CALLEE, OTHER_CALLEE))
+    assert admit(call("p-1"), NOW, settings).allowed
+    models.database.close()
+    if db == "postgres":
+        models.database.obj.close_all()  # a fresh connection has no prepared statements yet
+    later = NOW + timedelta(seconds=10)
+    assert set(admit(call("p-2", dialled=OTHER_CALLEE), later, settings).codes) == {"SEAT_BUSY", "NUMBER_BUSY"}
+    release("p-1", later)
+    assert admit(call("p-3", dialled=OTHER_CALLEE), later, settings).allowed

@@ -137,3 +137,16 @@ def test_complaint_cli(db, cli):
     assert answered.code == 0 and "answered" in answered.out
     assert cli("complaint", "answer", str(complaint_id), "--text", "again").code == 2
     assert cli("complaint", "answer", "999999", "--text", "x").code == 2
+
+
+def test_guard_and_hold_expiry_run_from_fsapp_jobs(db, cli):
+    tenant = make_tenant()
+    for n in NUMBERS[:3]:
+        Complaint.create(tenant=tenant, number=n, channel="hotline", received_at=NOW - timedelta(hours=3),
+                         due_at=NOW - timedelta(hours=1))
+    result = cli("jobs", "run", "--only", "complaint_guard", "--at", "2026-11-23T02:00:00Z")
+    assert result.code == 0, result
+    assert "complaint_guard: 1 tenant(s) checked, 1 banned" in result.out
+    assert outbound_bans(tenant)
+    expired = cli("jobs", "run", "--only", "expire_holds", "--at", "2026-11-23T02:00:00Z")
+    assert expired.code == 0 and "expire_holds: 0 lapsed hold(s) released" in expired.out

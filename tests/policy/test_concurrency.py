@@ -50,15 +50,22 @@ def provision():
     return seats
 
 
-def _wait_for_exit(processes, timeout):
-    # polled: Process.join under the test session's gevent patching can miss the child's exit
+def _wait_for_files(paths, processes, timeout):
+    """Each process writes its result file last. Waiting for the files, not for process exit:
+    under the session's gevent patching (and its child watcher, once another test started one)
+    the parent may never observe a child's exit status."""
     deadline = time.monotonic() + timeout
-    while any(p.exitcode is None for p in processes) and time.monotonic() < deadline:
+    while not all(p.exists() for p in paths) and time.monotonic() < deadline:
+        if any(p.exitcode not in (None, 0) for p in processes):
+            break  # a worker crashed: fail now with its exit code
         time.sleep(0.05)
-    for p in processes:
-        if p.exitcode is None:
-            p.kill()
-            p.join(5)
+
+
+def _reap(processes):
+    for process in processes:
+        process.join(1)
+        if process.is_alive():
+            process.kill()
 
 
 @pytest.mark.slow
@@ -75,10 +82,13 @@ def test_processes_never_exceed_limits_together(db, request, tmp_path):
     for process in processes + [watcher]:
         process.start()
     (tmp_path / "go").write_text("")
-    _wait_for_exit(processes, 60)
+    results_files = [tmp_path / f"result-{i}.json" for i in range(WORKERS)]
+    _wait_for_files(results_files, processes, 90)
     (tmp_path / "done").write_text("")
-    _wait_for_exit([watcher], 10)
-    assert [p.exitcode for p in processes + [watcher]] == [0] * (WORKERS + 1)
+    _wait_for_files([tmp_path / "result-watch.json"], [watcher], 10)
+    _reap(processes + [watcher])
+    assert [p.exitcode for p in processes + [watcher] if p.exitcode not in (None, 0)] == []
+    assert all(p.exists() for p in results_files + [tmp_path / "result-watch.json"])
 
     results = [json.loads((tmp_path / f"result-{i}.json").read_text()) for i in range(WORKERS)]
     watched = json.loads((tmp_path / "result-watch.json").read_text())

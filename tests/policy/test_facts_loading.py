@@ -25,14 +25,15 @@ def load(settings, **changes):
 
 
 class StatementCounter:
-    """Counts the statements that really reach the database."""
+    """Counts the statements that really reach the database (a PREPARE happens once per
+    connection and statement, not per call)."""
 
     def __init__(self, monkeypatch):
         self.count = 0
         real = models.database.obj.execute_sql
 
         def counting(sql, params=None, *args, **kwargs):
-            self.count += 1
+            self.count += not sql.startswith("PREPARE ")
             return real(sql, params, *args, **kwargs)
 
         monkeypatch.setattr(models.database.obj, "execute_sql", counting)
