@@ -153,7 +153,7 @@ def commit_floor() -> dict:
 
 
 def run(backend: str, calls: int, rebuild: bool, show_plans: bool, wal_autocheckpoint: int | None = None,
-        synchronous_commit: str | None = None) -> dict:
+        synchronous_commit: str | None = None, per_call_connection: bool = False) -> dict:
     label = backend + (f" (wal_autocheckpoint={wal_autocheckpoint})" if backend == "sqlite" and wal_autocheckpoint is not None else "")
     print(f"\n== {label} ==", flush=True)
     location = open_sqlite(rebuild, wal_autocheckpoint) if backend == "sqlite" else open_postgres(rebuild)
@@ -176,11 +176,17 @@ def run(backend: str, calls: int, rebuild: bool, show_plans: bool, wal_autocheck
     for i, (seat, callee) in enumerate(pairs):
         now = NOW + timedelta(milliseconds=i)
         request = CallRequest(call_uuid=f"bench-{i}", dialled=callee, seat_address=seat)
+        if per_call_connection:
+            models.database.close()  # like a live call's greenlet: admission opens its own (unit_of_work)
         t0 = time.perf_counter()
         evaluate(request, now, settings)
+        if per_call_connection:
+            models.database.close()
         t1 = time.perf_counter()
         admission = admit(request, now, settings, node="bench")
         t2 = time.perf_counter()
+        if per_call_connection:
+            models.database.close()
         release(request.call_uuid, now)
         t3 = time.perf_counter()
         allowed += admission.allowed
@@ -219,12 +225,15 @@ def main(argv=None) -> int:
     parser.add_argument("--explain", action="store_true", help="print the query plans of one call's facts")
     parser.add_argument("--synchronous-commit", choices=("on", "off"),
                         help="PostgreSQL: synchronous_commit for the benchmark session (off: measure without fsync)")
+    parser.add_argument("--per-call-connection", action="store_true",
+                        help="close the connection before each step, as a live call's greenlet does")
     parser.add_argument("--wal-autocheckpoint", type=int, metavar="PAGES",
                         help="SQLite: set PRAGMA wal_autocheckpoint for the run (0 = checkpoints off the call path)")
     args = parser.parse_args(argv)
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     for backend in backends:
-        run(backend, args.calls, args.rebuild, args.explain, args.wal_autocheckpoint, args.synchronous_commit)
+        run(backend, args.calls, args.rebuild, args.explain, args.wal_autocheckpoint, args.synchronous_commit,
+            args.per_call_connection)
     return 0
 
 
