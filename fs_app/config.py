@@ -140,6 +140,20 @@ def _networks(raw: Any) -> tuple[str, ...]:
     return items
 
 
+def _provinces(raw: Any) -> tuple[str, ...]:
+    """Province names in any common form ("新疆", "广东省"), stored as the official names that
+    number geography produces, so the A16 comparison cannot miss on spelling."""
+    from models.numbers import canonical_province
+
+    result = []
+    for name in _string_list(raw):
+        official = canonical_province(name)
+        if official is None:
+            raise ValueError(f"{name!r} is not a province of China")
+        result.append(official)
+    return tuple(result)
+
+
 def _keyword_categories(raw: Any) -> dict[str, tuple[str, ...]]:
     """Script screening categories: {category: [terms]} from a TOML table or a JSON string."""
     if isinstance(raw, str):
@@ -267,7 +281,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("complaint_window_days", 7, _integer(1), "look-back for the complaint ratio", "A15"),
     Setting("complaint_answer_hours", 2, _integer(1), "hours a tenant has to answer a complaint", "D5"),
     # A16 regions.
-    Setting("restricted_provinces", (), _string_list, "callee provinces never called (Chinese names, e.g. 广东省)", "A16"),
+    Setting("restricted_provinces", (), _provinces, "callee provinces never called (Chinese names, e.g. 广东省)", "A16"),
     # B prompts and the call.
     Setting("recording_consent_timeout_s", 5, _integer(1, 60), "seconds to press 1 or 2", "B2"),
     Setting("recording_consent_repeats", 1, _integer(0, 5), "repeats of the notice before silence counts as decline", "B2"),

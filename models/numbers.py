@@ -7,9 +7,37 @@ import phonenumbers
 
 from .errors import InvalidInput
 
-# Municipalities are their own province in the Chinese geocoder output ("北京市").
-_MUNICIPALITIES = ("北京市", "上海市", "天津市", "重庆市")
-_PROVINCE_SUFFIXES = ("省", "自治区", "特别行政区")
+# Official names of the provincial divisions, keyed by the short name the geocoder may use
+# ("新疆乌鲁木齐市" and "新疆维吾尔自治区乌鲁木齐市" are the same province).
+PROVINCES = {
+    "北京": "北京市", "天津": "天津市", "上海": "上海市", "重庆": "重庆市",
+    "河北": "河北省", "山西": "山西省", "辽宁": "辽宁省", "吉林": "吉林省", "黑龙江": "黑龙江省",
+    "江苏": "江苏省", "浙江": "浙江省", "安徽": "安徽省", "福建": "福建省", "江西": "江西省",
+    "山东": "山东省", "河南": "河南省", "湖北": "湖北省", "湖南": "湖南省", "广东": "广东省",
+    "海南": "海南省", "四川": "四川省", "贵州": "贵州省", "云南": "云南省", "陕西": "陕西省",
+    "甘肃": "甘肃省", "青海": "青海省", "台湾": "台湾省",
+    "内蒙古": "内蒙古自治区", "广西": "广西壮族自治区", "西藏": "西藏自治区",
+    "宁夏": "宁夏回族自治区", "新疆": "新疆维吾尔自治区",
+}
+
+
+def canonical_province(name: str) -> str | None:
+    """The official name of a province given any common form ("新疆", "广东省"); None if unknown."""
+    text = (name or "").strip()
+    for short, official in PROVINCES.items():
+        if text.startswith(short) and official.startswith(text):
+            return official
+    return None
+
+
+def _split_description(description: str) -> tuple[str, str]:
+    """"广西南宁市" -> ("广西壮族自治区", "南宁市"); a municipality is its own city."""
+    for short, official in PROVINCES.items():
+        if description.startswith(short):
+            rest = description[len(official):] if description.startswith(official) else description[len(short):]
+            city = rest.split("、")[0]  # "南宁市、崇左市": a shared area code; the first city names it
+            return official, city or official
+    return description, description
 
 
 def normalize(raw: str, region: str = "CN") -> str:
@@ -44,14 +72,7 @@ def region_of(e164: str) -> tuple[str, str]:
     description = geocoder.description_for_number(parsed, "zh")
     if not description:
         return "", ""
-    if description in _MUNICIPALITIES:
-        return description, description
-    for suffix in _PROVINCE_SUFFIXES:
-        index = description.find(suffix)
-        if index > 0:
-            cut = index + len(suffix)
-            return description[:cut], description[cut:] or description[:cut]
-    return description, description
+    return _split_description(description)
 
 
 def is_cn(e164: str) -> bool:

@@ -182,7 +182,8 @@ def tenant_show(args, ctx) -> int:
 def seat_add(args, ctx) -> int:
     seat = provisioning.add_seat(
         args.tenant, args.address, role=args.role, days=args.days or ctx.settings.seat_period_days,
-        pin_number=args.pin_number, campaign=args.campaign, region=ctx.settings.default_region, actor=ctx.actor)
+        pin_number=args.pin_number, campaign=args.campaign, region=ctx.settings.default_region, actor=ctx.actor,
+        period_days=ctx.settings.seat_period_days)
     print(f"seat {seat.address} added to {args.tenant}, valid to {seat.valid_to:%Y-%m-%d %H:%M} UTC", file=ctx.out)
     return 0
 
@@ -191,7 +192,8 @@ def number_lease(args, ctx) -> int:
     lease = provisioning.lease_number(
         args.tenant, args.number, days=args.days or ctx.settings.number_period_days,
         monthly_fee=args.monthly_fee, max_calls=args.max_calls or ctx.settings.number_max_calls,
-        inbound_mode=args.inbound_mode, region=ctx.settings.default_region, actor=ctx.actor)
+        inbound_mode=args.inbound_mode, region=ctx.settings.default_region, actor=ctx.actor,
+        period_days=ctx.settings.number_period_days)
     where = f"{lease.province}{lease.city if lease.city != lease.province else ''}" or "unknown region"
     print(f"{lease.number} ({where}) leased to {args.tenant}, paid through "
           f"{lease.paid_through:%Y-%m-%d %H:%M} UTC", file=ctx.out)

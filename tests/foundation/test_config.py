@@ -90,3 +90,10 @@ def test_config_show_names_sources(cli):
     line = next(l for l in result.out.splitlines() if l.startswith("freq_tenant_per_day"))
     assert "= 1" in line and "env FSAPP_FREQ_TENANT_PER_DAY" in line and "[A9]" in line
     assert cli("config", "show", extra_env={"FSAPP_SEAT_MAX_CALLS": "-1"}).code == 2
+
+
+def test_restricted_provinces_are_canonical_official_names():
+    s = load_settings({"FSAPP_RESTRICTED_PROVINCES": "新疆,广东省,西藏自治区"})
+    assert s.restricted_provinces == ("新疆维吾尔自治区", "广东省", "西藏自治区")
+    with pytest.raises(ConfigError, match="restricted_provinces.*not a province"):
+        load_settings({"FSAPP_RESTRICTED_PROVINCES": "Atlantis"})
