@@ -11,6 +11,8 @@ import gevent
 from gevent.pywsgi import WSGIServer
 
 import models
+import models.db
+import models.migrations
 
 log = logging.getLogger("fsapp.serve")
 
@@ -53,7 +55,11 @@ def serve(settings, esl: tuple[str, int], http: tuple[str, int]) -> int:
 
     settings = node_settings(settings)
     setup_logging(settings)
-    models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size)
+    models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size,
+                         checkpoint_in_background=True)
+    with models.db.unit_of_work():
+        models.migrations.require_current()
+    stop_checkpointer = models.db.start_wal_checkpointer()
     call_server = build_call_server(settings, *esl)
     web = WSGIServer(http, build_web_app(settings, call_server), log=None, error_log=log)
     call_server.start()
@@ -65,6 +71,7 @@ def serve(settings, esl: tuple[str, int], http: tuple[str, int]) -> int:
         call_server.serve_forever()  # returns after a SIGTERM/SIGINT drain
     finally:
         web.stop(timeout=5)
+        stop_checkpointer()
         gevent.wait(timeout=1)
     log.info("fsapp stopped")
     return 0

@@ -54,6 +54,15 @@ def latest_version(migrations: list[Migration] | None = None) -> int:
     return max(v for v, _, _ in (migrations or MIGRATIONS))
 
 
+def require_current() -> None:
+    """Refuse to work on a database that `fsapp init` has not brought to the latest schema."""
+    from .errors import InvalidInput
+
+    version = current_version()
+    if version < latest_version():
+        raise InvalidInput(f"database schema is at version {version}, expected {latest_version()}: run `fsapp init`")
+
+
 def migrate(migrations: list[Migration] | None = None) -> list[int]:
     """Apply every step newer than the database; returns the versions applied."""
     steps = sorted(migrations or MIGRATIONS)

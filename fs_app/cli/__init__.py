@@ -88,10 +88,7 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextI
 
 
 def _require_schema(args) -> None:
-    from models import InvalidInput, current_version, latest_version
+    from models.migrations import require_current
 
-    if getattr(args, "command", "") == "init":
-        return
-    version = current_version()
-    if version < latest_version():
-        raise InvalidInput(f"database schema is at version {version}, expected {latest_version()}: run `fsapp init`")
+    if getattr(args, "command", "") != "init":
+        require_current()

@@ -19,7 +19,7 @@ def register(sub) -> None:
     p = sub.add_parser("serve", help="run the Event Socket server and the web admin")
     p.add_argument("--esl", type=_address, help="Event Socket listen address (default: esl_listen)")
     p.add_argument("--http", type=_address, help="web admin listen address (default: http_listen)")
-    p.set_defaults(handler=serve)
+    p.set_defaults(handler=serve, needs_db=False)  # serve opens the database its own way
 
 
 def serve(args, ctx) -> int:

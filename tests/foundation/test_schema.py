@@ -71,3 +71,31 @@ def test_unsupported_database_url_is_refused(tmp_path):
 
     with pytest.raises(models.InvalidInput, match="unsupported database URL"):
         models.open_database("mysql://x/y", tmp_path)
+
+
+def test_sqlite_connections_are_pooled_and_serving_checkpoints_in_the_background(tmp_path):
+    import time
+
+    from models.db import open_database, start_wal_checkpointer, unit_of_work
+
+    db = open_database("", tmp_path / "served", pool_size=4, checkpoint_in_background=True)
+    models.migrate()
+    models.database.close()
+    with unit_of_work():
+        first = models.database.connection()
+        assert models.database.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    with unit_of_work():
+        assert models.database.connection() is first  # reused from the pool, not reopened
+    assert len(db._in_use) == 0
+    with unit_of_work():
+        models.Tenant.create(code="t", name="t", display_name="t", hotline="+864001234567")
+    main_file = tmp_path / "served" / "fsapp.db"
+    before = main_file.stat().st_size  # commits wrote only to the WAL: no checkpoint ran yet
+    stop = start_wal_checkpointer(interval_s=0.05)
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and main_file.stat().st_size <= before:
+            time.sleep(0.05)
+        assert main_file.stat().st_size > before  # the background thread copied the pages in
+    finally:
+        stop()

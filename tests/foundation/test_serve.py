@@ -83,3 +83,11 @@ def test_serve_handles_a_call_answers_probes_and_drains_on_sigterm(tmp_path):
             raise AssertionError("fsapp serve did not stop on SIGTERM:\n" + output)
     assert process.returncode == 0, output
     assert "fsapp serving" in output and "fsapp stopped" in output
+
+
+def test_serve_refuses_an_uninitialised_database(tmp_path):
+    env = {**os.environ, "FSAPP_DATA_DIR": str(tmp_path / "fresh")}
+    env.pop("FSAPP_DATABASE_URL", None)
+    result = subprocess.run([FSAPP, "serve", "--esl", "127.0.0.1:0", "--http", "127.0.0.1:0"], env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "fsapp init" in result.stderr
