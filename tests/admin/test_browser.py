@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from gevent.pywsgi import WSGIServer
+from playwright.sync_api import expect
 
 from models.lists import DoNotCall
 from models.tenancy import Campaign
@@ -29,7 +30,7 @@ def chromium():
         if os.environ.get("CI"):
             pytest.fail(message + " (CI is set: browser tests must run)")
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright, expect
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -90,11 +91,11 @@ def test_login_and_dashboard_chart(page_for, site, chromium):
 def test_filter_calls_and_export_csv(page_for, site):
     page = page_for("op")
     page.click("text=通话记录")
-    assert page.locator("#calls tr").count() == 4  # header + 3 calls
+    expect(page.locator("#calls tr")).to_have_count(4)  # header + 3 calls
     page.select_option("select[name=result]", "blocked")
     page.click("#call-filters button[type=submit]")
     page.wait_for_url("**/calls?*result=blocked*")
-    assert page.locator("#calls tr").count() == 2
+    expect(page.locator("#calls tr")).to_have_count(2)
     assert "139****9000" in page.inner_text("#calls")
     shot(page, "02-calls-filtered")
     with page.expect_download() as download:
@@ -109,10 +110,10 @@ def test_filter_calls_and_export_csv(page_for, site):
 def test_operator_approves_a_script(page_for, world):
     page = page_for("op")
     page.click("text=外呼活动与话术")
-    assert page.locator("#queue mark.hit").count() >= 2
+    expect(page.locator("#queue mark.hit").nth(1)).to_be_visible()  # at least two hits highlighted
     shot(page, "04-approval-queue")
     page.click(f"#queue a[href='/campaigns/{world.globex_campaign.id}']")
-    assert page.locator("#script mark.hit").first.is_visible()
+    expect(page.locator("#script mark.hit").first).to_be_visible()
     shot(page, "05-script-review")
     page.fill("#review input[name=note]", "已核实资质")
     page.click("#approve")
@@ -145,6 +146,6 @@ def test_tenant_page_and_english(page_for, site):
     page.goto(site + "/tenants/acme")
     shot(page, "08-tenant")
     page.click("text=English")
-    assert "Bans" in page.inner_text("main")
+    expect(page.locator("main")).to_contain_text("Bans")
     page.goto(site + "/")
     shot(page, "09-dashboard-en")
