@@ -1,17 +1,28 @@
 """The app side of the call-setup benchmark, run as its own OS process.
 
-``--kind ours``: :class:`fs_app.server.CallServer` + :class:`fs_app.channel.Channel`. The agent
-leg is answered, an optional per-call hook runs (``--app module:function``, called with the
-channel before the originate: the place where admission plugs in), then the callee leg is
-created with ``bgapi originate ... '&socket(...)'``. The callee leg arrives as a second
-connection and is bridged to the agent leg with ``uuid_bridge``.
+``--kind ours``: the real product -- ``fs_app.runtime.build_call_server(settings, ...)``, i.e.
+:class:`fs_app.server.CallServer` running ``make_handler(settings)`` with the real admission path
+(facts + decide + reserve in one transaction) on a real SQLite database, WAL checkpoints in a
+background thread and production (INFO, text) logging to a file, exactly as ``fsapp serve`` sets
+them up. The database is provisioned in a temporary data directory: one tenant with ``--seats``
+seats (``provisioning.add_seat``) and as many purchased, ``--numbers`` Beijing leased numbers with
+a high ``max_calls``, a large prepaid balance, an approved campaign, consent for ``--callees``
+distinct Beijing mobiles (bulk ``insert_many``), calling windows 00:00-24:00, and a prompt
+directory of placeholder files (every prompt the flows look up exists, nothing is rendered).
+Seat ``i`` is ``<10000+i>@bench.example``; callee ``i`` is dialled as ``13800100000+i``.
+
+``--kind channel``: the server + channel path only, no database: the agent leg is answered, an
+optional per-call hook runs (``--app module:function``, called with the channel before the
+originate), then ``bgapi originate ... '&socket(...)'``; the callee leg is bridged with
+``uuid_bridge``. Against ``ours`` it shows where the time goes (channel vs admission).
 
 ``--kind baseline``: bare greenswitch, used the ordinary way (``OutboundSession``: connect,
 myevents, linger, answer, ``bridge`` app), but accepted by a plain gevent ``StreamServer``
 instead of greenswitch's ``OutboundESLServer`` (whose 100 ms accept polling and 100-connection
 cap would dominate the measurement).
 
-Prints ``READY <port>`` once listening; exits on SIGTERM.
+Prints ``READY <port>`` once listening; exits on SIGTERM. To profile, attach py-spy to the pid
+(``py-spy record --pid <pid> --gil``).
 """
 
 from gevent import monkey
@@ -21,14 +32,30 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
+import shutil  # noqa: E402
 import signal  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 import gevent  # noqa: E402
 from gevent.server import StreamServer  # noqa: E402
 
 CALLEE_DIAL = "sofia/external/{number}@127.0.0.1:5090"
+SEAT_DOMAIN = "bench.example"
+TENANT = "bench"
+FIRST_CALLEE = 13800100000  # 1380010xxxx-1380019xxxx: Beijing mobiles (the leases are Beijing numbers)
+
+
+def seat_user(i: int) -> str:
+    return str(10000 + i)
+
+
+def callee_dialled(i: int) -> str:
+    return str(FIRST_CALLEE + i)
 
 
 def raise_fd_limit() -> None:
@@ -43,7 +70,102 @@ def load_hook(spec: str | None):
     return getattr(importlib.import_module(module), name)
 
 
-def ours(port: int, hook, hold: bool):
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------- ours (real)
+def write_prompt_dir(root: str, tenant_code: str) -> None:
+    """A placeholder file for every prompt the flows can look up (generic and the tenant's)."""
+    from fs_app.prompts.catalogue import LANGUAGES, PROMPTS
+
+    header = b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00@\x1f\x00\x00\x80>\x00\x00" \
+             b"\x02\x00\x10\x00data\x00\x00\x00\x00"  # empty 8 kHz 16-bit mono WAV
+    for name, prompt in PROMPTS.items():
+        for lang in LANGUAGES:
+            folder = os.path.join(root, "tenants", tenant_code, lang) if prompt.per_tenant else os.path.join(root, lang)
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, f"{name}.wav"), "wb") as fh:
+                fh.write(header)
+
+
+def provision(seats: int, numbers: int, callees: int) -> None:
+    from datetime import timedelta
+
+    import models
+    from models import provisioning
+    from models.clock import utcnow
+    from models.lists import Consent
+
+    t0 = time.perf_counter()
+    with models.database.atomic():
+        provisioning.add_tenant(TENANT, name="Bench", display_name="Bench", hotline="4001234567",
+                                seats=seats, rate=10)
+        provisioning.set_tenant(TENANT, status="active")
+        provisioning.topup(TENANT, 1_000_000_000)
+        for i in range(numbers):
+            provisioning.lease_number(TENANT, f"+8610{61234500 + i}", max_calls=100_000)
+        provisioning.add_campaign(TENANT, "spring", script="您好，这里是春季回访。", record=True)
+        provisioning.review_campaign(TENANT, "spring", approve=True, actor="operator")
+        for i in range(seats):
+            provisioning.add_seat(TENANT, f"{seat_user(i)}@{SEAT_DOMAIN}", campaign="spring")
+        tenant = provisioning.get_tenant(TENANT)
+        obtained = utcnow() - timedelta(days=1)
+        rows = [dict(tenant=tenant.id, number=f"+86{callee_dialled(i)}", source="bench", obtained_at=obtained,
+                     created_at=obtained) for i in range(callees)]
+        for start in range(0, len(rows), 5000):
+            Consent.insert_many(rows[start:start + 5000]).execute()
+    print(f"provisioned {seats} seats, {numbers} numbers, {callees} consents in "
+          f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+
+
+def ours(port: int, hook, hold: bool, args):
+    import models
+    import models.db
+    from fs_app.config import load_settings
+    from fs_app.logs import setup_logging
+    from fs_app.runtime import build_call_server
+
+    data_dir = tempfile.mkdtemp(prefix="fsapp-bench-")
+    prompt_dir = os.path.join(data_dir, "prompts")
+    write_prompt_dir(prompt_dir, TENANT)
+    port = port or free_port()
+    env = {
+        "FSAPP_DATA_DIR": data_dir, "FSAPP_PROMPT_DIR": prompt_dir, "FSAPP_CALLING_WINDOWS": "00:00-24:00",
+        "FSAPP_ESL_LISTEN": f"127.0.0.1:{port}", "FSAPP_NODE_NAME": "bench",
+        # every call has two legs (two connections): 2,000 live calls are 4,000 channels
+        "FSAPP_ESL_MAX_LIVE_CALLS": str(max(4 * args.seats, 10_000)),
+        "FSAPP_LOG_LEVEL": args.log_level,
+    }
+    settings = load_settings(env)
+    models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size,
+                         checkpoint_in_background=True)
+    models.migrate()
+    provision(args.seats, args.numbers, args.callees)
+    stop_checkpointer = models.db.start_wal_checkpointer()
+    log_file = open(os.path.join(data_dir, "fsapp.log"), "a", buffering=1 << 16)
+    setup_logging(settings, stream=log_file)
+    server = build_call_server(settings, "127.0.0.1", port)
+    server.start()
+    server.install_signal_handlers()
+
+    def wait():
+        try:
+            server.serve_forever()
+        finally:
+            stop_checkpointer()
+            log_file.flush()
+            if args.keep_data:
+                print(f"data dir kept: {data_dir}", file=sys.stderr, flush=True)
+            else:
+                shutil.rmtree(data_dir, ignore_errors=True)
+    return server.address[1], wait
+
+
+# ---------------------------------------------------------------------------------- channel only
+def channel_only(port: int, hook, hold: bool, args):
     from fs_app.channel import ChannelError
     from fs_app.server import CallServer
 
@@ -82,7 +204,8 @@ def ours(port: int, hook, hold: bool):
     return server.address[1], server.serve_forever
 
 
-def baseline(port: int, hook, hold: bool):
+# ---------------------------------------------------------------------------------- baseline
+def baseline(port: int, hook, hold: bool, args):
     from greenswitch.esl import OutboundSession
 
     def handle(sock, address):
@@ -108,17 +231,25 @@ def baseline(port: int, hook, hold: bool):
     return server.server_port, stopped.wait
 
 
+KINDS = {"ours": ours, "channel": channel_only, "baseline": baseline}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--kind", choices=("ours", "baseline"), required=True)
+    parser.add_argument("--kind", choices=sorted(KINDS), required=True)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--app", help="module:function called with the agent channel before the originate")
+    parser.add_argument("--app", help="(channel) module:function called with the agent channel before the originate")
     parser.add_argument("--hold", action="store_true")
+    parser.add_argument("--seats", type=int, default=1000, help="(ours) seats = purchased seats")
+    parser.add_argument("--numbers", type=int, default=4, help="(ours) Beijing leased numbers")
+    parser.add_argument("--callees", type=int, default=10000, help="(ours) consented callees")
+    parser.add_argument("--log-level", default="INFO", help="(ours) FSAPP_LOG_LEVEL (production default INFO)")
+    parser.add_argument("--keep-data", action="store_true", help="(ours) keep the temporary data dir")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR)
+    if args.kind != "ours":  # ours logs the way `fsapp serve` does (setup_logging)
+        logging.basicConfig(level=logging.ERROR)
     raise_fd_limit()
-    start = ours if args.kind == "ours" else baseline
-    port, wait = start(args.port, load_hook(args.app), args.hold)
+    port, wait = KINDS[args.kind](args.port, load_hook(args.app), args.hold, args)
     print(f"READY {port}", flush=True)
     wait()
     sys.exit(0)

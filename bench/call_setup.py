@@ -1,15 +1,26 @@
 """Call-setup benchmark: the fake FreeSWITCH (this process) drives calls into an app process.
 
     .venv/bin/python -m bench.call_setup [--calls N --rate R --concurrency C --json PATH]
-                                         [--app module:function] [--live 2000] [--only ours|baseline]
+                                         [--app module:function] [--live 2000]
+                                         [--only baseline,channel,ours]
 
-For each app kind (the greenswitch baseline, then ours; see bench/call_app.py) it starts the
-app in its own OS process, places N calls at R calls/s with at most C calls in flight, and
-reports per kind: admission latency = TCP connect of the agent leg -> receipt of the callee-leg
-command (``bgapi originate`` for ours, ``bridge`` for the baseline), measured by the fake;
-p50/p95/p99; sustained setups/s; failed calls; the app's peak RSS (VmHWM). Ratios are ours /
-baseline from the same run. ``--live N`` holds N calls up at once (both legs for ours) and
-reports the app's RSS with them held. Loopback only; the load is bounded in count and time.
+App kinds (bench/call_app.py), each started in its own OS process:
+
+* ``baseline``: a bare greenswitch app that answers and bridges;
+* ``channel``: our CallServer + Channel only (answer, ``bgapi originate``), no database --
+  with ``--app module:function`` a hook runs before the originate;
+* ``ours``: the real product (``make_handler(settings)``: seat identification, admission =
+  facts + decide + reserve in one SQLite transaction, ringback, originate, metering) on a
+  freshly provisioned database where every call is ALLOWED (distinct consented callee, its own
+  seat slot). Callees fail fast (``--callee busy``), so setups do not pile up.
+
+It places N calls at R calls/s with at most C calls in flight and reports per kind: admission
+latency = TCP connect of the agent leg -> receipt of the callee-leg command (``bgapi originate``
+for channel/ours, ``sendmsg execute bridge`` for the baseline), measured by the fake on receipt;
+p50/p95/p99; sustained setups/s; failed calls (and how the agent legs ended); the app's peak RSS
+(VmHWM). Ratios are kind / baseline from the same run. ``--live N`` holds N calls up at once
+(both legs, bridged) and reports the app's RSS with them held. Loopback only; the load is bounded
+in count and time.
 """
 
 from gevent import monkey
@@ -28,21 +39,29 @@ import time  # noqa: E402
 import gevent  # noqa: E402
 from gevent.lock import BoundedSemaphore  # noqa: E402
 
+from bench.call_app import SEAT_DOMAIN, callee_dialled, seat_user  # noqa: E402
 from fs_app.testing import FakeFreeSwitch, LegScript  # noqa: E402
+from fs_app.testing.fake_freeswitch import Press  # noqa: E402
+
+KINDS = ("baseline", "channel", "ours")
 
 TARGETS = {"setups_per_s": 500, "p99_ms_at_200_concurrent": 10.0, "p99_vs_baseline": 1.5, "rss_mb_2000_live": 300}
 
 
-def start_app(kind: str, hook: str | None, hold: bool = False):
+def start_app(kind: str, args, hold: bool = False):
     cmd = [sys.executable, "-m", "bench.call_app", "--kind", kind] + (["--hold"] if hold else [])
-    if hook:
-        cmd += ["--app", hook]
+    if args.app and kind == "channel":
+        cmd += ["--app", args.app]
+    if kind == "ours":
+        cmd += ["--seats", str(args.seats), "--callees", str(args.calls + args.live + 100),
+                "--log-level", args.log_level]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     line = proc.stdout.readline().strip()
     if not line.startswith("READY "):
         proc.kill()
         raise SystemExit(f"app {kind} did not start: {line!r}")
+    proc.idle_rss_kb = proc_memory_kb(proc.pid).get("VmRSS", 0)
     return proc, int(line.split()[1])
 
 
@@ -65,6 +84,32 @@ def stop_app(proc) -> None:
         proc.wait()
 
 
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+class Dialer:
+    """Places calls the way each app kind expects: ours needs an authenticated seat and a
+    distinct consented callee per call (seat ``i % seats``, callee ``i``)."""
+
+    def __init__(self, kind: str, fake: FakeFreeSwitch, seats: int):
+        self.kind, self.fake, self.seats, self.next = kind, fake, seats, 0
+
+    def place(self, **kwargs):
+        i, self.next = self.next, self.next + 1
+        if self.kind != "ours":
+            return self.fake.place_call(str(2000 + i % 1000), "1000", **kwargs)
+        user = seat_user(i % self.seats)
+        return self.fake.place_call(callee_dialled(i), user, sip_auth_username=user, sip_auth_realm=SEAT_DOMAIN,
+                                    variables={"fsapp_direction": "outbound", "fsapp_campaign": ""}, **kwargs)
+
+
+def callee_script(args) -> LegScript:
+    if args.callee == "answer":
+        return LegScript(hangup_after=args.hold_seconds, presses=[Press("2", 0.01)])
+    return LegScript(outcome=args.callee)
+
+
 def percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")
@@ -74,17 +119,18 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def run_setups(kind: str, args) -> dict:
-    proc, port = start_app(kind, args.app if kind == "ours" else None)
+    proc, port = start_app(kind, args)
     try:
         fake = FakeFreeSwitch("127.0.0.1", port, event_step=args.event_step, record_frames=False,
-                              default_callee=LegScript(hangup_after=args.hold_seconds))
+                              time_scale=args.time_scale, default_callee=callee_script(args))
+        dialer = Dialer(kind, fake, args.seats)
         gate = BoundedSemaphore(args.concurrency)
         calls = []
         failures = {"connect": 0, "no_callee_command": 0, "not_ended": 0}
 
         def one_call(i: int):
             try:
-                call = fake.place_call(str(2000 + i % 1000), "1000")
+                call = dialer.place()
                 calls.append(call)
                 if call.connect_error is not None:
                     failures["connect"] += 1
@@ -103,6 +149,7 @@ def run_setups(kind: str, args) -> dict:
         calls.clear()
         failures.update({"connect": 0, "no_callee_command": 0, "not_ended": 0})
 
+        load_before = loadavg()
         interval = 1.0 / args.rate
         started = time.monotonic()
         deadline = started + args.max_seconds
@@ -123,10 +170,16 @@ def run_setups(kind: str, args) -> dict:
         connects = sorted(c.t_connect for c in calls if c.t_connect is not None)
         span = (commands[-1] - connects[0]) if commands and connects else float("nan")
         memory = proc_memory_kb(proc.pid)
+        endings: dict[str, int] = {}
+        for c in calls:
+            cause = c.a_leg.hangup_cause if c.a_leg is not None else None
+            endings[str(cause)] = endings.get(str(cause), 0) + 1
+        load_after = loadavg()
     finally:
         stop_app(proc)
     return {
-        "kind": kind, "calls": len(calls), "setups": len(latencies),
+        "kind": kind, "calls": len(calls), "setups": len(latencies), "agent_leg_endings": endings,
+        "loadavg_before": load_before, "loadavg_after": load_after,
         "failed": sum(failures.values()), "failures": failures,
         "setups_per_s": len(latencies) / span if span and span > 0 else float("nan"),
         "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
@@ -138,17 +191,19 @@ def run_setups(kind: str, args) -> dict:
 
 def run_live(kind: str, args) -> dict:
     """Hold ``args.live`` calls up at once; report the app's RSS with them held."""
-    proc, port = start_app(kind, args.app if kind == "ours" else None, hold=True)
+    proc, port = start_app(kind, args, hold=True)
     try:
+        # callees never hang up by themselves; ours: they decline recording (2) and get bridged
         fake = FakeFreeSwitch("127.0.0.1", port, event_step=args.event_step, record_frames=False,
-                              default_callee=LegScript())  # callees never hang up by themselves
+                              time_scale=args.time_scale, default_callee=LegScript(presses=[Press("2", 0.01)]))
+        dialer = Dialer(kind, fake, args.seats)
         calls = []
         started = time.monotonic()
         for i in range(args.live):
-            calls.append(fake.place_call(str(2000 + i % 1000), "1000", wait_connected=False))
+            calls.append(dialer.place(wait_connected=False))
             if i % 50 == 49:
                 gevent.sleep(0.01)  # ~5000 calls/s ramp
-        expected_legs = 2 if kind == "ours" else 2
+        expected_legs = 2
 
         def all_up():
             return all(len(c.legs) >= expected_legs and all(not leg.hangup_started for leg in c.legs)
@@ -161,6 +216,7 @@ def run_live(kind: str, args) -> dict:
         ramp = time.monotonic() - started
         gevent.sleep(1.0)
         memory = proc_memory_kb(proc.pid)
+        baseline_kb = getattr(proc, "idle_rss_kb", 0)
         for call in calls:
             gevent.spawn(call.a_leg.hangup, "NORMAL_CLEARING")
         ended = sum(1 for c in calls if c.wait_ended(0 if c.ended.is_set() else 0.05) or c.ended.is_set())
@@ -171,6 +227,7 @@ def run_live(kind: str, args) -> dict:
         stop_app(proc)
     return {"kind": kind, "live_target": args.live, "live_held": up, "ramp_s": ramp,
             "rss_mb_with_calls_held": memory.get("VmRSS", 0) / 1024.0,
+            "rss_mb_idle": baseline_kb / 1024.0,
             "peak_rss_mb": memory.get("VmHWM", 0) / 1024.0, "ended_after_hangup": ended}
 
 
@@ -183,19 +240,25 @@ def main(argv=None) -> dict:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=500.0, help="calls placed per second")
     parser.add_argument("--concurrency", type=int, default=200, help="max calls in flight")
-    parser.add_argument("--hold-seconds", type=float, default=0.05, help="callee hangs up this long after answer")
+    parser.add_argument("--callee", default="busy", choices=("busy", "no_answer", "reject", "answer"),
+                        help="what callees do in the setup runs (busy: fail fast after 40 ms x time scale)")
+    parser.add_argument("--hold-seconds", type=float, default=0.05, help="--callee answer: hangs up this long after")
+    parser.add_argument("--time-scale", type=float, default=0.1, help="fake's media/far-end time scale")
+    parser.add_argument("--seats", type=int, default=0, help="ours: seats (default max(1000, 2 x live))")
+    parser.add_argument("--log-level", default="INFO", help="ours: FSAPP_LOG_LEVEL (production default INFO)")
     parser.add_argument("--event-step", type=float, default=0.0, help="fake's pause before event bursts (real: 0.02)")
     parser.add_argument("--call-timeout", type=float, default=20.0)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="stop placing calls after this")
     parser.add_argument("--app", help="module:function hook for our app, run before the originate")
     parser.add_argument("--live", type=int, default=0, help="also hold this many calls up and measure RSS")
-    parser.add_argument("--only", choices=("ours", "baseline"))
+    parser.add_argument("--only", help="comma-separated kinds among baseline,channel,ours (default all)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    kinds = [args.only] if args.only else ["baseline", "ours"]
+    kinds = [k for k in KINDS if k in args.only.split(",")] if args.only else list(KINDS)
+    args.seats = args.seats or max(1000, 2 * args.concurrency, args.live + 200)
     report = {"params": {k: v for k, v in vars(args).items() if k != "json"}, "targets": TARGETS,
               "setup": {}, "live": {}}
     for kind in kinds:
@@ -203,10 +266,11 @@ def main(argv=None) -> dict:
     if args.live:
         for kind in kinds:
             report["live"][kind] = run_live(kind, args)
-    if "ours" in report["setup"] and "baseline" in report["setup"]:
-        ours, base = report["setup"]["ours"], report["setup"]["baseline"]
-        report["ratios"] = {key: ratio(ours[key], base[key]) for key in ("p50_ms", "p95_ms", "p99_ms", "setups_per_s",
-                                                                      "peak_rss_mb")}
+    if "baseline" in report["setup"]:
+        base = report["setup"]["baseline"]
+        report["ratios"] = {kind: {key: ratio(r[key], base[key]) for key in ("p50_ms", "p95_ms", "p99_ms",
+                                                                           "setups_per_s", "peak_rss_mb")}
+                            for kind, r in report["setup"].items() if kind != "baseline"}
 
     print(f"\ncall setup: {args.calls} calls at {args.rate:g}/s, concurrency {args.concurrency}, "
           f"event step {args.event_step * 1000:g} ms")
@@ -217,10 +281,12 @@ def main(argv=None) -> dict:
     for kind, r in report["setup"].items():
         print(f"{kind:<10}{r['setups']:>8}{r['failed']:>8}{r['setups_per_s']:>10.1f}{r['p50_ms']:>9.2f}"
               f"{r['p95_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['max_ms']:>9.2f}{r['peak_rss_mb']:>13.1f}")
-    if "ratios" in report:
-        rr = report["ratios"]
-        print(f"{'ours/base':<10}{'':>8}{'':>8}{rr['setups_per_s']:>10.2f}{rr['p50_ms']:>9.2f}{rr['p95_ms']:>9.2f}"
-              f"{rr['p99_ms']:>9.2f}{'':>9}{rr['peak_rss_mb']:>13.2f}")
+    for kind, rr in report.get("ratios", {}).items():
+        print(f"{kind[:5] + '/base':<10}{'':>8}{'':>8}{rr['setups_per_s']:>10.2f}{rr['p50_ms']:>9.2f}"
+              f"{rr['p95_ms']:>9.2f}{rr['p99_ms']:>9.2f}{'':>9}{rr['peak_rss_mb']:>13.2f}")
+    for kind, r in report["setup"].items():
+        print(f"{kind}: agent legs ended {r['agent_leg_endings']}; failures {r['failures']}; "
+              f"load {r['loadavg_before']} -> {r['loadavg_after']}")
     for kind, r in report["live"].items():
         print(f"live {kind}: {r['live_held']}/{r['live_target']} calls held, RSS {r['rss_mb_with_calls_held']:.1f} MB "
               f"(peak {r['peak_rss_mb']:.1f} MB), ramp {r['ramp_s']:.1f} s")

@@ -244,6 +244,8 @@ class FakeConnection:
             return
         leg = self.leg
         full = self.control == "full"
+        if key in ("execute:bridge", "bgapi") and (word == "sendmsg" or rest.startswith("originate")):
+            leg.call.note_callee_command()  # admission latency ends at the *receipt* of the command
         if word == "connect":
             self.connect_command_at = time.monotonic()
             self.send(leg.connect_reply(self.socket_mode, self.control))
