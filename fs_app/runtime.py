@@ -53,7 +53,8 @@ def _listening(call_server) -> str:
 def serve(settings, esl: tuple[str, int], http: tuple[str, int]) -> int:
     from fs_app.logs import setup_logging
 
-    settings = node_settings(settings)
+    # --esl/--http override the settings, so that callee legs are sent back to where we listen
+    settings = node_settings(settings).replace(esl_listen=f"{esl[0]}:{esl[1]}", http_listen=f"{http[0]}:{http[1]}")
     setup_logging(settings)
     models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size,
                          checkpoint_in_background=True)
