@@ -56,6 +56,9 @@ def serve(settings, esl: tuple[str, int], http: tuple[str, int]) -> int:
     # --esl/--http override the settings, so that callee legs are sent back to where we listen
     settings = node_settings(settings).replace(esl_listen=f"{esl[0]}:{esl[1]}", http_listen=f"{http[0]}:{http[1]}")
     setup_logging(settings)
+    if settings.trust_sip_from_header:
+        log.warning("trust_sip_from_header is on: seats are identified by the unauthenticated From header "
+                    "(A4). Lab use only; anyone who can reach FreeSWITCH can call as any seat.")
     models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size,
                          checkpoint_in_background=True)
     with models.db.unit_of_work():

@@ -7,6 +7,7 @@ bytes (a slow hash buys nothing for a random secret) and can be revoked.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -32,9 +33,14 @@ LOCK_MINUTES = 15
 TOKEN_PREFIX = "fsa_"
 
 password_hasher = PasswordHasher()
-# A hash of a password nobody has, checked when the username is unknown so that the answer
-# takes as long as for a real user.
-_DUMMY_HASH = password_hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a password nobody has, checked when the username is unknown so that the answer
+    takes as long as for a real user. Made on first use: every `fsapp` command imports this
+    module and should not pay for an argon2 hash it never needs."""
+    return password_hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -149,7 +155,7 @@ def authenticate(username: str, password: str, *, address: str, now: datetime | 
         audit(username, "login.refused", tenant=user.tenant_id, target=address, why="user_locked")
         return LoginResult(None, "locked")
     try:
-        password_hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+        password_hasher.verify(user.password_hash if user else _dummy_hash(), password or "")
         verified = user is not None
     except (VerificationError, InvalidHashError):
         verified = False
