@@ -12,6 +12,7 @@ import random
 from datetime import datetime, timedelta
 
 import models
+from models.prepared import column_values
 from models import (
     Attempt, CallRecord, Campaign, Consent, DoNotCall, Hold, NumberLease, Seat, Tenant,
 )
@@ -31,19 +32,7 @@ def callee_pool() -> list[str]:
 def _full_rows(model, rows):
     """Complete rows (every column, Python-side defaults applied) as database values, in column order."""
     fields = [f for f in model._meta.sorted_fields if f.name != "id"]
-    out = []
-    for row in rows:
-        values = []
-        for field in fields:
-            if field.name in row:
-                value = row[field.name]
-            elif field.default is not None:
-                value = field.default() if callable(field.default) else field.default
-            else:
-                value = None
-            values.append(field.db_value(value))
-        out.append(values)
-    return fields, out
+    return fields, [column_values(fields, row) for row in rows]
 
 
 def bulk_insert(model, rows) -> None:

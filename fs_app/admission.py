@@ -185,7 +185,7 @@ def _record(request: CallRequest, decision: Decision, now: datetime, node: str, 
     facts["billable"] = decision.billable
     facts["record_allowed"] = decision.record_allowed
     facts["hold_fen"] = decision.hold_fen
-    return reservations.insert_row(CallRecord, dict(
+    return prepared.insert_row(CallRecord, dict(
         direction="outbound", agent_uuid=request.call_uuid, callee_uuid=callee_uuid, tenant=decision.tenant_id,
         seat=decision.seat_id, seat_address=request.seat_address[:300], campaign=decision.campaign_id,
         caller_number=decision.caller_id or "", callee_number=decision.callee[:32], dialled=request.dialled[:64],

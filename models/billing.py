@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from peewee import fn
 
-from . import ledger, rating
+from . import ledger, prepared, rating
 from .calls import CallRecord, Hold
 from .clock import utcnow
 from .db import database, for_update, is_postgres, write_transaction
@@ -260,32 +260,6 @@ def _execute(text: str, params) -> None:
     database.execute_sql(_sql(text), params)
 
 
-_INSERTS: dict[type, tuple[list, str]] = {}
-
-
-def _insert(model, values: dict) -> int:
-    """INSERT one row of ``model`` with every column: the given values, else the field defaults
-    (peewee applies defaults in Python, so raw SQL must spell them out)."""
-    if model not in _INSERTS:
-        fields = [f for f in model._meta.sorted_fields if f.name != "id"]
-        columns = ", ".join(f'"{f.column_name}"' for f in fields)
-        _INSERTS[model] = (fields, f'INSERT INTO "{model._meta.table_name}" ({columns}) '
-                                   f'VALUES ({", ".join("?" for _ in fields)})')
-    fields, text = _INSERTS[model]
-    params = []
-    for field_ in fields:
-        if field_.name in values:
-            value = values[field_.name]
-        elif callable(field_.default):
-            value = field_.default()
-        else:
-            value = field_.default
-        params.append(field_.db_value(value))
-    if is_postgres():
-        return database.execute_sql(_sql(text + " RETURNING id"), params).fetchone()[0]
-    return database.execute_sql(_sql(text), params).lastrowid
-
-
 @dataclass
 class _TenantRow:
     id: int
@@ -306,18 +280,12 @@ def _lock_tenant_row(tenant_id: int) -> _TenantRow | None:
 
 def _post_locked(tenant: _TenantRow, kind: str, amount_fen: int, promo_fen: int, key: str, call_uuid: str,
                  note: str, actor: str, at: datetime) -> int:
-    """Append a ledger entry exactly as ``ledger.post`` does (entry with balance_after, balance
-    caches moved in the same transaction), for a tenant row this transaction has locked and a key
-    it has checked. ``fsapp ledger verify`` proves the two agree."""
-    balance = tenant.balance_fen + amount_fen
-    promo_balance = tenant.promo_balance_fen + promo_fen
-    entry_id = _insert(LedgerEntry, dict(tenant=tenant.id, kind=kind, amount_fen=amount_fen, promo_fen=promo_fen,
-                                         balance_after_fen=balance, idempotency_key=key, call_uuid=call_uuid,
-                                         note=note, actor=actor, created_at=at))
-    _execute("UPDATE tenant SET balance_fen = ?, promo_balance_fen = ? WHERE id = ?",
-             (balance, promo_balance, tenant.id))
-    tenant.balance_fen, tenant.promo_balance_fen = balance, promo_balance
-    return entry_id
+    """Append a ledger entry (``ledger.append_locked``) for a tenant row this transaction has
+    locked and a key it has checked."""
+    entry, tenant.balance_fen, tenant.promo_balance_fen = ledger.append_locked(
+        tenant.id, tenant.balance_fen, tenant.promo_balance_fen, kind, amount_fen, promo_fen, key=key,
+        call_uuid=call_uuid, note=note, actor=actor, at=at)
+    return entry.id
 
 
 @dataclass
@@ -396,7 +364,7 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
             record = _record_row(callee_uuid, agent_uuid, lock=True)  # as it is now that we hold the lock
         record_created = record is None
         if record_created:
-            _insert(CallRecord, dict(
+            prepared.insert_row(CallRecord, dict(
                 direction=direction or "outbound", agent_uuid=agent_uuid or callee_uuid, callee_uuid=callee_uuid,
                 tenant=tenant.id, caller_number=caller_number, callee_number=callee_number, dialled=dialled,
                 decision="allowed", result="admitted", node=node,

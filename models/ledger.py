@@ -6,6 +6,8 @@ the same key posted twice, by any process, yields one entry.
 """
 from __future__ import annotations
 
+from . import prepared
+from .clock import utcnow
 from .db import for_update, write_transaction
 from .errors import InvalidInput
 from .money import LEDGER_KINDS, LedgerEntry
@@ -29,13 +31,24 @@ def post(tenant_id: int, kind: str, amount_fen: int, *, promo_fen: int = 0, key:
             existing = LedgerEntry.get_or_none(LedgerEntry.idempotency_key == key)
             if existing is not None:
                 return existing, False
-        balance = tenant.balance_fen + amount_fen
-        promo_balance = tenant.promo_balance_fen + promo_fen
-        fields = dict(tenant=tenant.id, kind=kind, amount_fen=amount_fen, promo_fen=promo_fen,
-                      balance_after_fen=balance, idempotency_key=key, call_uuid=call_uuid, note=note,
-                      actor=actor)
-        if at is not None:
-            fields["created_at"] = at
-        entry = LedgerEntry.create(**fields)
-        Tenant.update(balance_fen=balance, promo_balance_fen=promo_balance).where(Tenant.id == tenant.id).execute()
+        entry, _, _ = append_locked(tenant.id, tenant.balance_fen, tenant.promo_balance_fen, kind, amount_fen,
+                                    promo_fen, key=key, call_uuid=call_uuid, note=note, actor=actor, at=at)
         return entry, True
+
+
+def append_locked(tenant_id: int, balance_fen: int, promo_balance_fen: int, kind: str, amount_fen: int,
+                  promo_fen: int, *, key: str | None, call_uuid: str = "", note: str = "", actor: str = "",
+                  at=None) -> tuple[LedgerEntry, int, int]:
+    """The one way an entry is appended: the entry with its balance_after and the tenant's balance
+    caches, moved together. The caller holds the tenant row's lock (this transaction read
+    ``balance_fen``/``promo_balance_fen`` under it) and has checked the key. Plain prepared SQL:
+    this runs at every hangup. Returns (entry, new balance, new promotional balance)."""
+    balance = balance_fen + amount_fen
+    promo_balance = promo_balance_fen + promo_fen
+    fields = dict(tenant=tenant_id, kind=kind, amount_fen=amount_fen, promo_fen=promo_fen,
+                  balance_after_fen=balance, idempotency_key=key, call_uuid=call_uuid, note=note, actor=actor,
+                  created_at=at or utcnow())
+    entry_id = prepared.insert_row(LedgerEntry, fields)
+    prepared.execute("ledger_balance", "UPDATE tenant SET balance_fen = %s, promo_balance_fen = %s WHERE id = %s",
+                     (balance, promo_balance, tenant_id))
+    return LedgerEntry(id=entry_id, **fields), balance, promo_balance

@@ -27,36 +27,9 @@ from peewee import fn
 from .attempts import Attempt
 from .calls import Hold
 from . import prepared
+from .prepared import insert_row
 from .db import is_postgres, write_transaction
 from .tenancy import NumberLease, Tenant
-
-
-_insert_sql: dict[str, tuple[str, list]] = {}
-
-
-def insert_row(model, row: dict) -> int:
-    """INSERT one row with every column (model defaults filled in); returns its id.
-
-    The same row ``model.insert(**row)`` would write, without peewee's per-call query compilation
-    and, on PostgreSQL, as a prepared statement (``models.prepared``)."""
-    table = model._meta.table_name
-    cached = _insert_sql.get(table)
-    if cached is None:
-        fields = [f for f in model._meta.sorted_fields if f.name != "id"]
-        columns = ", ".join(f'"{f.column_name}"' for f in fields)
-        marks = ", ".join(["%s"] * len(fields))
-        cached = _insert_sql[table] = (f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) RETURNING "id"', fields)
-    sql, fields = cached
-    values = []
-    for field in fields:
-        if field.name in row:
-            value = row[field.name]
-        elif field.default is not None:
-            value = field.default() if callable(field.default) else field.default
-        else:
-            value = None
-        values.append(field.db_value(value))
-    return prepared.execute(f"insert_{table}", sql, values).fetchone()[0]
 
 
 def lock_tenant(tenant_id: int) -> Tenant | None:

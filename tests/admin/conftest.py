@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from argon2 import PasswordHasher
 
-import models
 from models import accounts, listing, provisioning
 from models.calls import CallRecord, Hold
 from models.clock import utcnow

@@ -30,7 +30,7 @@ def chromium():
         if os.environ.get("CI"):
             pytest.fail(message + " (CI is set: browser tests must run)")
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright, expect
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from models import listing
 from models.attempts import Attempt
 from models.calls import CallRecord, Hold
 from models.lists import Consent, DoNotCall
@@ -11,7 +10,7 @@ from models.money import LedgerEntry
 from models.tenancy import Tenant
 from fs_app.testing import LegScript, Press
 
-from .conftest import (CALLEE, DIALLED, make_tenant, names, place_agent_call, played, today)
+from .conftest import (CALLEE, make_tenant, names, place_agent_call, played, today)
 
 
 def finished(call, timeout=10):

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-import models
 from models import listing, provisioning
 from models.calls import CallRecord, Hold
 from models.clock import utcnow
