@@ -58,14 +58,20 @@ def _generate_here() -> None:
 
 
 def open_sqlite(rebuild: bool, wal_autocheckpoint: int | None = None) -> str:
+    """Open the cached database the way `fsapp serve` does: pooled connections, WAL checkpoints in
+    a background thread (``models.db.start_wal_checkpointer``) unless --wal-autocheckpoint says
+    otherwise."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "admission.db"
-    models.open_database(f"sqlite:///{path}")
+    served = wal_autocheckpoint is None
+    models.open_database(f"sqlite:///{path}", checkpoint_in_background=served)
+    if served:
+        models.db.start_wal_checkpointer()
     if rebuild or _meta_version() != VERSION:
         models.database.close()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-        models.open_database(f"sqlite:///{path}")
+        models.open_database(f"sqlite:///{path}", checkpoint_in_background=served)
         print(f"generating {path}", flush=True)
         _generate_here()
     if wal_autocheckpoint is not None:
@@ -154,7 +160,11 @@ def commit_floor() -> dict:
 
 def run(backend: str, calls: int, rebuild: bool, show_plans: bool, wal_autocheckpoint: int | None = None,
         synchronous_commit: str | None = None, per_call_connection: bool = False) -> dict:
-    label = backend + (f" (wal_autocheckpoint={wal_autocheckpoint})" if backend == "sqlite" and wal_autocheckpoint is not None else "")
+    if backend == "sqlite":
+        label = backend + (f" (wal_autocheckpoint={wal_autocheckpoint})" if wal_autocheckpoint is not None
+                           else " (as fsapp serve: pooled, checkpoints in the background)")
+    else:
+        label = backend
     print(f"\n== {label} ==", flush=True)
     location = open_sqlite(rebuild, wal_autocheckpoint) if backend == "sqlite" else open_postgres(rebuild)
     settings = load_settings({"FSAPP_DATA_DIR": str(RESULTS)})
