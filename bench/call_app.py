@@ -139,6 +139,8 @@ def ours(port: int, hook, hold: bool, args):
         "FSAPP_ESL_MAX_LIVE_CALLS": str(max(4 * args.seats, 10_000)),
         "FSAPP_LOG_LEVEL": args.log_level,
     }
+    if args.db_pool_size:
+        env["FSAPP_DB_POOL_SIZE"] = str(args.db_pool_size)
     settings = load_settings(env)
     models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size,
                          checkpoint_in_background=True)
@@ -244,12 +246,46 @@ def main(argv=None) -> None:
     parser.add_argument("--numbers", type=int, default=4, help="(ours) Beijing leased numbers")
     parser.add_argument("--callees", type=int, default=10000, help="(ours) consented callees")
     parser.add_argument("--log-level", default="INFO", help="(ours) FSAPP_LOG_LEVEL (production default INFO)")
+    parser.add_argument("--db-pool-size", type=int, default=0, help="(ours) FSAPP_DB_POOL_SIZE (default: the product's)")
     parser.add_argument("--keep-data", action="store_true", help="(ours) keep the temporary data dir")
     args = parser.parse_args(argv)
     if args.kind != "ours":  # ours logs the way `fsapp serve` does (setup_logging)
         logging.basicConfig(level=logging.ERROR)
     raise_fd_limit()
     port, wait = KINDS[args.kind](args.port, load_hook(args.app), args.hold, args)
+    if os.environ.get("BENCH_TRACEMALLOC"):  # SIGUSR1 prints where the memory went since READY
+        import gc
+        import tracemalloc
+        tracemalloc.start(int(os.environ["BENCH_TRACEMALLOC"]))
+        start = tracemalloc.take_snapshot()
+
+        def dump():
+            gc.collect()
+            stats = tracemalloc.take_snapshot().compare_to(start, "traceback")
+            for stat in stats[:25]:
+                print(stat, file=sys.stderr)
+                for line in stat.traceback.format()[-8:]:
+                    print("    " + line, file=sys.stderr)
+            sys.stderr.flush()
+        gevent.signal_handler(signal.SIGUSR1, dump)
+    if os.environ.get("BENCH_OBJECTS"):  # SIGUSR2 prints live objects by type
+        def objects():
+            import collections
+            import gc
+
+            from greenlet import greenlet
+            gc.collect()
+            count, size = collections.Counter(), collections.Counter()
+            for obj in gc.get_objects():
+                name = type(obj).__name__
+                count[name] += 1
+                size[name] += sys.getsizeof(obj)
+            print("greenlets", count["Greenlet"] + count["greenlet"], file=sys.stderr)
+            for name, total in size.most_common(20):
+                print(f"{name:30} {count[name]:>8} {total / 1e6:8.1f} MB", file=sys.stderr)
+            sys._debugmallocstats()
+            sys.stderr.flush()
+        gevent.signal_handler(signal.SIGUSR2, objects)
     print(f"READY {port}", flush=True)
     wait()
     sys.exit(0)

@@ -54,7 +54,7 @@ def start_app(kind: str, args, hold: bool = False):
         cmd += ["--app", args.app]
     if kind == "ours":
         cmd += ["--seats", str(args.seats), "--callees", str(args.calls + args.live + 100),
-                "--log-level", args.log_level]
+                "--log-level", args.log_level] + (["--db-pool-size", str(args.db_pool_size)] if args.db_pool_size else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     line = proc.stdout.readline().strip()
@@ -82,6 +82,16 @@ def stop_app(proc) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """utime + stime of a process (this one by default)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loadavg() -> list[float]:
@@ -150,6 +160,7 @@ def run_setups(kind: str, args) -> dict:
         failures.update({"connect": 0, "no_callee_command": 0, "not_ended": 0})
 
         load_before = loadavg()
+        app_cpu0, fake_cpu0 = cpu_seconds(proc.pid), cpu_seconds()
         interval = 1.0 / args.rate
         started = time.monotonic()
         deadline = started + args.max_seconds
@@ -164,6 +175,7 @@ def run_setups(kind: str, args) -> dict:
             gate.acquire()
             workers.append(gevent.spawn(one_call, i))
         gevent.joinall(workers, timeout=args.call_timeout + 10)
+        app_cpu, fake_cpu = cpu_seconds(proc.pid) - app_cpu0, cpu_seconds() - fake_cpu0
         latencies = [c.admission_latency * 1000 for c in calls if c.admission_latency is not None]
         failures["no_callee_command"] = sum(1 for c in calls if c.connect_error is None and c.admission_latency is None)
         commands = sorted(c.t_callee_command for c in calls if c.t_callee_command is not None)
@@ -180,6 +192,8 @@ def run_setups(kind: str, args) -> dict:
     return {
         "kind": kind, "calls": len(calls), "setups": len(latencies), "agent_leg_endings": endings,
         "loadavg_before": load_before, "loadavg_after": load_after,
+        "app_cpu_ms_per_call": app_cpu * 1000 / max(1, len(calls)),
+        "fake_cpu_ms_per_call": fake_cpu * 1000 / max(1, len(calls)),
         "failed": sum(failures.values()), "failures": failures,
         "setups_per_s": len(latencies) / span if span and span > 0 else float("nan"),
         "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
@@ -195,7 +209,8 @@ def run_live(kind: str, args) -> dict:
     try:
         # callees never hang up by themselves; ours: they decline recording (2) and get bridged
         fake = FakeFreeSwitch("127.0.0.1", port, event_step=args.event_step, record_frames=False,
-                              time_scale=args.time_scale, default_callee=LegScript(presses=[Press("2", 0.01)]))
+                              time_scale=args.live_time_scale,
+                              default_callee=LegScript(presses=[Press("2", 0.01)]))
         dialer = Dialer(kind, fake, args.seats)
         calls = []
         started = time.monotonic()
@@ -214,7 +229,7 @@ def run_live(kind: str, args) -> dict:
         up = sum(1 for c in calls if len(c.legs) >= expected_legs and c.legs[-1].bridged_with
                  and not any(leg.hangup_started for leg in c.legs))
         ramp = time.monotonic() - started
-        gevent.sleep(1.0)
+        gevent.sleep(2.0)
         memory = proc_memory_kb(proc.pid)
         baseline_kb = getattr(proc, "idle_rss_kb", 0)
         for call in calls:
@@ -244,6 +259,9 @@ def main(argv=None) -> dict:
                         help="what callees do in the setup runs (busy: fail fast after 40 ms x time scale)")
     parser.add_argument("--hold-seconds", type=float, default=0.05, help="--callee answer: hangs up this long after")
     parser.add_argument("--time-scale", type=float, default=0.1, help="fake's media/far-end time scale")
+    parser.add_argument("--live-time-scale", type=float, default=1.0,
+                        help="fake's time scale while holding live calls (1: the duration limit is real time)")
+    parser.add_argument("--db-pool-size", type=int, default=0, help="ours: FSAPP_DB_POOL_SIZE (default: product default)")
     parser.add_argument("--seats", type=int, default=0, help="ours: seats (default max(1000, 2 x live))")
     parser.add_argument("--log-level", default="INFO", help="ours: FSAPP_LOG_LEVEL (production default INFO)")
     parser.add_argument("--event-step", type=float, default=0.0, help="fake's pause before event bursts (real: 0.02)")
@@ -285,7 +303,8 @@ def main(argv=None) -> dict:
         print(f"{kind[:5] + '/base':<10}{'':>8}{'':>8}{rr['setups_per_s']:>10.2f}{rr['p50_ms']:>9.2f}"
               f"{rr['p95_ms']:>9.2f}{rr['p99_ms']:>9.2f}{'':>9}{rr['peak_rss_mb']:>13.2f}")
     for kind, r in report["setup"].items():
-        print(f"{kind}: agent legs ended {r['agent_leg_endings']}; failures {r['failures']}; "
+        print(f"{kind}: app CPU {r['app_cpu_ms_per_call']:.2f} ms/call (fake {r['fake_cpu_ms_per_call']:.2f}); "
+              f"agent legs ended {r['agent_leg_endings']}; failures {r['failures']}; "
               f"load {r['loadavg_before']} -> {r['loadavg_after']}")
     for kind, r in report["live"].items():
         print(f"live {kind}: {r['live_held']}/{r['live_target']} calls held, RSS {r['rss_mb_with_calls_held']:.1f} MB "

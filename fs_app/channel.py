@@ -136,14 +136,95 @@ def _parse_header_lines(block: str) -> dict[str, str]:
     return headers
 
 
+class HeaderBlock:
+    """A header block (``Name: value`` lines) kept as one string; values are found on demand.
+
+    An event or a connect reply carries ~150-200 headers of which a call reads a handful:
+    splitting every line into a dict cost more than everything else the reader did, and the
+    dict of a connect reply (kept for the whole call) is several times the size of its text.
+    ``get`` finds ``\nName: `` in the text (the last occurrence wins, as in a dict built line by
+    line; values are url-encoded by FreeSWITCH, so a line break always starts a header line).
+    The dict is built only when the whole block is asked for (``items``, iteration).
+
+    Well-formedness is checked at construction: a block with fewer ``: `` separators (or
+    ``Name:`` empty-value lines) than lines is parsed at once, which raises
+    :class:`ProtocolError` for its bad line exactly as before.
+    """
+
+    __slots__ = ("_text", "_dict")
+
+    def __init__(self, block: str):
+        block = block.strip("\n")
+        lines = block.count("\n") + 1 if block else 0
+        if block.count(": ") + block.count(":\n") + (block[-1:] == ":") < lines:
+            self._dict = _parse_header_lines(block)  # raises for a line without a separator
+            self._text = None
+        else:
+            self._dict = None
+            self._text = "\n" + block + "\n"
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        if self._dict is not None:
+            return self._dict.get(name, default)
+        text = self._text
+        at = text.rfind("\n" + name + ": ")
+        empty = text.rfind("\n" + name + ":\n")
+        if at < 0 and empty < 0:
+            return default
+        if empty > at:
+            return ""
+        start = at + len(name) + 3
+        return text[start:text.index("\n", start)]
+
+    def _full(self) -> dict[str, str]:
+        if self._dict is None:
+            self._dict = _parse_header_lines(self._text)
+            self._text = None
+        return self._dict
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self):
+        return iter(self._full())
+
+    def __len__(self) -> int:
+        return len(self._full())
+
+    def items(self):
+        return self._full().items()
+
+    def keys(self):
+        return self._full().keys()
+
+    def values(self):
+        return self._full().values()
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, HeaderBlock):
+            other = other._full()
+        return self._full() == other
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"HeaderBlock({self._full()!r})"
+
+
 class EslEvent:
     """A ``text/event-plain`` event. Header values are url-decoded on first access."""
 
     __slots__ = ("_raw", "_decoded", "body")
 
-    def __init__(self, raw_headers: dict[str, str], body: str | None = None):
+    def __init__(self, raw_headers: "dict[str, str] | HeaderBlock", body: str | None = None):
         self._raw = raw_headers
-        self._decoded: dict[str, str] = {}
+        self._decoded: dict[str, str] | None = None
         self.body = body
 
     @property
@@ -151,14 +232,19 @@ class EslEvent:
         return self._raw.get("Event-Name")
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        try:
-            return self._decoded[name]
-        except KeyError:
-            raw = self._raw.get(name)
-            if raw is None:
-                return default
-            value = self._decoded[name] = _decode(raw)
-            return value
+        decoded = self._decoded
+        if decoded is None:
+            decoded = self._decoded = {}
+        else:
+            try:
+                return decoded[name]
+            except KeyError:
+                pass
+        raw = self._raw.get(name)
+        if raw is None:
+            return default
+        value = decoded[name] = _decode(raw)
+        return value
 
     def __getitem__(self, name: str) -> str:
         value = self.get(name)
@@ -345,7 +431,7 @@ class Channel:
     # ------------------------------------------------------------------ reading
     def _read_loop(self) -> None:
         buf = bytearray()
-        pending_headers: dict[str, str] | None = None
+        pending_headers: HeaderBlock | None = None
         need = 0
         recv = self._sock.recv
         try:
@@ -371,7 +457,7 @@ class Channel:
                         pos = end + 2
                         if not block.strip("\n"):
                             continue
-                        headers = _parse_header_lines(block)
+                        headers = HeaderBlock(block)
                         length = headers.get("Content-Length")
                         if length is None:
                             self._dispatch(headers, None)
@@ -389,7 +475,11 @@ class Channel:
                     pos += need
                     headers, pending_headers = pending_headers, None
                     self._dispatch(headers, body)
-                if pos:
+                if pos == len(buf):
+                    # a fresh buffer: a bytearray trimmed from the front keeps its capacity, and
+                    # thousands of idle live legs would each hold their largest burst (~30 KiB)
+                    buf = bytearray()
+                elif pos:
                     del buf[:pos]
         except ProtocolError as exc:
             self._protocol_failure(str(exc))
@@ -405,7 +495,7 @@ class Channel:
         self._lost(f"protocol error: {reason}")
         return ProtocolError(reason)
 
-    def _dispatch(self, headers: dict[str, str], body: str | None) -> None:
+    def _dispatch(self, headers: HeaderBlock, body: str | None) -> None:
         content_type = headers.get("Content-Type")
         if content_type == "text/event-plain":
             if body is None:
@@ -438,7 +528,7 @@ class Channel:
     @staticmethod
     def _parse_event(body: str) -> EslEvent:
         head, sep, rest = body.partition("\n\n")
-        headers = _parse_header_lines(head)
+        headers = HeaderBlock(head)
         inner = None
         length = headers.get("Content-Length")
         if length is not None:
