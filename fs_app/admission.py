@@ -101,6 +101,19 @@ class Admission:
         return self.decision.billable
 
 
+_limits_for: tuple = (None, None)  # (settings, Limits): settings objects are immutable
+
+
+def _platform_limits(settings):
+    """``platform_limits(settings)``, built once per settings object instead of once per call."""
+    global _limits_for
+    cached_settings, limits = _limits_for
+    if cached_settings is not settings:
+        limits = platform_limits(settings)
+        _limits_for = (settings, limits)
+    return limits
+
+
 def _callee(request: CallRequest, settings) -> Callee:
     return classify_callee(request.dialled, settings.default_region, tuple(settings.emergency_numbers))
 
@@ -110,7 +123,7 @@ def evaluate(request: CallRequest, now: datetime, settings) -> Decision:
     """The decision a call would get now; reads only (used by `fsapp check`)."""
     callee = _callee(request, settings)
     try:
-        facts = load_facts(request, callee, platform_limits(settings), now, lock=False)
+        facts = load_facts(request, callee, _platform_limits(settings), now, lock=False)
         return decide(request, facts, now)
     except Exception as exc:  # noqa: BLE001 - fail closed, whatever went wrong
         log.exception("policy evaluation failed for %s", request.call_uuid)
@@ -125,7 +138,7 @@ def admit(request: CallRequest, now: datetime, settings, node: str = "", *,
     try:
         with write_transaction():
             _set_timeouts(timeout_s)
-            facts = load_facts(request, callee, platform_limits(settings), now, lock=True)
+            facts = load_facts(request, callee, _platform_limits(settings), now, lock=True)
             decision = decide(request, facts, now)
             decide_ms = round((time.perf_counter() - started) * 1000, 3)
             hold = callee_uuid = None

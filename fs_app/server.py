@@ -59,6 +59,8 @@ class CallServer:
         self.port = port
         self.max_live_calls = max_live_calls
         self.allowed_networks = parse_peers(allowed_peers)
+        self._peer_verdicts: dict[str, bool] = {}
+        self._verdicts_for = self.allowed_networks
         self.drain_timeout = drain_timeout
         self.reuse_port = reuse_port
         self.command_timeout = command_timeout
@@ -180,6 +182,16 @@ class CallServer:
 
     # ------------------------------------------------------------------ per connection
     def peer_allowed(self, ip: str) -> bool:
+        if self._verdicts_for is not self.allowed_networks:  # replaced: forget old verdicts
+            self._peer_verdicts, self._verdicts_for = {}, self.allowed_networks
+        allowed = self._peer_verdicts.get(ip)
+        if allowed is None:
+            allowed = self._peer_allowed(ip)
+            if len(self._peer_verdicts) < 1024:  # FreeSWITCH nodes: a handful of addresses
+                self._peer_verdicts[ip] = allowed
+        return allowed
+
+    def _peer_allowed(self, ip: str) -> bool:
         try:
             address = ipaddress.ip_address(ip.split("%", 1)[0])
         except ValueError:
