@@ -329,8 +329,14 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
                 billsec: int | None = None, agent_uuid: str | None = None, tenant_id: int | None = None,
                 direction: str | None = None, hangup_cause: str = "", caller_number: str = "",
                 callee_number: str = "", dialled: str = "", emergency_numbers=None, node: str = "",
-                started_at: datetime | None = None, at: datetime | None = None) -> ChargeResult:
+                started_at: datetime | None = None, at: datetime | None = None,
+                record_changes: dict | None = None) -> ChargeResult:
     """Settle one call from one report of it (the app at hangup, or a FreeSWITCH CDR).
+
+    ``record_changes`` (CallRecord field name -> value): fields the flow would otherwise write
+    with its own update just before the charge, written in this transaction instead, as if
+    written first (the charge's own changes win; only on a record that already carries
+    ``callee_uuid``, as ``flows.common.update_record(callee_uuid=...)`` would).
 
     One transaction: find or create the call record, rate it, post ``call:<callee uuid>`` to the
     ledger, update the record, and turn the agent leg's hold into the charge (its amount drops to
@@ -376,6 +382,12 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
         amount = 0 if emergency else tariff.charge(billsec)
 
         changes: dict = {}
+        if record_changes and not record_created and record.callee_uuid == callee_uuid:
+            for name, value in record_changes.items():
+                field = CallRecord._meta.fields[name]
+                changes[field.column_name] = field.db_value(value)
+                if name in ("result", "hangup_cause"):
+                    setattr(record, name, value)
         if record.callee_uuid != callee_uuid:
             changes["callee_uuid"] = callee_uuid
         if record.tenant_id is None:

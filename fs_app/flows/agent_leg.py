@@ -192,13 +192,14 @@ class AgentCall:
     def _callee_failed(self, ringback, cause: str) -> None:
         result = billing.final_result(False, cause)
         log.info("callee leg failed: %s (%s)", cause, result)
-        update_record(callee_uuid=self.callee_uuid, result=result, hangup_cause=cause[:64])
-        try:
+        changes = dict(result=result, hangup_cause=cause[:64])
+        try:  # settles the record (unanswered, free) and writes its outcome in one transaction
             self.meter.hangup(callee_uuid=self.callee_uuid, agent_uuid=self.channel.uuid, answered_at=None,
-                              ended_at=utcnow(), hangup_cause=cause)  # settles the record: unanswered, free
+                              ended_at=utcnow(), hangup_cause=cause, record_changes=changes)
         except Exception:  # noqa: BLE001 - nothing to charge; the CDR job settles it later
             metrics.db_error("charge")
             log.exception("could not settle the failed call")
+            update_record(callee_uuid=self.callee_uuid, **changes)
         self.channel.uuid_break()
         quietly(ringback.wait, timeout=self.settings.esl_command_timeout_s)
         played: list[str] = []

@@ -214,14 +214,14 @@ class CalleeCall:
         changes = dict(prompts=self.played, **self.evidence)
         if self.result is not None:
             changes["result"] = self.result
-        update_record(callee_uuid=self.uuid, **changes)
-        try:
+        try:  # the record's outcome is written in the charge's transaction (one write, not two)
             charge = self.meter.hangup(callee_uuid=self.uuid, agent_uuid=self.agent_uuid, answered_at=answered_at,
                                        ended_at=ended_at, hangup_cause=cause, direction="outbound",
-                                       dialled=self.callee)
+                                       dialled=self.callee, record_changes=changes)
         except Exception:  # noqa: BLE001 - the CDR reconciliation charges it later (principle 5)
             metrics.db_error("charge")
             log.exception("could not charge the call; CDR reconciliation will")
+            update_record(callee_uuid=self.uuid, **changes)  # the outcome is evidence: keep it anyway
             return
         if charge.charged_now:
             metrics.charge(charge.charge_fen)

@@ -141,12 +141,17 @@ class InboundCall:
         if event is not None:
             answered_at = fs_time(event.get("Caller-Channel-Answered-Time")) or answered_at
             ended_at = fs_time(event.get("Caller-Channel-Hangup-Time")) or ended_at
-        update_record(callee_uuid=uuid, prompts=self.played, **self.evidence)
+        changes = dict(prompts=self.played, **self.evidence)
         try:
-            if answered_at is not None:
-                self.meter.hangup(callee_uuid=uuid, agent_uuid=uuid, answered_at=answered_at, ended_at=ended_at,
-                                  hangup_cause=self.channel.hangup_cause or "", direction="inbound")
-        except Exception:  # noqa: BLE001 - the CDR reconciliation charges it later
-            log.exception("could not charge inbound call %s", uuid)
+            if answered_at is None:
+                update_record(callee_uuid=uuid, **changes)
+            else:  # the record's evidence is written in the charge's transaction
+                try:
+                    self.meter.hangup(callee_uuid=uuid, agent_uuid=uuid, answered_at=answered_at, ended_at=ended_at,
+                                      hangup_cause=self.channel.hangup_cause or "", direction="inbound",
+                                      record_changes=changes)
+                except Exception:  # noqa: BLE001 - the CDR reconciliation charges it later
+                    log.exception("could not charge inbound call %s", uuid)
+                    update_record(callee_uuid=uuid, **changes)
         finally:
             release(uuid, utcnow(), originated=False)
