@@ -150,18 +150,31 @@ class Meter:
         interval until ``stop`` is set or the call is settled, and call ``on_change(allowance)``
         whenever the allowed end moved, so the flow reschedules its hangup and warning. A failed
         extension (database away) is logged and the current limit stands (B5)."""
-        last_end = current.allowed_end if current is not None else None
+        tick = self.extension_tick(callee_uuid=callee_uuid, agent_uuid=agent_uuid, on_change=on_change,
+                                   current=current)
         while not stop.wait(self.interval_s):
+            if not tick():
+                return
+
+    def extension_tick(self, *, callee_uuid: str, agent_uuid: str, on_change, current: Allowance | None = None):
+        """One step of ``keep_extending`` as a function for a scheduler (``flows.ticker``): extend
+        once, call ``on_change`` when the allowed end moved; returns False once the call is settled."""
+        last_end = [current.allowed_end if current is not None else None]
+
+        def tick() -> bool:
             try:
                 allowance = self.extend(callee_uuid=callee_uuid, agent_uuid=agent_uuid)
             except Exception:  # noqa: BLE001 - the limit already scheduled stays in force
                 log.exception("hold extension of %s failed; the current limit stands", callee_uuid)
-                continue
+                return True
             if allowance.settled:
-                return
-            if allowance.allowed_end != last_end:
-                last_end = allowance.allowed_end
+                return False
+            if allowance.allowed_end != last_end[0]:
+                last_end[0] = allowance.allowed_end
                 on_change(allowance)
+            return True
+
+        return tick
 
     # -- helpers -------------------------------------------------------------------------------
 

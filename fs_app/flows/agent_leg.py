@@ -33,6 +33,7 @@ from fs_app.metering import Meter
 from fs_app.policy import seat_identity
 
 from .common import OUTCOME_VAR, RINGBACK, play, quietly, socket_address, update_record
+from .ticker import TICKER
 
 log = logging.getLogger("fsapp.flows.agent")
 
@@ -109,12 +110,13 @@ class AgentCall:
         self._stop = threading.Event()
 
     def run(self) -> None:
-        keeper = gevent.spawn(self._keep_reservation)
+        # the heartbeat runs on the process-wide scheduler, not in a greenlet of its own
+        keeper = TICKER.every(self.settings.hold_extend_interval_s, self._heartbeat)
         try:
             self._call()
         finally:
             self._stop.set()
-            keeper.kill(block=False)
+            keeper.cancel()
             if self.callee_answered:
                 self._await_settlement()
             release(self.channel.uuid, utcnow(), originated=self.originated)
@@ -154,7 +156,7 @@ class AgentCall:
             raise
         if outcome == "bridged":
             log.info("bridged with %s", self.callee_uuid)
-            while True:  # the keeper greenlet heartbeats meanwhile; calls may last hours
+            while True:  # the ticker heartbeats meanwhile; calls may last hours
                 try:
                     channel.wait_hangup()
                     return
@@ -251,21 +253,22 @@ class AgentCall:
             variables["origination_caller_id_number"] = self.admission.caller_id
         return variables
 
-    def _keep_reservation(self) -> None:
-        """Heartbeat the reservation while the agent leg lives; a lapsed one ends the call (its
-        slots may have been given to another call: fail closed)."""
-        interval = self.settings.hold_extend_interval_s
-        while not self._stop.wait(interval):
-            try:
-                alive = heartbeat(self.channel.uuid, utcnow(), self.settings)
-            except Exception:  # noqa: BLE001 - the lease still runs; try again next interval
-                metrics.db_error("heartbeat")
-                log.exception("heartbeat failed")
-                continue
-            if not alive:
-                log.warning("reservation lapsed: ending both legs")
-                self.lapsed.set()
-                if self.originated or self.callee_uuid:
-                    quietly(self.channel.uuid_kill, self.callee_uuid, "ALLOTTED_TIMEOUT")
-                quietly(self.channel.hangup, "ALLOTTED_TIMEOUT")
-                return
+    def _heartbeat(self) -> bool:
+        """Heartbeat the reservation (every interval while the agent leg lives); a lapsed one ends
+        the call (its slots may have been given to another call: fail closed). False: no more."""
+        if self._stop.is_set():
+            return False
+        try:
+            alive = heartbeat(self.channel.uuid, utcnow(), self.settings)
+        except Exception:  # noqa: BLE001 - the lease still runs; try again next interval
+            metrics.db_error("heartbeat")
+            log.exception("heartbeat failed")
+            return not self._stop.is_set()
+        if not alive:
+            log.warning("reservation lapsed: ending both legs")
+            self.lapsed.set()
+            if self.originated or self.callee_uuid:
+                quietly(self.channel.uuid_kill, self.callee_uuid, "ALLOTTED_TIMEOUT")
+            quietly(self.channel.hangup, "ALLOTTED_TIMEOUT")
+            return False
+        return not self._stop.is_set()

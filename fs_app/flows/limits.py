@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 
-import gevent
-
 from fs_app.channel import Channel
 from fs_app.metering import Allowance, Meter
 
 from .common import prompt_file, quietly
+from .ticker import TICKER
 
 log = logging.getLogger("fsapp.flows.limits")
 
@@ -53,7 +52,7 @@ class DurationLimit:
         log.info("duration limit armed: hangup in %s s (until %s)", seconds, allowance.allowed_end)
 
     def keep_extending(self, meter: Meter, *, callee_uuid: str, agent_uuid: str, current: Allowance) -> None:
-        """Extend the hold every ``hold_extend_interval_s`` in a greenlet; re-arm when the end moves."""
+        """Extend the hold every ``hold_extend_interval_s`` (process-wide ticker); re-arm when the end moves."""
         def on_change(allowance: Allowance) -> None:
             if allowance.lapsed:
                 log.warning("hold lapsed: ending the call now")
@@ -62,12 +61,13 @@ class DurationLimit:
                 return
             quietly(self.arm, allowance)
 
-        self._extender = gevent.spawn(meter.keep_extending, callee_uuid=callee_uuid, agent_uuid=agent_uuid,
-                                      on_change=on_change, stop=self._stop, current=current)
+        tick = meter.extension_tick(callee_uuid=callee_uuid, agent_uuid=agent_uuid, on_change=on_change,
+                                    current=current)
+        # on the process-wide scheduler, not a greenlet of its own (fs_app.flows.ticker)
+        self._extender = TICKER.every(meter.interval_s,
+                                      lambda: not self._stop.is_set() and tick() and not self._stop.is_set())
 
     def stop(self) -> None:
         self._stop.set()
         if self._extender is not None:
-            self._extender.join(timeout=5)
-            if not self._extender.dead:
-                self._extender.kill(block=False)
+            self._extender.cancel(timeout=5)  # let a running extension finish (up to 5 s)
