@@ -133,14 +133,17 @@ class Meter:
     @unit_of_work()
     def hangup(self, *, callee_uuid: str, agent_uuid: str, answered_at: datetime | None,
                ended_at: datetime | None, hangup_cause: str = "", direction: str | None = None,
-               dialled: str = "", record_changes: dict | None = None) -> ChargeResult:
+               dialled: str = "", record_changes: dict | None = None,
+               release_at: datetime | None = None) -> ChargeResult:
         """The call ended: charge it exactly once under ``call:<callee uuid>`` (duplicates and
         late reports are harmless) and release the money its hold guarded. ``record_changes``:
-        call-record fields written in the same transaction (see ``billing.charge_call``)."""
+        call-record fields written in the same transaction; ``release_at``: end the agent leg's
+        reservation in it too (see ``billing.charge_call``)."""
         return billing.charge_call(
             callee_uuid, source="app", answered_at=answered_at, ended_at=ended_at or utcnow(),
             agent_uuid=agent_uuid, direction=direction, hangup_cause=hangup_cause, dialled=dialled,
-            emergency_numbers=self.emergency_numbers, node=self.node, record_changes=record_changes)
+            emergency_numbers=self.emergency_numbers, node=self.node, record_changes=record_changes,
+            release_at=release_at)
 
     # -- the periodic loop ---------------------------------------------------------------------
 

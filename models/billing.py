@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from peewee import fn
 
-from . import ledger, prepared, rating
+from . import ledger, prepared, rating, reservations
 from .calls import CallRecord, Hold
 from .clock import utcnow
 from .db import database, for_update, is_postgres, write_transaction
@@ -330,13 +330,15 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
                 direction: str | None = None, hangup_cause: str = "", caller_number: str = "",
                 callee_number: str = "", dialled: str = "", emergency_numbers=None, node: str = "",
                 started_at: datetime | None = None, at: datetime | None = None,
-                record_changes: dict | None = None) -> ChargeResult:
+                record_changes: dict | None = None, release_at: datetime | None = None) -> ChargeResult:
     """Settle one call from one report of it (the app at hangup, or a FreeSWITCH CDR).
 
     ``record_changes`` (CallRecord field name -> value): fields the flow would otherwise write
     with its own update just before the charge, written in this transaction instead, as if
     written first (the charge's own changes win; only on a record that already carries
-    ``callee_uuid``, as ``flows.common.update_record(callee_uuid=...)`` would).
+    ``callee_uuid``, as ``flows.common.update_record(callee_uuid=...)`` would). ``release_at``:
+    also end the reservation of the agent leg ``agent_uuid`` (``reservations.release``) in this
+    transaction, once the charge is posted.
 
     One transaction: find or create the call record, rate it, post ``call:<callee uuid>`` to the
     ledger, update the record, and turn the agent leg's hold into the charge (its amount drops to
@@ -443,6 +445,9 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
             # the money this hold guarded is now a posted charge (or was not needed)
             _execute("UPDATE hold SET amount_fen = 0 WHERE call_uuid = ? AND released_at IS NULL AND amount_fen <> 0",
                      (record.agent_uuid,))
+
+        if release_at is not None and agent_uuid:
+            reservations.release_locked(agent_uuid, release_at, originated=True)
 
         return ChargeResult(callee_uuid=callee_uuid, tenant_id=tenant.id, record_id=record.id,
                             billsec=billed_billsec, charge_fen=amount if settles else record.charge_fen,

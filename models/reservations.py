@@ -69,11 +69,16 @@ def release(call_uuid: str, now: datetime, *, originated: bool = True) -> bool:
     """End the reservation; True when a live hold was released. ``originated=False`` when the
     callee leg was never created: the attempt then does not count for frequency (A9)."""
     with write_transaction():
-        released = prepared.execute(
-            "release", 'UPDATE "hold" SET "released_at" = %s WHERE "call_uuid" = %s AND "released_at" IS NULL',
-            (Hold.released_at.db_value(now), call_uuid)).rowcount
-        if not originated:
-            prepared.execute("uncount", 'DELETE FROM "attempt" WHERE "call_uuid" = %s', (call_uuid,))
+        return release_locked(call_uuid, now, originated=originated)
+
+
+def release_locked(call_uuid: str, now: datetime, *, originated: bool = True) -> bool:
+    """``release`` inside the caller's write transaction (the hangup charge ends it in its own)."""
+    released = prepared.execute(
+        "release", 'UPDATE "hold" SET "released_at" = %s WHERE "call_uuid" = %s AND "released_at" IS NULL',
+        (Hold.released_at.db_value(now), call_uuid)).rowcount
+    if not originated:
+        prepared.execute("uncount", 'DELETE FROM "attempt" WHERE "call_uuid" = %s', (call_uuid,))
     return released > 0
 
 

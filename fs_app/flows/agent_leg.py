@@ -117,9 +117,9 @@ class AgentCall:
         finally:
             self._stop.set()
             keeper.cancel()
-            if self.callee_answered:
-                self._await_settlement()
-            release(self.channel.uuid, utcnow(), originated=self.originated)
+            # the callee leg's charge released the reservation: nothing left to release then
+            if not (self.callee_answered and self._await_settlement()):
+                release(self.channel.uuid, utcnow(), originated=self.originated)
 
     # -- the call, top to bottom ---------------------------------------------------------------
 
@@ -217,7 +217,7 @@ class AgentCall:
         self.originated = True
         quietly(self.channel.uuid_kill, self.callee_uuid, "ORIGINATOR_CANCEL")
 
-    def _await_settlement(self) -> None:
+    def _await_settlement(self) -> bool:
         """The callee leg's flow charges the call and then releases the reservation, so the
         call's money is held until the charge is posted (A13). Wait a little for that; if the
         callee leg's process is gone, release here (the CDR reconciliation charges the call)."""
@@ -227,10 +227,11 @@ class AgentCall:
                 settled = not Hold.select().where(
                     (Hold.call_uuid == self.channel.uuid) & Hold.released_at.is_null()).exists()
             if settled:
-                return
+                return True
             gevent.sleep(0.05)
         log.warning("callee leg %s did not settle within %ss; releasing here", self.callee_uuid,
                     self.settings.esl_command_timeout_s)
+        return False
 
     # -- pieces --------------------------------------------------------------------------------
 

@@ -24,7 +24,6 @@ from models.listing import add_dnc_entry, revoke_consent
 from models.tenancy import Tenant
 
 from fs_app import metrics, prompts
-from fs_app.admission import release
 from fs_app.channel import Channel, ChannelGone, ChannelTimeout, CommandError
 from fs_app.logs import call_context
 from fs_app.metering import Meter
@@ -217,7 +216,8 @@ class CalleeCall:
         try:  # the record's outcome is written in the charge's transaction (one write, not two)
             charge = self.meter.hangup(callee_uuid=self.uuid, agent_uuid=self.agent_uuid, answered_at=answered_at,
                                        ended_at=ended_at, hangup_cause=cause, direction="outbound",
-                                       dialled=self.callee, record_changes=changes)
+                                       dialled=self.callee, record_changes=changes,
+                                       release_at=utcnow())  # the money is posted: free the slots now
         except Exception:  # noqa: BLE001 - the CDR reconciliation charges it later (principle 5)
             metrics.db_error("charge")
             log.exception("could not charge the call; CDR reconciliation will")
@@ -225,5 +225,4 @@ class CalleeCall:
             return
         if charge.charged_now:
             metrics.charge(charge.charge_fen)
-        release(self.agent_uuid, utcnow(), originated=True)  # the money is posted: free the slots now
         log.info("call ended %s: %s s billed, %s fen", cause, charge.billsec, charge.charge_fen)
