@@ -47,6 +47,16 @@ def ensure_visible(tenant_id: int | None) -> None:
         abort(404)
 
 
+def visible_row(model, row_id: int):
+    """The ``model`` row with this id, or 404 when it does not exist or belongs to a tenant the
+    user may not see (the same answer either way, so ids of other tenants reveal nothing)."""
+    row = model.get_or_none(model.id == row_id)
+    if row is None:
+        abort(404)
+    ensure_visible(row.tenant_id)
+    return row
+
+
 def tenant_code_for_write(submitted: str) -> str:
     """The tenant a form writes to: a tenant admin's own, whatever the form says."""
     own = own_tenant_id()

@@ -20,7 +20,7 @@ from models.tenancy import Campaign, Seat
 from .. import call_list
 from ..formatting import local_time
 from ..reasons import REASONS, reason_explanation, reason_label, reason_rule
-from ..scope import chosen_tenant, ensure_visible, visible_tenants
+from ..scope import chosen_tenant, visible_tenants, visible_row
 
 blueprint = Blueprint("calls", __name__, url_prefix="/calls")
 
@@ -88,11 +88,7 @@ def export():
 
 
 def visible_call(call_id: int) -> CallRecord:
-    call = CallRecord.get_or_none(CallRecord.id == call_id)
-    if call is None:
-        abort(404)
-    ensure_visible(call.tenant_id)
-    return call
+    return visible_row(CallRecord, call_id)
 
 
 @blueprint.route("/<int:call_id>")

@@ -12,7 +12,7 @@ from models.errors import InvalidInput
 from models.tenancy import SCRIPT_STATUSES, Campaign, Tenant
 
 from ..auth import roles
-from ..scope import chosen_tenant, ensure_visible, restrict, tenant_code_for_write, visible_tenants
+from ..scope import chosen_tenant, restrict, tenant_code_for_write, visible_tenants, visible_row
 
 blueprint = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -66,11 +66,7 @@ def create():
 
 
 def visible_campaign(campaign_id: int) -> Campaign:
-    campaign = Campaign.get_or_none(Campaign.id == campaign_id)
-    if campaign is None:
-        abort(404)
-    ensure_visible(campaign.tenant_id)
-    return campaign
+    return visible_row(Campaign, campaign_id)
 
 
 @blueprint.route("/<int:campaign_id>")

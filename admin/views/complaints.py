@@ -1,7 +1,7 @@
 """Complaints: the 2-hour answer deadline counting down, overdue ones flagged (D5)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models.clock import utcnow
@@ -12,7 +12,7 @@ from models.tenancy import Tenant
 from ..auth import roles
 from ..complaint_filing import answer_complaint, file_complaint
 from ..form_values import local_datetime
-from ..scope import chosen_tenant, ensure_visible, restrict, tenant_code_for_write, visible_tenants
+from ..scope import chosen_tenant, restrict, tenant_code_for_write, visible_tenants, visible_row
 
 blueprint = Blueprint("complaints", __name__, url_prefix="/complaints")
 
@@ -54,10 +54,7 @@ def create():
 @blueprint.route("/<int:complaint_id>/answer", methods=["POST"])
 @roles("operator", "tenant_admin")
 def answer(complaint_id: int):
-    complaint = Complaint.get_or_none(Complaint.id == complaint_id)
-    if complaint is None:
-        abort(404)
-    ensure_visible(complaint.tenant_id)
+    complaint = visible_row(Complaint, complaint_id)
     try:
         answer_complaint(complaint, request.form.get("answer", ""), actor=g.user.username)
     except InvalidInput as exc:
