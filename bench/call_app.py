@@ -37,6 +37,7 @@ import resource  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -121,9 +122,21 @@ def provision(seats: int, numbers: int, callees: int) -> None:
           f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
 
 
+def provision_into(data_dir: str, args) -> None:
+    import models
+    from fs_app.config import load_settings
+
+    settings = load_settings({"FSAPP_DATA_DIR": data_dir})
+    models.open_database(settings.database_url, settings.data_dir, 1)
+    models.migrate()
+    provision(args.seats, args.numbers, args.callees)
+    models.database.close()
+
+
 def ours(port: int, hook, hold: bool, args):
     import models
     import models.db
+    import models.migrations
     from fs_app.config import load_settings
     from fs_app.logs import setup_logging
     from fs_app.runtime import build_call_server
@@ -142,10 +155,14 @@ def ours(port: int, hook, hold: bool, args):
     if args.db_pool_size:
         env["FSAPP_DB_POOL_SIZE"] = str(args.db_pool_size)
     settings = load_settings(env)
+    # The operator provisions with the fsapp CLI, not inside the serving process: do it in a
+    # child process so that its objects and page cache do not count in the server's RSS.
+    subprocess.run([sys.executable, "-m", "bench.call_app", "--kind", "ours", "--provision-into", data_dir,
+                    "--seats", str(args.seats), "--numbers", str(args.numbers), "--callees", str(args.callees)],
+                   check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size,
                          checkpoint_in_background=True)
-    models.migrate()
-    provision(args.seats, args.numbers, args.callees)
+    models.migrations.require_current()
     stop_checkpointer = models.db.start_wal_checkpointer()
     log_file = open(os.path.join(data_dir, "fsapp.log"), "a", buffering=1 << 16)
     setup_logging(settings, stream=log_file)
@@ -248,7 +265,12 @@ def main(argv=None) -> None:
     parser.add_argument("--log-level", default="INFO", help="(ours) FSAPP_LOG_LEVEL (production default INFO)")
     parser.add_argument("--db-pool-size", type=int, default=0, help="(ours) FSAPP_DB_POOL_SIZE (default: the product's)")
     parser.add_argument("--keep-data", action="store_true", help="(ours) keep the temporary data dir")
+    parser.add_argument("--provision-into", metavar="DATA_DIR",
+                        help="(ours) create and provision the database in DATA_DIR, then exit")
     args = parser.parse_args(argv)
+    if args.provision_into:
+        provision_into(args.provision_into, args)
+        return
     if args.kind != "ours":  # ours logs the way `fsapp serve` does (setup_logging)
         logging.basicConfig(level=logging.ERROR)
     raise_fd_limit()

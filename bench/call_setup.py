@@ -313,6 +313,7 @@ def main(argv=None) -> dict:
           f"concurrent; p99 <= {TARGETS['p99_vs_baseline']}x baseline; 2000 live calls <= "
           f"{TARGETS['rss_mb_2000_live']} MB")
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)  # bench/results/ is not in git
         with open(args.json, "w") as fh:
             json.dump(report, fh, indent=2)
     return report

@@ -5,6 +5,7 @@ from functools import lru_cache
 
 import phonenumbers
 
+from . import geography
 from .errors import InvalidInput
 
 # Official names of the provincial divisions, keyed by the short name the geocoder may use
@@ -61,15 +62,13 @@ def try_normalize(raw: str, region: str = "CN") -> str | None:
         return None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def region_of(e164: str) -> tuple[str, str]:
     """(province, city) in Chinese for a CN number; ("", "") when unknown or not CN."""
-    from phonenumbers import geocoder  # its data takes ~0.8 s to load: only when geography is needed
-
     parsed = phonenumbers.parse(e164, None)
-    if parsed.country_code != 86:
+    if parsed.country_code != geography.COUNTRY_CODE:
         return "", ""
-    description = geocoder.description_for_number(parsed, "zh")
+    description = geography.describe(parsed)
     if not description:
         return "", ""
     return _split_description(description)

@@ -138,7 +138,20 @@ class FakeConnection:
 
     # -- transport
     def open(self) -> None:
-        sock = gevent.socket.create_connection(self.address, timeout=5)
+        host, port = self.address[:2]
+        try:  # a numeric address connects directly (create_connection would resolve it in a thread)
+            family = stdlib_socket.AF_INET6 if ":" in host else stdlib_socket.AF_INET
+            stdlib_socket.inet_pton(family, host)
+        except OSError:
+            sock = gevent.socket.create_connection(self.address, timeout=5)
+        else:
+            sock = gevent.socket.socket(family, stdlib_socket.SOCK_STREAM)
+            sock.settimeout(5)
+            try:
+                sock.connect((host, port))
+            except OSError:
+                sock.close()
+                raise
         sock.settimeout(None)
         sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
         self._sock = sock
@@ -373,6 +386,7 @@ class FakeLeg:
         self._digit_waiters: list = []
         self._digit_buffer: list[str] = []
         self._var_cache: str | None = None
+        self._var_lines: dict[str, tuple[str, str]] = {}  # name -> (value, encoded header line)
         self._profile_cache: str | None = None
         self.other_from_template = False
         self._other_cache: tuple | None = None
@@ -439,7 +453,15 @@ class FakeLeg:
 
     def _variables_block(self) -> str:
         if self._var_cache is None:
-            self._var_cache = "".join(f"variable_{k}: {url_encode(v)}\n" for k, v in self.variables.items())
+            # FreeSWITCH changes a few variables per event: re-encode only the lines that changed
+            lines = self._var_lines
+            parts = []
+            for name, value in self.variables.items():
+                line = lines.get(name)
+                if line is None or line[0] != value:
+                    line = lines[name] = (value, f"variable_{name}: {url_encode(value)}\n")
+                parts.append(line[1])
+            self._var_cache = "".join(parts)
         return self._var_cache
 
     def _caller_block(self) -> str:

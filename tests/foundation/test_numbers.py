@@ -45,3 +45,35 @@ def test_time_zones_and_masking():
     assert time_zones_of("+8613800138000") == ("Asia/Shanghai",)
     assert len(time_zones_of("+79161234567")) > 5  # Russia spans many zones (A8: inside all of them)
     assert mask("+8613800138000") == "138****8000"
+
+
+def test_compact_geography_answers_as_the_geocoder_does():
+    """models.geography keeps only phonenumbers' +86 data: for a number under every 5th +86
+    prefix (and the non-geographic and unknown kinds) it must say what the geocoder says."""
+    import phonenumbers
+    from phonenumbers import geocoder
+    from phonenumbers.geodata import GEOCODE_DATA
+
+    from models import geography
+
+    prefixes = sorted(key for key in GEOCODE_DATA if key.startswith("86"))
+    numbers = ["+8640012345678", "+8680012345678", "+8617012345678", "+8612345", "+8699999999999"]
+    numbers += ["+" + (key + "0123456789")[:13] for key in prefixes[::5]]
+    assert len(numbers) > 20_000
+    mismatches = []
+    for e164 in numbers:
+        parsed = phonenumbers.parse(e164, None)
+        expected = geocoder.description_for_number(parsed, "zh")
+        if geography.describe(parsed) != expected:
+            mismatches.append((e164, geography.describe(parsed), expected))
+    assert mismatches == []
+    assert len(geography.table().keys) > 100_000 and len(geography.table().names) < 2000
+
+
+def test_compact_geography_refuses_other_countries():
+    import phonenumbers
+
+    from models import geography
+
+    with pytest.raises(ValueError):
+        geography.describe(phonenumbers.parse("+14155550100", None))
