@@ -481,6 +481,8 @@ class Channel:
                     buf = bytearray()
                 elif pos:
                     del buf[:pos]
+                # nor keep the last chunk and frame (~10-20 KiB a leg) while waiting for the next
+                data = block = body = headers = None
         except ProtocolError as exc:
             self._protocol_failure(str(exc))
         except gevent.GreenletExit:

@@ -127,6 +127,9 @@ def setup_logging(settings=None, *, log_format: str | None = None, level: str | 
     level = level or getattr(settings, "log_level", "INFO")
     if log_format not in ("text", "json"):
         raise ValueError(f"log format must be text or json, got {log_format!r}")
+    # Our lines carry the call, not the thread: without this every record asks for the current
+    # thread, and under gevent that makes a dummy Thread object per greenlet (per call leg).
+    logging.logThreads = False
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "fsapp_handler", False):

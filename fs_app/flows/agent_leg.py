@@ -124,36 +124,10 @@ class AgentCall:
     # -- the call, top to bottom ---------------------------------------------------------------
 
     def _call(self) -> None:
+        outcome = self._ring_callee()
+        if outcome is None:
+            return
         channel = self.channel
-        channel.answer()
-        ringback = channel.execute_async("playback", RINGBACK)
-        try:
-            channel.originate(self._dial_string(), socket_address=socket_address(self.settings, callee=True),
-                              variables=self._variables(),
-                              timeout=self.settings.originate_timeout_s + self.settings.esl_command_timeout_s)
-            self.originated = True
-        except OriginateFailed as failed:
-            self.originated = failed.cause not in PRE_INVITE_CAUSES
-            self._callee_failed(ringback, failed.cause)
-            return
-        except ChannelGone:
-            self._agent_gone_while_ringing()
-            raise
-        except (ChannelTimeout, CommandError) as exc:
-            # the originate's outcome is unknown: make sure no callee leg lives on without us
-            metrics.esl_error("timeout" if isinstance(exc, ChannelTimeout) else "command_failed")
-            log.error("originate failed: %s", exc)
-            self.originated = True
-            quietly(channel.uuid_kill, self.callee_uuid, "NORMAL_TEMPORARY_FAILURE")
-            self._callee_failed(ringback, "NORMAL_TEMPORARY_FAILURE")
-            return
-
-        self.callee_answered = True
-        try:
-            outcome = self._wait_for_callee_leg(ringback)
-        except ChannelGone:
-            self._agent_gone_while_ringing()
-            raise
         if outcome == "bridged":
             log.info("bridged with %s", self.callee_uuid)
             while True:  # the ticker heartbeats meanwhile; calls may last hours
@@ -166,6 +140,41 @@ class AgentCall:
         log.info("callee leg ended without a bridge (%s): %s, hanging up with %s", outcome, prompt, cause)
         play(channel, self.settings, prompt, prompts.AGENT_LANGUAGE, [])
         channel.hangup(cause)
+
+    def _ring_callee(self) -> str | None:
+        """Answer, play ringback, originate the callee leg and wait until it bridged us or ended
+        (its outcome), or None when the originate failed (handled here). A helper of its own so
+        that the ringback's completion event (all channel variables) is not kept for the call."""
+        channel = self.channel
+        channel.answer()
+        ringback = channel.execute_async("playback", RINGBACK)
+        try:
+            channel.originate(self._dial_string(), socket_address=socket_address(self.settings, callee=True),
+                              variables=self._variables(),
+                              timeout=self.settings.originate_timeout_s + self.settings.esl_command_timeout_s)
+            self.originated = True
+        except OriginateFailed as failed:
+            self.originated = failed.cause not in PRE_INVITE_CAUSES
+            self._callee_failed(ringback, failed.cause)
+            return None
+        except ChannelGone:
+            self._agent_gone_while_ringing()
+            raise
+        except (ChannelTimeout, CommandError) as exc:
+            # the originate's outcome is unknown: make sure no callee leg lives on without us
+            metrics.esl_error("timeout" if isinstance(exc, ChannelTimeout) else "command_failed")
+            log.error("originate failed: %s", exc)
+            self.originated = True
+            quietly(channel.uuid_kill, self.callee_uuid, "NORMAL_TEMPORARY_FAILURE")
+            self._callee_failed(ringback, "NORMAL_TEMPORARY_FAILURE")
+            return None
+
+        self.callee_answered = True
+        try:
+            return self._wait_for_callee_leg(ringback)
+        except ChannelGone:
+            self._agent_gone_while_ringing()
+            raise
 
     def _wait_for_callee_leg(self, ringback) -> str:
         """Wait until the ringback ends, i.e. until the callee leg bridged us (the bridge takes the
