@@ -45,6 +45,10 @@ from fs_app.testing.fake_freeswitch import Press  # noqa: E402
 
 KINDS = ("baseline", "channel", "ours")
 
+# --pin: the fake FreeSWITCH on one core, the app on another, as a switch and an app server
+# would not share a core; each is one Python process (one core at most) either way.
+FAKE_CPU, APP_CPU = 0, 1
+
 TARGETS = {"setups_per_s": 500, "p99_ms_at_200_concurrent": 10.0, "p99_vs_baseline": 1.5, "rss_mb_2000_live": 300}
 
 
@@ -57,6 +61,8 @@ def start_app(kind: str, args, hold: bool = False):
                 "--log-level", args.log_level] + (["--db-pool-size", str(args.db_pool_size)] if args.db_pool_size else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if args.pin:
+        os.sched_setaffinity(proc.pid, {APP_CPU})
     line = proc.stdout.readline().strip()
     if not line.startswith("READY "):
         proc.kill()
@@ -271,7 +277,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--live", type=int, default=0, help="also hold this many calls up and measure RSS")
     parser.add_argument("--only", help="comma-separated kinds among baseline,channel,ours (default all)")
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="do not pin the fake and the app to cores 0 and 1 (pinned when there are 2+)")
     args = parser.parse_args(argv)
+    args.pin = args.pin and len(os.sched_getaffinity(0)) >= 2 and {FAKE_CPU, APP_CPU} <= os.sched_getaffinity(0)
+    if args.pin:
+        os.sched_setaffinity(0, {FAKE_CPU})
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
@@ -291,7 +302,8 @@ def main(argv=None) -> dict:
                             for kind, r in report["setup"].items() if kind != "baseline"}
 
     print(f"\ncall setup: {args.calls} calls at {args.rate:g}/s, concurrency {args.concurrency}, "
-          f"event step {args.event_step * 1000:g} ms")
+          f"event step {args.event_step * 1000:g} ms, "
+          + (f"fake on core {FAKE_CPU}, app on core {APP_CPU}" if args.pin else "not pinned"))
     header = f"{'app':<10}{'setups':>8}{'failed':>8}{'setups/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}" \
              f"{'max ms':>9}{'peak RSS MB':>13}"
     print(header)

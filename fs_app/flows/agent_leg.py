@@ -106,6 +106,7 @@ class AgentCall:
         self.callee_uuid = admission.callee_uuid
         self.originated = False
         self.callee_answered = False  # the callee leg reached a flow: it charges and releases
+        self.released = False  # our own failed-call charge ended the reservation
         self.lapsed = threading.Event()
         self._stop = threading.Event()
 
@@ -117,8 +118,8 @@ class AgentCall:
         finally:
             self._stop.set()
             keeper.cancel()
-            # the callee leg's charge released the reservation: nothing left to release then
-            if not (self.callee_answered and self._await_settlement()):
+            # the charge released the reservation (ours, or the callee leg's): nothing left then
+            if not self.released and not (self.callee_answered and self._await_settlement()):
                 release(self.channel.uuid, utcnow(), originated=self.originated)
 
     # -- the call, top to bottom ---------------------------------------------------------------
@@ -204,9 +205,13 @@ class AgentCall:
         result = billing.final_result(False, cause)
         log.info("callee leg failed: %s (%s)", cause, result)
         changes = dict(result=result, hangup_cause=cause[:64])
-        try:  # settles the record (unanswered, free) and writes its outcome in one transaction
+        # a callee leg that was never created is not an attempt (A9): run's release uncounts it
+        release_at = utcnow() if self.originated else None
+        try:  # settles the record (unanswered, free), writes its outcome and releases in one transaction
             self.meter.hangup(callee_uuid=self.callee_uuid, agent_uuid=self.channel.uuid, answered_at=None,
-                              ended_at=utcnow(), hangup_cause=cause, record_changes=changes)
+                              ended_at=utcnow(), hangup_cause=cause, record_changes=changes,
+                              release_at=release_at)
+            self.released = release_at is not None
         except Exception:  # noqa: BLE001 - nothing to charge; the CDR job settles it later
             metrics.db_error("charge")
             log.exception("could not settle the failed call")

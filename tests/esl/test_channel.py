@@ -359,3 +359,45 @@ def test_inbound_call_to_leased_number(make_server, make_fake):
     assert results == {"channel": results["channel"], "did": "02088886666", "ani": "13800138000",
                        "direction": "inbound"}
     assert call.a_leg.hangup_cause == "CALL_REJECTED"
+
+
+def test_setup_commands_go_in_one_write_and_a_silent_switch_times_out():
+    """connect, myevents, event plain and linger are pipelined (one round trip of post-dial
+    delay); a switch that never answers still gives a ChannelTimeout naming the command."""
+    import socket
+
+    from fs_app.channel import Channel
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    switch_side = socket.create_connection(listener.getsockname())
+    app_side, _ = listener.accept()
+    try:
+        with pytest.raises(ChannelTimeout, match="'connect'"):
+            Channel(app_side).connect(timeout=0.2)
+        switch_side.settimeout(1)
+        assert switch_side.recv(1000) == b"connect\n\nmyevents\n\nevent plain BACKGROUND_JOB\n\nlinger\n\n"
+    finally:
+        for sock in (switch_side, app_side, listener):
+            sock.close()
+
+
+def test_header_block_lookup_matches_a_dict_built_line_by_line():
+    """HeaderBlock finds values in the text on demand; it must answer as the dict it replaced:
+    the last occurrence wins, an empty value is "", a longer name is not a match."""
+    from fs_app.channel import HeaderBlock, ProtocolError
+
+    text = ("Event-Name: DTMF\nApplication-UUID: a1\nApplication: playback\nEmpty:\n"
+            "variable_x: 1\nvariable_x: 2\nLast-Empty: set\nLast-Empty:")
+    block = HeaderBlock(text)
+    expected = {}
+    for line in text.split("\n"):
+        name, _, value = line.partition(":")
+        expected[name] = value[1:] if value.startswith(" ") else value
+    for name in list(expected) + ["Application-U", "Missing", "variable_"]:
+        assert block.get(name) == expected.get(name), name
+    assert block.get("Empty") == "" and block.get("variable_x") == "2" and block.get("Last-Empty") == ""
+    assert dict(block.items()) == expected
+    with pytest.raises(ProtocolError):
+        HeaderBlock("Event-Name: DTMF\nno separator here")
