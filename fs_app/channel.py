@@ -136,6 +136,10 @@ def _parse_header_lines(block: str) -> dict[str, str]:
     return headers
 
 
+def _subscription(event_names: Iterable[str]) -> str:
+    return "event plain " + " ".join(event_names)
+
+
 class HeaderBlock:
     """A header block (``Name: value`` lines) kept as one string; values are found on demand.
 
@@ -407,15 +411,14 @@ class Channel:
             raise RuntimeError("connect() called twice")
         self._connect_reply_pending = True
         self._reader = gevent.spawn(self._read_loop)
-        # Sent together: FreeSWITCH reads and answers commands one at a time, in order, so the
-        # set-up costs one round trip instead of three or four (post-dial delay).
+        # in one write: one round trip of post-dial delay instead of three or four
         commands = ["connect", "myevents"]
         events = [e for e in events if e]
         if events:
-            commands.append("event plain " + " ".join(events))
+            commands.append(_subscription(events))
         if linger:
             commands.append("linger")
-        replies = self._pipeline(commands, timeout)
+        replies = self._commands([(command, None) for command in commands], timeout)
         self._data = EslEvent(replies[0].headers)
         self.uuid = self._data.get("Unique-ID")
         if self.uuid is None:
@@ -432,7 +435,7 @@ class Channel:
 
     def subscribe(self, *event_names: str, timeout: float | None = None) -> None:
         """``event plain NAME...`` in addition to myevents."""
-        self._command("event plain " + " ".join(event_names), timeout=timeout)
+        self._command(_subscription(event_names), timeout=timeout)
 
     # ------------------------------------------------------------------ reading
     def _read_loop(self) -> None:
@@ -655,12 +658,11 @@ class Channel:
     def _gone_error(self, what: str) -> ChannelGone:
         return ChannelGone(self.hangup_cause, self._close_reason or f"{what} after hangup")
 
-    def _send(self, data: str, replies: int = 0):
-        """Write ``data``; its reply's AsyncResult (or, with ``replies=N``, a list of N)."""
+    def _send(self, data: str, replies: int) -> list[AsyncResult]:
+        """Write ``data`` (``replies`` commands); an AsyncResult per reply, in order."""
         if self._closed:
             raise self._gone_error("send")
-        results = [AsyncResult() for _ in range(replies or 1)]
-        result = results if replies else results[0]
+        results = [AsyncResult() for _ in range(replies)]
         with self._send_lock:
             if self._closed:
                 raise self._gone_error("send")
@@ -670,35 +672,32 @@ class Channel:
             except OSError as exc:
                 self._lost(f"socket error on send: {exc}")
                 raise self._gone_error("send") from None
-        return result
-
-    def _pipeline(self, commands: list[str], timeout: float | None = None) -> list[Reply]:
-        """Send header-less commands in one write; their replies, in order."""
-        for command in commands:
-            self._log("out", command)
-        result = self._send("".join(command + "\n\n" for command in commands), replies=len(commands))
-        timeout = self.command_timeout if timeout is None else timeout
-        replies = []
-        with gevent.Timeout(timeout, False):
-            for waiter in result:
-                replies.append(waiter.get())
-            return replies
-        raise ChannelTimeout(f"no reply to {commands[len(replies)].split(' ', 1)[0]!r} within {timeout}s")
+        return results
 
     def _command(self, command: str, headers: Mapping[str, str] | None = None,
                  timeout: float | None = None) -> Reply:
-        if headers:
-            data = command + "\n" + "".join(f"{k}: {v}\n" for k, v in headers.items()) + "\n"
-        else:
-            data = command + "\n\n"
-        self._log("out", command if len(command) < 120 else command[:117] + "...")
-        result = self._send(data)
+        return self._commands([(command, headers)], timeout)[0]
+
+    def _commands(self, commands: list[tuple[str, Mapping[str, str] | None]],
+                  timeout: float | None = None) -> list[Reply]:
+        """Send (command, headers) pairs in one write; their replies, in order. FreeSWITCH reads
+        and answers commands one at a time, so several cost one round trip."""
+        frames = []
+        for command, headers in commands:
+            if headers:
+                frames.append(command + "\n" + "".join(f"{k}: {v}\n" for k, v in headers.items()) + "\n")
+            else:
+                frames.append(command + "\n\n")
+            self._log("out", command if len(command) < 120 else command[:117] + "...")
+        results = self._send("".join(frames), len(commands))
         timeout = self.command_timeout if timeout is None else timeout
-        try:
-            return result.get(timeout=timeout)
-        except gevent.Timeout:
-            # The late reply still pops this (now abandoned) slot, keeping the FIFO aligned.
-            raise ChannelTimeout(f"no reply to {command.split(' ', 1)[0]!r} within {timeout}s") from None
+        replies: list[Reply] = []
+        with gevent.Timeout(timeout, False):
+            for result in results:
+                replies.append(result.get())
+            return replies
+        # A late reply still pops its (now abandoned) slot, keeping the FIFO aligned.
+        raise ChannelTimeout(f"no reply to {commands[len(replies)][0].split(' ', 1)[0]!r} within {timeout}s")
 
     # ------------------------------------------------------------------ executing
     def execute_async(self, app: str, arg: str | None = None, *, event_lock: bool = True,
