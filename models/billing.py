@@ -87,10 +87,9 @@ def debit(tenant_id: int, kind: str, amount_fen: int, *, key: str | None, requir
     at = at or utcnow()
     with write_transaction():
         tenant = ledger.locked_tenant(tenant_id)
-        if key is not None:
-            existing = LedgerEntry.get_or_none(LedgerEntry.idempotency_key == key)
-            if existing is not None:
-                return existing, False
+        existing = ledger.posted(key)
+        if existing is not None:
+            return existing, False
         if require_available:
             money = available(tenant, at)
             if amount_fen > money.available_fen:

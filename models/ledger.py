@@ -18,6 +18,11 @@ def locked_tenant(tenant_id: int) -> Tenant:
     return for_update(Tenant.select().where(Tenant.id == tenant_id)).get()
 
 
+def posted(key: str | None) -> LedgerEntry | None:
+    """The entry already posted under an idempotency key (check it under the tenant's lock)."""
+    return LedgerEntry.get_or_none(LedgerEntry.idempotency_key == key) if key is not None else None
+
+
 def post(tenant_id: int, kind: str, amount_fen: int, *, promo_fen: int = 0, key: str | None = None,
          call_uuid: str = "", note: str = "", actor: str = "", at=None) -> tuple[LedgerEntry, bool]:
     """Append an entry; returns (entry, created). With a key already posted: (existing, False)."""
@@ -27,10 +32,9 @@ def post(tenant_id: int, kind: str, amount_fen: int, *, promo_fen: int = 0, key:
         raise InvalidInput("ledger amounts are integer fen")
     with write_transaction():
         tenant = locked_tenant(tenant_id)
-        if key is not None:
-            existing = LedgerEntry.get_or_none(LedgerEntry.idempotency_key == key)
-            if existing is not None:
-                return existing, False
+        existing = posted(key)
+        if existing is not None:
+            return existing, False
         entry, _, _ = append_locked(tenant.id, tenant.balance_fen, tenant.promo_balance_fen, kind, amount_fen,
                                     promo_fen, key=key, call_uuid=call_uuid, note=note, actor=actor, at=at)
         return entry, True

@@ -50,10 +50,9 @@ def pay_out(tenant_id: int, kind: str, amount_fen: int, *, promo_fen: int | None
     at = at or utcnow()
     with write_transaction():
         tenant = ledger.locked_tenant(tenant_id)
-        if key is not None:
-            existing = LedgerEntry.get_or_none(LedgerEntry.idempotency_key == key)
-            if existing is not None:
-                return Payout(existing, False, -existing.amount_fen, -existing.promo_fen)
+        existing = ledger.posted(key)
+        if existing is not None:
+            return Payout(existing, False, -existing.amount_fen, -existing.promo_fen)
         money = available(tenant, at)
         if kind == "refund":
             limit_total, limit_promo = money.paid_free_fen, 0
