@@ -26,7 +26,9 @@ from fs_app.testing.wire import url_encode
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPTS = REPO_ROOT.parent / "shared" / "fs-transcripts"
-SCALE = 0.02  # fake time_scale and replay pacing: a 5 s transcript replays in ~0.1 s
+SCALE = 0.05  # fake time_scale and replay pacing: a 5 s transcript replays in ~0.25 s; FreeSWITCH
+# timers (sched_broadcast +1 s) then fire 50 ms after the app's next command, not 20: room for a
+# stall on a shared machine
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: events whose presence in the real run depends on a race inside FreeSWITCH (README: CHANNEL_PARK)
