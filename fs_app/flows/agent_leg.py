@@ -203,8 +203,11 @@ class AgentCall:
 
     def _callee_failed(self, ringback, cause: str) -> None:
         result = billing.final_result(False, cause)
+        prompt = FAILURE_PROMPTS.get(result, "callee_failed")
         log.info("callee leg failed: %s (%s)", cause, result)
-        changes = dict(result=result, hangup_cause=cause[:64])
+        # the prompt is recorded with the outcome, before it plays, as for a refused call: one
+        # write per failed call instead of two
+        changes = dict(result=result, hangup_cause=cause[:64], prompts=[prompt])
         # a callee leg that was never created is not an attempt (A9): run's release uncounts it
         release_at = utcnow() if self.originated else None
         try:  # settles the record (unanswered, free), writes its outcome and releases in one transaction
@@ -218,10 +221,7 @@ class AgentCall:
             update_record(callee_uuid=self.callee_uuid, **changes)
         self.channel.uuid_break()
         quietly(ringback.wait, timeout=self.settings.esl_command_timeout_s)
-        played: list[str] = []
-        play(self.channel, self.settings, FAILURE_PROMPTS.get(result, "callee_failed"), prompts.AGENT_LANGUAGE,
-             played)
-        update_record(callee_uuid=self.callee_uuid, prompts=played)
+        play(self.channel, self.settings, prompt, prompts.AGENT_LANGUAGE, [])
         self.channel.hangup("NORMAL_CLEARING")
 
     def _agent_gone_while_ringing(self) -> None:
