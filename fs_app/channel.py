@@ -160,7 +160,10 @@ class HeaderBlock:
     def __init__(self, block: str):
         block = block.strip("\n")
         lines = block.count("\n") + 1 if block else 0
-        if block.count(": ") + block.count(":\n") + (block[-1:] == ":") < lines:
+        separators = block.count(": ")
+        if separators < lines:  # empty values ("Name:") are rare: count them only when needed
+            separators += block.count(":\n") + (block[-1:] == ":")
+        if separators < lines:
             self._dict = _parse_header_lines(block)  # raises for a line without a separator
             self._text = None
         else:
