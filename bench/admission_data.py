@@ -12,6 +12,7 @@ import random
 from datetime import datetime, timedelta
 
 import models
+from models.attempts import rebuild_lease_use
 from models.prepared import column_values
 from models import (
     Attempt, CallRecord, Campaign, Consent, DoNotCall, Hold, NumberLease, Seat, Tenant,
@@ -20,7 +21,7 @@ from models import (
 NOW = datetime(2026, 11, 23, 2, 0, 0)
 SCALE = {"tenants": 10_000, "consents": 100_000, "calls": 1_000_000, "attempts": 300_000, "holds": 300_000,
          "dnc": 20_000}
-VERSION = "admission-bench-1 " + " ".join(f"{k}={v}" for k, v in sorted(SCALE.items()))
+VERSION = "admission-bench-2 " + " ".join(f"{k}={v}" for k, v in sorted(SCALE.items()))
 SEATS_PER_TENANT = 2
 CALLEE_POOL = 50_000
 
@@ -86,7 +87,7 @@ def generate(seed: int = 7, progress=print) -> dict:
                                 valid_from=NOW - timedelta(days=20), valid_to=NOW + timedelta(days=10),
                                 default_campaign=campaigns[t], created_at=NOW - timedelta(days=20))
                            for i, t in enumerate(tenant_ids) for s in range(1001, 1001 + SEATS_PER_TENANT)])
-        progress(f"  seats, leases, campaigns")
+        progress("  seats, leases, campaigns")
 
         per_tenant = SCALE["consents"] // n_tenants
         consented = {t: rnd.sample(pool, per_tenant) for t in tenant_ids}
@@ -122,6 +123,7 @@ def generate(seed: int = 7, progress=print) -> dict:
             attempts.append(dict(call_uuid=f"gen-a-{i}", tenant=t, callee_number=rnd.choice(pool),
                                  caller_lease=rnd.choice(lease_ids[t]), at=NOW - timedelta(seconds=rnd.randrange(30 * 86400))))
         bulk_insert(Attempt, attempts)
+        rebuild_lease_use(NOW)  # the per-number daily counters admission reads (A10)
         progress(f"  attempts {SCALE['attempts']}")
         holds = []
         for i in range(SCALE["holds"]):

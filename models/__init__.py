@@ -7,12 +7,12 @@ from .lists import Consent, DoNotCall
 from .calls import CallRecord, Hold
 from .money import LedgerEntry
 from .people import AdminUser, ApiToken, Complaint, AuditLog
-from .attempts import Attempt
+from .attempts import Attempt, LeaseDailyUse
 
 # Creation order respects foreign keys.
 ALL_MODELS = [
     Tenant, TenantBan, NumberLease, Campaign, Seat, Consent, DoNotCall, CallRecord, Hold,
-    LedgerEntry, AdminUser, ApiToken, Complaint, AuditLog, Attempt,
+    LedgerEntry, AdminUser, ApiToken, Complaint, AuditLog, Attempt, LeaseDailyUse,
 ]
 
 from .migrations import migrate, current_version, latest_version  # noqa: E402

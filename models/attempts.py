@@ -8,10 +8,17 @@ do not count. A crash between admission and origination leaves the row, erring o
 """
 from __future__ import annotations
 
-from peewee import CharField, DateTimeField, ForeignKeyField
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+from peewee import CharField, CompositeKey, DateField, DateTimeField, ForeignKeyField, IntegerField, fn
+
+from . import prepared
 from .base import BaseModel
 from .tenancy import NumberLease, Tenant
+
+#: the calendar of "today" in A10 ("the one least used today")
+USE_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 class Attempt(BaseModel):
@@ -26,3 +33,62 @@ class Attempt(BaseModel):
             (("callee_number", "at"), False),  # per-callee counts, across tenants
             (("caller_lease", "at"), False),  # a number's use today
         )
+
+
+class LeaseDailyUse(BaseModel):
+    """Attempts presented from one leased number on one calendar day in Asia/Shanghai: how A10
+    ranks equal numbers ("the one least used today"). Kept in the transaction that writes or
+    uncounts the attempt, so admission reads one row per number instead of counting that number's
+    attempts of the day, which cost ~0.07 ms per thousand attempts inside the admission lock."""
+
+    lease = ForeignKeyField(NumberLease, on_delete="CASCADE")
+    day = DateField()
+    attempts = IntegerField(default=0)
+
+    class Meta:
+        primary_key = CompositeKey("lease", "day")
+
+
+def use_day(at: datetime) -> date:
+    """The Asia/Shanghai calendar day of a naive UTC time."""
+    return at.replace(tzinfo=timezone.utc).astimezone(USE_ZONE).date()
+
+
+def day_start_utc(at: datetime) -> datetime:
+    """Start of ``at``'s Asia/Shanghai calendar day, as naive UTC."""
+    midnight = datetime.combine(use_day(at), datetime.min.time(), tzinfo=USE_ZONE)
+    return midnight.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def count_lease_use(lease_id: int, at: datetime) -> None:
+    """One more attempt presented from the number on ``at``'s day (inside the caller's transaction)."""
+    prepared.execute(
+        "lease_use_count",
+        'INSERT INTO "lease_daily_use" ("lease_id", "day", "attempts") VALUES (%s, %s, 1) '
+        'ON CONFLICT ("lease_id", "day") DO UPDATE SET "attempts" = "lease_daily_use"."attempts" + 1',
+        (lease_id, use_day(at).isoformat()))
+
+
+def uncount_lease_use(lease_id: int, at: datetime) -> None:
+    """Take back an attempt that never left (the callee leg was never created)."""
+    prepared.execute(
+        "lease_use_uncount",
+        'UPDATE "lease_daily_use" SET "attempts" = "attempts" - 1 WHERE "lease_id" = %s AND "day" = %s'
+        ' AND "attempts" > 0', (lease_id, use_day(at).isoformat()))
+
+
+def rebuild_lease_use(now: datetime) -> int:
+    """Today's counters from the attempts themselves (the schema upgrade that introduced them, and
+    bulk loads that insert attempts directly); returns how many numbers were used today."""
+    day = use_day(now)
+    LeaseDailyUse.delete().where(LeaseDailyUse.day == day).execute()
+    since = day_start_utc(now)
+    until = since + timedelta(days=1)
+    rows = (Attempt.select(Attempt.caller_lease, fn.COUNT(Attempt.id))
+            .where(Attempt.caller_lease.is_null(False) & (Attempt.at >= since) & (Attempt.at < until))
+            .group_by(Attempt.caller_lease).tuples())
+    counts = [dict(lease=lease, day=day, attempts=n) for lease, n in rows]
+    if counts:
+        LeaseDailyUse.insert_many(counts).execute()
+    return len(counts)
+

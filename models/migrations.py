@@ -34,8 +34,17 @@ def _initial_schema(migrator) -> None:
 
 Migration = tuple[int, str, Callable]
 
+def _lease_daily_use(migrator) -> None:
+    """Per-number daily attempt counters (A10 ranking), started from today's attempts."""
+    from .attempts import LeaseDailyUse, rebuild_lease_use
+
+    database.create_tables([LeaseDailyUse], safe=True)
+    rebuild_lease_use(utcnow())
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _initial_schema),
+    (2, "daily use counters of leased numbers", _lease_daily_use),
 ]
 
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from peewee import fn
 
-from .attempts import Attempt
+from .attempts import Attempt, count_lease_use, uncount_lease_use
 from .calls import Hold
 from . import prepared
 from .prepared import insert_row
@@ -61,6 +61,8 @@ def take(*, call_uuid: str, tenant_id: int, seat_id: int | None, lease_id: int |
     if count_attempt:
         insert_row(Attempt, dict(call_uuid=call_uuid, tenant=tenant_id, callee_number=callee_number,
                                  caller_lease=lease_id, at=now))
+        if lease_id is not None:
+            count_lease_use(lease_id, now)
     return Hold(id=hold_id, call_uuid=call_uuid, tenant=tenant_id, amount_fen=amount_fen, expires_at=expires,
                 created_at=now)
 
@@ -78,7 +80,12 @@ def release_locked(call_uuid: str, now: datetime, *, originated: bool = True) ->
         "release", 'UPDATE "hold" SET "released_at" = %s WHERE "call_uuid" = %s AND "released_at" IS NULL',
         (Hold.released_at.db_value(now), call_uuid)).rowcount
     if not originated:
-        prepared.execute("uncount", 'DELETE FROM "attempt" WHERE "call_uuid" = %s', (call_uuid,))
+        uncounted = prepared.execute(
+            "uncount_attempt", 'DELETE FROM "attempt" WHERE "call_uuid" = %s RETURNING "caller_lease_id", "at"',
+            (call_uuid,)).fetchone()
+        if uncounted is not None and uncounted[0] is not None:
+            at = uncounted[1]
+            uncount_lease_use(uncounted[0], at if isinstance(at, datetime) else datetime.fromisoformat(at))
     return released > 0
 
 

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from models import prepared
+from models.attempts import use_day
 from models.db import is_postgres
 from models.provisioning import SIP_ADDRESS
 from models.reservations import lock_callee
@@ -34,7 +35,6 @@ from .callee import Callee
 from .facts import (
     BanFacts, CampaignFacts, ConsentFacts, DncFacts, Facts, LeaseFacts, SeatFacts, TenantFacts,
 )
-from .hours import CN_ZONE, local_time
 from .limits import Limits
 from .request import CallRequest
 
@@ -42,13 +42,6 @@ from .request import CallRequest
 def split_address(address: str) -> tuple[str, str] | None:
     match = SIP_ADDRESS.match((address or "").strip())
     return (match.group(1), match.group(2).lower()) if match else None
-
-
-def day_start_utc(now: datetime, zone: str = CN_ZONE) -> datetime:
-    """Start of the current calendar day in ``zone``, as naive UTC."""
-    local = local_time(now, zone)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return now - (local - midnight)
 
 
 def _dt(value):
@@ -70,7 +63,7 @@ _HOLDS = """SELECT COALESCE(SUM(CASE WHEN seat_id = %s THEN 1 ELSE 0 END), 0),
  FROM hold WHERE tenant_id = %s AND released_at IS NULL AND expires_at > %s"""
 _LEASES = """SELECT l.id, l."number", l.province, l.city, l.paid_through, l.max_calls,
  (SELECT COUNT(*) FROM hold h WHERE h.number_id = l.id AND h.released_at IS NULL AND h.expires_at > %s),
- (SELECT COUNT(*) FROM attempt a WHERE a.caller_lease_id = l.id AND a.at >= %s)
+ (SELECT u.attempts FROM lease_daily_use u WHERE u.lease_id = l.id AND u.day = %s)
  FROM number_lease l WHERE l.tenant_id = %s AND l.released_at IS NULL"""
 _DNC = """SELECT scope, created_at, expires_at FROM do_not_call WHERE "number" = %s AND (tenant_id IS NULL{tenant})"""
 _CONSENTS = """SELECT id, obtained_at, expires_at FROM consent
@@ -170,7 +163,7 @@ def _hold_totals(tenant_id: int, seat_id: int, now: datetime) -> tuple[int, int,
 
 
 def _leases(tenant_id: int, callee: Callee, pinned_id: int | None, limits: Limits, now: datetime):
-    params = [now, day_start_utc(now), tenant_id]
+    params = [now, use_day(now).isoformat(), tenant_id]
     if callee.is_cn and limits.caller_id_local_required and not callee.emergency:
         # only numbers that could present this callee: its province, or the seat's pinned number
         if pinned_id:

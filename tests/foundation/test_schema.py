@@ -21,18 +21,19 @@ def test_an_old_database_is_upgraded_step_by_step(db, monkeypatch):
         calls.append("v2")
         run(migrator.add_column("tenant", "upgrade_probe", CharField(default="x", max_length=8)))
 
-    steps = migrations.MIGRATIONS + [(2, "probe column", add_column)]
+    probe = models.latest_version() + 1
+    steps = migrations.MIGRATIONS + [(probe, "probe column", add_column)]
     try:
-        assert models.migrate(steps) == [2]
+        assert models.migrate(steps) == [probe]
         assert models.migrate(steps) == []
         assert calls == ["v2"]
         cursor = models.database.execute_sql("SELECT upgrade_probe FROM tenant")
         assert cursor.fetchall() == []
-        assert models.current_version() == 2
+        assert models.current_version() == probe
     finally:
         # the PostgreSQL database is shared by the run's tests: put the schema back
         run(migrations.migrator().drop_column("tenant", "upgrade_probe"))
-        migrations.SchemaVersion.delete().where(migrations.SchemaVersion.version == 2).execute()
+        migrations.SchemaVersion.delete().where(migrations.SchemaVersion.version == probe).execute()
 
 
 def test_a_failing_step_leaves_the_previous_version(db):
@@ -40,12 +41,12 @@ def test_a_failing_step_leaves_the_previous_version(db):
         models.database.execute_sql("CREATE TABLE half_done (id INTEGER)")
         raise RuntimeError("boom")
 
-    steps = migrations.MIGRATIONS + [(2, "broken", broken)]
+    steps = migrations.MIGRATIONS + [(models.latest_version() + 1, "broken", broken)]
     try:
         models.migrate(steps)
     except RuntimeError:
         pass
-    assert models.current_version() == 1
+    assert models.current_version() == models.latest_version()
     assert not models.database.table_exists("half_done")
 
 
@@ -99,3 +100,25 @@ def test_sqlite_connections_are_pooled_and_serving_checkpoints_in_the_background
         assert main_file.stat().st_size > before  # the background thread copied the pages in
     finally:
         stop()
+
+
+def test_upgrade_to_daily_use_counters_starts_them_from_todays_attempts(db):
+    """A database made before version 2 has attempts but no counters: the upgrade counts today's."""
+    from datetime import timedelta
+
+    from models.attempts import LeaseDailyUse, day_start_utc, use_day
+    from models.clock import utcnow
+
+    tenant = models.Tenant.create(code="up", name="Up", display_name="Up", hotline="+864008123456")
+    lease = models.NumberLease.create(tenant=tenant, number="+861061234567", province="北京", city="北京",
+                                      paid_through=utcnow() + timedelta(days=30))
+    now = utcnow()
+    for i, at in enumerate((now, day_start_utc(now), day_start_utc(now) - timedelta(seconds=1))):
+        models.Attempt.create(call_uuid=f"old-{i}", tenant=tenant, callee_number="+8613912345678",
+                              caller_lease=lease, at=at)
+    models.database.drop_tables([LeaseDailyUse])
+    migrations.SchemaVersion.delete().where(migrations.SchemaVersion.version >= 2).execute()
+    assert models.current_version() == 1
+    assert models.migrate() == list(range(2, models.latest_version() + 1))
+    assert [(row.lease_id, row.day, row.attempts) for row in LeaseDailyUse.select()] == [
+        (lease.id, use_day(now), 2)]

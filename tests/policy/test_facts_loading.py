@@ -6,8 +6,9 @@ import pytest
 import models
 from fs_app.admission import evaluate
 from fs_app.policy import CallRequest, classify_callee, platform_limits
-from fs_app.policy.loader import day_start_utc, load_facts
-from models import Attempt, DoNotCall, Hold, TenantBan, listing, provisioning
+from fs_app.policy.loader import load_facts
+from models import Attempt, DoNotCall, Hold, TenantBan, listing, provisioning, reservations
+from models.attempts import LeaseDailyUse, day_start_utc, rebuild_lease_use
 
 from policy_world import BEIJING_NUMBER, CALLEE, NOW, SEAT, make_tenant
 
@@ -132,7 +133,8 @@ def test_leases_local_pinned_live_and_used_today(db, settings):
     midnight = day_start_utc(NOW)
     assert midnight == NOW - timedelta(hours=10)
     for i, when in enumerate((midnight, midnight + timedelta(hours=1), midnight - timedelta(seconds=1))):
-        Attempt.create(call_uuid=f"u{i}", tenant=tenant, callee_number="+8613912345678", caller_lease=beijing2, at=when)
+        reservations.take(call_uuid=f"u{i}", tenant_id=tenant.id, seat_id=None, lease_id=beijing2.id,
+                          callee_number="+8613912345678", amount_fen=0, now=when, lease_s=60)
     by_number = {lease.number: lease for lease in load(settings).leases}
     assert by_number[BEIJING_NUMBER].live_calls == 2 and by_number[BEIJING_NUMBER].max_calls == 2
     assert by_number["+861061234568"].used_today == 2 and by_number["+861061234568"].live_calls == 0
@@ -162,3 +164,39 @@ def test_emergency_and_invalid_numbers_skip_callee_queries(db, settings, dialled
     decision = evaluate(request(dialled=dialled), NOW, settings)
     assert decision.allowed is (dialled == "110")
     assert counter.count == queries  # seat, bans, holds (+ leases for the emergency caller ID)
+
+
+def test_daily_use_counters_follow_the_attempts(db, settings):
+    """A10's "least used today" is kept as a counter per number and Shanghai day: written with
+    the attempt, taken back when the callee leg was never created, rebuilt from the attempts."""
+    tenant = make_tenant(numbers=(BEIJING_NUMBER, "+861061234568"))
+    first, second = (models.NumberLease.get(models.NumberLease.number == n) for n in (BEIJING_NUMBER, "+861061234568"))
+
+    def used():
+        return {lease.number: lease.used_today for lease in load(settings).leases}
+
+    def take(uuid, lease, at):
+        reservations.take(call_uuid=uuid, tenant_id=tenant.id, seat_id=None, lease_id=lease.id,
+                          callee_number="+8613912345678", amount_fen=0, now=at, lease_s=60)
+
+    take("a", first, NOW - timedelta(minutes=2))
+    take("b", first, NOW - timedelta(minutes=1))
+    take("c", second, NOW - timedelta(minutes=1))
+    take("yesterday", second, day_start_utc(NOW) - timedelta(seconds=1))
+    assert used() == {BEIJING_NUMBER: 2, "+861061234568": 1}
+    # a callee leg that was never created does not count (A9), nor does it use the number
+    reservations.release("b", NOW, originated=False)
+    reservations.release("yesterday", NOW, originated=False)
+    assert used() == {BEIJING_NUMBER: 1, "+861061234568": 1}
+    assert decision_caller_id(settings) == BEIJING_NUMBER  # equal use: the lower number
+    take("d", first, NOW)
+    assert decision_caller_id(settings) == "+861061234568"  # the one least used today
+    # rebuilt from the attempts (the schema upgrade): the same counts
+    LeaseDailyUse.delete().execute()
+    assert used() == {BEIJING_NUMBER: 0, "+861061234568": 0}
+    assert rebuild_lease_use(NOW) == 2
+    assert used() == {BEIJING_NUMBER: 2, "+861061234568": 1}
+
+
+def decision_caller_id(settings):
+    return evaluate(request(), NOW, settings).caller_id
