@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from datetime import timedelta
@@ -27,6 +26,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import models  # noqa: E402
 from admission_data import NOW, VERSION, consented_from_db, generate, workload  # noqa: E402
+from bench.stats import percentile  # noqa: E402
 from fs_app.admission import admit, evaluate, release  # noqa: E402
 from fs_app.config import load_settings  # noqa: E402
 from fs_app.policy import CallRequest  # noqa: E402
@@ -115,9 +115,8 @@ def clean_previous_run() -> None:
 
 
 def percentiles(samples: list[float]) -> dict:
-    ordered = sorted(samples)
-    q = statistics.quantiles(ordered, n=100, method="inclusive")
-    return {"p50": q[49], "p95": q[94], "p99": q[98], "max": ordered[-1]}
+    return {"p50": percentile(samples, 50), "p95": percentile(samples, 95), "p99": percentile(samples, 99),
+            "max": max(samples)}
 
 
 def explain(pairs, settings) -> None:

@@ -295,7 +295,6 @@ def main(argv=None) -> None:
             import collections
             import gc
 
-            from greenlet import greenlet
             gc.collect()
             count, size = collections.Counter(), collections.Counter()
             for obj in gc.get_objects():

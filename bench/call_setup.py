@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.call_setup [--calls N --rate R --concurrency C --json PATH]
                                          [--app module:function] [--live 2000]
-                                         [--only baseline,channel,ours]
+                                         [--only baseline,channel,ours] [--rates 50,100,200]
 
 App kinds (bench/call_app.py), each started in its own OS process:
 
@@ -19,8 +19,10 @@ latency = TCP connect of the agent leg -> receipt of the callee-leg command (``b
 for channel/ours, ``sendmsg execute bridge`` for the baseline), measured by the fake on receipt;
 p50/p95/p99; sustained setups/s; failed calls (and how the agent legs ended); the app's peak RSS
 (VmHWM). Ratios are kind / baseline from the same run. ``--live N`` holds N calls up at once
-(both legs, bridged) and reports the app's RSS with them held. Loopback only; the load is bounded
-in count and time.
+(both legs, bridged) and reports the app's RSS with them held. ``--rates`` repeats the setup runs
+at each rate (each bounded by ``--calls`` and ``--max-seconds``) and reports, per kind, the highest
+rate whose p99 still meets the target: the sizing figure for one process. Loopback only; the load
+is bounded in count and time.
 """
 
 from gevent import monkey
@@ -40,6 +42,7 @@ import gevent  # noqa: E402
 from gevent.lock import BoundedSemaphore  # noqa: E402
 
 from bench.call_app import SEAT_DOMAIN, callee_dialled, seat_user  # noqa: E402
+from bench.stats import highest_rate_meeting, percentile  # noqa: E402
 from fs_app.testing import FakeFreeSwitch, LegScript  # noqa: E402
 from fs_app.testing.fake_freeswitch import Press  # noqa: E402
 
@@ -126,14 +129,6 @@ def callee_script(args) -> LegScript:
     return LegScript(outcome=args.callee)
 
 
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(pct / 100.0 * len(ordered) + 0.5)) - 1))
-    return ordered[index]
-
-
 def run_setups(kind: str, args) -> dict:
     proc, port = start_app(kind, args)
     try:
@@ -196,7 +191,7 @@ def run_setups(kind: str, args) -> dict:
     finally:
         stop_app(proc)
     return {
-        "kind": kind, "calls": len(calls), "setups": len(latencies), "agent_leg_endings": endings,
+        "kind": kind, "rate": args.rate, "calls": len(calls), "setups": len(latencies), "agent_leg_endings": endings,
         "loadavg_before": load_before, "loadavg_after": load_after,
         "app_cpu_ms_per_call": app_cpu * 1000 / max(1, len(calls)),
         "fake_cpu_ms_per_call": fake_cpu * 1000 / max(1, len(calls)),
@@ -256,6 +251,34 @@ def ratio(a, b):
     return a / b if b else float("nan")
 
 
+def parse_rates(text: str) -> list[float]:
+    try:
+        rates = sorted({float(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise SystemExit(f"--rates: comma-separated numbers expected, got {text!r}") from None
+    if not rates or rates[0] <= 0:
+        raise SystemExit(f"--rates: positive call rates expected, got {text!r}")
+    return rates
+
+
+def print_sweep(report: dict) -> None:
+    target = TARGETS["p99_ms_at_200_concurrent"]
+    header = f"{'rate/s':>8}  {'app':<10}{'setups/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'failed':>8}" \
+             f"{'app CPU ms/call':>17}"
+    print("\nrate sweep")
+    print(header)
+    print("-" * len(header))
+    for kind, points in report["sweep"].items():
+        for r in points:
+            print(f"{r['rate']:>8g}  {kind:<10}{r['setups_per_s']:>10.1f}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}"
+                  f"{r['p99_ms']:>9.2f}{r['failed']:>8}{r['app_cpu_ms_per_call']:>17.2f}")
+    report["p99_met_up_to"] = {}
+    for kind, points in report["sweep"].items():
+        best = report["p99_met_up_to"][kind] = highest_rate_meeting(points, target)
+        print(f"{kind}: p99 <= {target:g} ms " + (f"up to {best:g} calls/s" if best else "at none of the swept rates")
+              + " (one process)")
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=3000)
@@ -276,6 +299,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--app", help="module:function hook for our app, run before the originate")
     parser.add_argument("--live", type=int, default=0, help="also hold this many calls up and measure RSS")
     parser.add_argument("--only", help="comma-separated kinds among baseline,channel,ours (default all)")
+    parser.add_argument("--rates", help="comma-separated call rates: repeat the setup runs at each and report the "
+                                        "highest rate whose p99 meets the target (the table shows the last rate)")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="do not pin the fake and the app to cores 0 and 1 (pinned when there are 2+)")
@@ -288,10 +313,17 @@ def main(argv=None) -> dict:
 
     kinds = [k for k in KINDS if k in args.only.split(",")] if args.only else list(KINDS)
     args.seats = args.seats or max(1000, 2 * args.concurrency, args.live + 200)
+    rates = parse_rates(args.rates) if args.rates else [args.rate]
     report = {"params": {k: v for k, v in vars(args).items() if k != "json"}, "targets": TARGETS,
               "setup": {}, "live": {}}
+    if args.rates:
+        report["sweep"] = {}
     for kind in kinds:
-        report["setup"][kind] = run_setups(kind, args)
+        for rate in rates:
+            args.rate = rate
+            report["setup"][kind] = run_setups(kind, args)
+            if args.rates:
+                report["sweep"].setdefault(kind, []).append(report["setup"][kind])
     if args.live:
         for kind in kinds:
             report["live"][kind] = run_live(kind, args)
@@ -301,6 +333,8 @@ def main(argv=None) -> dict:
                                                                            "setups_per_s", "peak_rss_mb")}
                             for kind, r in report["setup"].items() if kind != "baseline"}
 
+    if args.rates:
+        print_sweep(report)
     print(f"\ncall setup: {args.calls} calls at {args.rate:g}/s, concurrency {args.concurrency}, "
           f"event step {args.event_step * 1000:g} ms, "
           + (f"fake on core {FAKE_CPU}, app on core {APP_CPU}" if args.pin else "not pinned"))

@@ -30,6 +30,7 @@ from fs_app import cdr  # noqa: E402
 from fs_app.config import load_settings  # noqa: E402
 from fs_app.metering import Meter, event_time  # noqa: E402
 from models import CallRecord, Hold, NumberLease, provisioning  # noqa: E402
+from bench.stats import percentile  # noqa: E402
 from tests.metering.cdr_factory import callee_leg, write  # noqa: E402
 
 LEASED = "+862012345678"
@@ -113,11 +114,6 @@ def bench_hangup(url: str, workdir: Path, count: int) -> list[float]:
         meter.hangup(callee_uuid=callee, agent_uuid=agent, answered_at=answered, ended_at=now)
         timings.append((time.perf_counter() - began) * 1000)
     return timings
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def main(argv=None) -> int:

@@ -24,3 +24,37 @@ def test_call_setup_benchmark_runs_every_kind(tmp_path):
         assert live["live_held"] == 10 and live["rss_mb_with_calls_held"] > 0, (kind, live)
     assert set(report["ratios"]) == {"channel", "ours"}
     assert "targets:" in proc.stdout and "ours/base" in proc.stdout
+
+
+def test_rate_sweep_reports_each_rate_and_the_sizing_figure(tmp_path):
+    out = tmp_path / "sweep.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.call_setup", "--only", "channel", "--calls", "10", "--rates", "40,20",
+         "--concurrency", "5", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    points = report["sweep"]["channel"]
+    assert [p["rate"] for p in points] == [20, 40]  # sorted
+    assert all((p["setups"], p["failed"]) == (10, 0) for p in points)
+    assert report["setup"]["channel"]["rate"] == 40  # the main table shows the last rate
+    assert "rate sweep" in proc.stdout and "channel: p99 <= 10 ms" in proc.stdout
+
+
+def test_rate_sweep_rejects_bad_rates():
+    proc = subprocess.run([sys.executable, "-m", "bench.call_setup", "--rates", "100,fast"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "--rates: comma-separated numbers expected" in proc.stderr
+
+
+def test_highest_rate_meeting_stops_at_the_knee():
+    from bench.stats import highest_rate_meeting
+
+    def point(rate, p99, failed=0):
+        return {"rate": rate, "p99_ms": p99, "failed": failed, "setups": 10}
+
+    assert highest_rate_meeting([point(200, 30), point(50, 4), point(100, 9)], 10) == 100
+    # a passing rate above a failing one is past the knee, not a sizing figure
+    assert highest_rate_meeting([point(50, 4), point(100, 12), point(150, 9)], 10) == 50
+    assert highest_rate_meeting([point(50, 4, failed=1)], 10) is None
+    assert highest_rate_meeting([point(50, float("nan"))], 10) is None
