@@ -21,7 +21,8 @@ row (FOR UPDATE on PostgreSQL, the IMMEDIATE transaction on SQLite) and the call
 PostgreSQL), load the facts under those locks, decide, and if allowed take the reservation (seat
 slot, tenant concurrency, number slot, frequency attempt, balance hold); then write the call record
 (CallRecord, keyed by ``agent_uuid = request.call_uuid``) with every reason code, the facts summary
-and ``decide_ms``. The decision made under the locks is the re-check: whatever another process
+and ``decide_ms``; a blocked call's record also names the category prompt the agent will hear and
+the hangup cause (B6), so refusing a call takes one write. The decision made under the locks is the re-check: whatever another process
 reserved before is counted. Blocked calls are recorded too. If the policy cannot be evaluated
 (database error or timeout: PostgreSQL lock/statement timeout ``timeout_s``, SQLite busy timeout)
 the call is refused with ``POLICY_UNAVAILABLE`` and a record is still attempted.
@@ -55,6 +56,7 @@ from models.calls import CallRecord
 from models.db import is_postgres, unit_of_work, write_transaction
 
 from fs_app.policy import CallRequest, Decision, classify_callee, decide, platform_limits
+from fs_app.prompts.catalogue import blocked_prompt_for_reasons, hangup_cause_for_reasons
 from fs_app.policy.callee import Callee
 from fs_app.policy.loader import load_facts
 from fs_app.policy.reasons import POLICY_UNAVAILABLE, Reason
@@ -198,11 +200,15 @@ def _record(request: CallRequest, decision: Decision, now: datetime, node: str, 
     facts["billable"] = decision.billable
     facts["record_allowed"] = decision.record_allowed
     facts["hold_fen"] = decision.hold_fen
+    refusal = {}
+    if not decision.allowed:  # B6: what the agent will hear and how the channel ends, in this write
+        refusal = dict(prompts=[blocked_prompt_for_reasons(decision.codes)],
+                       hangup_cause=hangup_cause_for_reasons(decision.codes))
     return prepared.insert_row(CallRecord, dict(
         direction="outbound", agent_uuid=request.call_uuid, callee_uuid=callee_uuid, tenant=decision.tenant_id,
         seat=decision.seat_id, seat_address=request.seat_address[:300], campaign=decision.campaign_id,
         caller_number=decision.caller_id or "", callee_number=decision.callee[:32], dialled=request.dialled[:64],
         decision="allowed" if decision.allowed else "blocked", reasons=list(decision.codes), facts=facts,
         decide_ms=decide_ms, max_duration_s=decision.max_duration_s,
-        result="admitted" if decision.allowed else "blocked", created_at=now, node=node,
+        result="admitted" if decision.allowed else "blocked", created_at=now, node=node, **refusal,
     ))

@@ -86,8 +86,7 @@ def refuse(channel: Channel, settings, admission: Admission) -> None:
     name = prompts.blocked_prompt_for_reasons(admission.codes)
     cause = prompts.hangup_cause_for_reasons(admission.codes)
     log.info("blocked %s: %s, hanging up with %s", ",".join(admission.codes), name, cause)
-    update_record(record_id=admission.record_id, prompts=[name], hangup_cause=cause)
-    try:
+    try:  # the call record already names this prompt and cause (admission wrote them)
         channel.execute("pre_answer")
         play(channel, settings, name, prompts.AGENT_LANGUAGE, [])
     finally:

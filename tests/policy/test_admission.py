@@ -53,6 +53,8 @@ def test_blocked_calls_are_recorded_with_every_reason_and_reserve_nothing(db, se
     record = CallRecord.get(CallRecord.agent_uuid == "b-1")
     assert record.decision == "blocked" and set(record.reasons) == {"NO_CONSENT", "OUTSIDE_CALLING_HOURS"}
     assert set(record.facts["reason_details"]) == set(record.reasons)
+    # B6, in the same write: the category prompt the agent hears and the cause the channel ends with
+    assert (record.prompts, record.hangup_cause) == (["blocked_callee_protected"], "CALL_REJECTED")
     assert Hold.select().count() == 0 and Attempt.select().count() == 0
 
 
@@ -182,6 +184,7 @@ def test_policy_unavailable_when_the_database_is_locked(db, settings, request, t
         assert "lock" in admission.decision.reasons[0].detail.lower()
         record = CallRecord.get(CallRecord.id == admission.record_id)
         assert record.reasons == ["POLICY_UNAVAILABLE"] and record.decision == "blocked"
+        assert (record.prompts, record.hangup_cause) == (["blocked_system"], "NORMAL_TEMPORARY_FAILURE")
     else:
         path = models.database.obj.database
         models.database.execute_sql("PRAGMA busy_timeout = 100")
