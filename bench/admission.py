@@ -65,15 +65,17 @@ def open_sqlite(rebuild: bool, wal_autocheckpoint: int | None = None) -> str:
     path = RESULTS / "admission.db"
     served = wal_autocheckpoint is None
     models.open_database(f"sqlite:///{path}", checkpoint_in_background=served)
-    if served:
-        models.db.start_wal_checkpointer()
     if rebuild or _meta_version() != VERSION:
-        models.database.close()
+        # every pooled connection, not only this one: a pooled connection left open would write
+        # the new data into the unlinked file, and the cache would never persist
+        models.database.obj.close_all()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         models.open_database(f"sqlite:///{path}", checkpoint_in_background=served)
         print(f"generating {path}", flush=True)
         _generate_here()
+    if served:  # after any rebuild, so that its connection opens the new file
+        models.db.start_wal_checkpointer()
     if wal_autocheckpoint is not None:
         # 0 moves WAL checkpoints off the call path (to a periodic `PRAGMA wal_checkpoint`)
         models.database.execute_sql(f"PRAGMA wal_autocheckpoint = {int(wal_autocheckpoint)}")
