@@ -12,11 +12,11 @@ from datetime import datetime
 from peewee import Value, fn
 
 from models.calls import CALL_RESULTS, CallRecord
+from models.clock import local_day_bounds
 from models.numbers import try_normalize
 from models.tenancy import Campaign, Tenant
 
 from .form_values import optional_local_date
-from .formatting import local_day_bounds
 
 PAGE_SIZE = 50
 _CURSOR = re.compile(r"^(\d{8}T\d{6}\.\d{6})_(\d{1,18})$")

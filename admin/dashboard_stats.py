@@ -9,8 +9,9 @@ from datetime import datetime
 from peewee import fn
 
 from models.calls import CallRecord, Hold
+from models.clock import local_day, local_day_bounds
 
-from .formatting import local_day_bounds, local_today, to_local
+from .formatting import to_local
 
 
 @dataclass
@@ -39,7 +40,7 @@ def live_holds(tenant_id: int | None, now: datetime):
 
 
 def summarize_today(tenant_id: int | None, now: datetime) -> DaySummary:
-    start, end = local_day_bounds(local_today(now))
+    start, end = local_day_bounds(local_day(now))
     today = CallRecord.select(CallRecord.created_at, CallRecord.decision, CallRecord.reasons,
                               CallRecord.answered_at, CallRecord.charge_fen).where(
         (CallRecord.created_at >= start) & (CallRecord.created_at < end))

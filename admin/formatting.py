@@ -1,14 +1,12 @@
 """Jinja filters: stored UTC shown in Asia/Shanghai, fen shown as yuan, numbers masked (D3)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timezone
 
 from flask import g
 
+from models.clock import LOCAL_ZONE
 from models.numbers import mask
-
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def to_local(value: datetime | None) -> datetime | None:
@@ -20,16 +18,6 @@ def to_local(value: datetime | None) -> datetime | None:
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     local = to_local(value)
     return local.strftime(fmt) if local else ""
-
-
-def local_day_bounds(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of a calendar day in Asia/Shanghai, as naive UTC."""
-    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_ZONE).astimezone(timezone.utc).replace(tzinfo=None)
-    return start, start + timedelta(days=1)
-
-
-def local_today(now_utc: datetime) -> date:
-    return to_local(now_utc).date()
 
 
 def yuan(fen: int | None) -> str:

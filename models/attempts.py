@@ -8,17 +8,14 @@ do not count. A crash between admission and origination leaves the row, erring o
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from peewee import CharField, CompositeKey, DateField, DateTimeField, ForeignKeyField, IntegerField, fn
 
 from . import prepared
 from .base import BaseModel
+from .clock import local_day, local_day_bounds
 from .tenancy import NumberLease, Tenant
-
-#: the calendar of "today" in A10 ("the one least used today")
-USE_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 class Attempt(BaseModel):
@@ -49,24 +46,13 @@ class LeaseDailyUse(BaseModel):
         primary_key = CompositeKey("lease", "day")
 
 
-def use_day(at: datetime) -> date:
-    """The Asia/Shanghai calendar day of a naive UTC time."""
-    return at.replace(tzinfo=timezone.utc).astimezone(USE_ZONE).date()
-
-
-def day_start_utc(at: datetime) -> datetime:
-    """Start of ``at``'s Asia/Shanghai calendar day, as naive UTC."""
-    midnight = datetime.combine(use_day(at), datetime.min.time(), tzinfo=USE_ZONE)
-    return midnight.astimezone(timezone.utc).replace(tzinfo=None)
-
-
 def count_lease_use(lease_id: int, at: datetime) -> None:
     """One more attempt presented from the number on ``at``'s day (inside the caller's transaction)."""
     prepared.execute(
         "lease_use_count",
         'INSERT INTO "lease_daily_use" ("lease_id", "day", "attempts") VALUES (%s, %s, 1) '
         'ON CONFLICT ("lease_id", "day") DO UPDATE SET "attempts" = "lease_daily_use"."attempts" + 1',
-        (lease_id, use_day(at).isoformat()))
+        (lease_id, local_day(at).isoformat()))
 
 
 def uncount_lease_use(lease_id: int, at: datetime) -> None:
@@ -74,16 +60,15 @@ def uncount_lease_use(lease_id: int, at: datetime) -> None:
     prepared.execute(
         "lease_use_uncount",
         'UPDATE "lease_daily_use" SET "attempts" = "attempts" - 1 WHERE "lease_id" = %s AND "day" = %s'
-        ' AND "attempts" > 0', (lease_id, use_day(at).isoformat()))
+        ' AND "attempts" > 0', (lease_id, local_day(at).isoformat()))
 
 
 def rebuild_lease_use(now: datetime) -> int:
     """Today's counters from the attempts themselves (the schema upgrade that introduced them, and
     bulk loads that insert attempts directly); returns how many numbers were used today."""
-    day = use_day(now)
+    day = local_day(now)
     LeaseDailyUse.delete().where(LeaseDailyUse.day == day).execute()
-    since = day_start_utc(now)
-    until = since + timedelta(days=1)
+    since, until = local_day_bounds(day)
     rows = (Attempt.select(Attempt.caller_lease, fn.COUNT(Attempt.id))
             .where(Attempt.caller_lease.is_null(False) & (Attempt.at >= since) & (Attempt.at < until))
             .group_by(Attempt.caller_lease).tuples())

@@ -84,8 +84,7 @@ def release_locked(call_uuid: str, now: datetime, *, originated: bool = True) ->
             "uncount_attempt", 'DELETE FROM "attempt" WHERE "call_uuid" = %s RETURNING "caller_lease_id", "at"',
             (call_uuid,)).fetchone()
         if uncounted is not None and uncounted[0] is not None:
-            at = uncounted[1]
-            uncount_lease_use(uncounted[0], at if isinstance(at, datetime) else datetime.fromisoformat(at))
+            uncount_lease_use(uncounted[0], Attempt.at.python_value(uncounted[1]))
     return released > 0
 
 

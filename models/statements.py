@@ -17,16 +17,16 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from peewee import JOIN, fn
 
 from .calls import CallRecord
+from .clock import LOCAL_ZONE, local_day
 from .errors import InvalidInput
 from .money import LEDGER_KINDS, LedgerEntry
 from .tenancy import Tenant
 
-BILLING_ZONE = ZoneInfo("Asia/Shanghai")
+BILLING_ZONE = LOCAL_ZONE
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 USAGE_KINDS = ("call", "seat_rent", "number_rent", "adjust")
 
@@ -41,10 +41,6 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     start = datetime(year, number, 1, tzinfo=BILLING_ZONE).astimezone(timezone.utc).replace(tzinfo=None)
     end = datetime(*following, 1, tzinfo=BILLING_ZONE).astimezone(timezone.utc).replace(tzinfo=None)
     return start, end
-
-
-def local_day(at: datetime) -> date:
-    return at.replace(tzinfo=timezone.utc).astimezone(BILLING_ZONE).date()
 
 
 @dataclass

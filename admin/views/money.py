@@ -8,10 +8,9 @@ from flask import Blueprint, render_template, request
 from peewee import fn
 
 from models.calls import Hold
-from models.clock import utcnow
+from models.clock import local_day, utcnow
 from models.money import LedgerEntry
 
-from ..formatting import local_today
 from ..monthly_statement import month_bounds, statement_for
 from ..scope import chosen_tenant, visible_tenants
 
@@ -23,7 +22,7 @@ LEDGER_PAGE = 100
 def _month(text: str) -> date:
     if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text or ""):
         return date(int(text[:4]), int(text[5:7]), 1)
-    today = local_today(utcnow())
+    today = local_day(utcnow())
     return date(today.year, today.month, 1)
 
 

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from models import prepared
-from models.attempts import use_day
+from models.clock import local_day
 from models.db import is_postgres
 from models.provisioning import SIP_ADDRESS
 from models.reservations import lock_callee
@@ -163,7 +163,7 @@ def _hold_totals(tenant_id: int, seat_id: int, now: datetime) -> tuple[int, int,
 
 
 def _leases(tenant_id: int, callee: Callee, pinned_id: int | None, limits: Limits, now: datetime):
-    params = [now, use_day(now).isoformat(), tenant_id]
+    params = [now, local_day(now).isoformat(), tenant_id]
     if callee.is_cn and limits.caller_id_local_required and not callee.emergency:
         # only numbers that could present this callee: its province, or the seat's pinned number
         if pinned_id:

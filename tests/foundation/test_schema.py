@@ -106,14 +106,15 @@ def test_upgrade_to_daily_use_counters_starts_them_from_todays_attempts(db):
     """A database made before version 2 has attempts but no counters: the upgrade counts today's."""
     from datetime import timedelta
 
-    from models.attempts import LeaseDailyUse, day_start_utc, use_day
-    from models.clock import utcnow
+    from models.attempts import LeaseDailyUse
+    from models.clock import local_day, local_day_bounds, utcnow
 
     tenant = models.Tenant.create(code="up", name="Up", display_name="Up", hotline="+864008123456")
     lease = models.NumberLease.create(tenant=tenant, number="+861061234567", province="北京", city="北京",
                                       paid_through=utcnow() + timedelta(days=30))
     now = utcnow()
-    for i, at in enumerate((now, day_start_utc(now), day_start_utc(now) - timedelta(seconds=1))):
+    midnight = local_day_bounds(local_day(now))[0]
+    for i, at in enumerate((now, midnight, midnight - timedelta(seconds=1))):
         models.Attempt.create(call_uuid=f"old-{i}", tenant=tenant, callee_number="+8613912345678",
                               caller_lease=lease, at=at)
     models.database.drop_tables([LeaseDailyUse])
@@ -121,4 +122,4 @@ def test_upgrade_to_daily_use_counters_starts_them_from_todays_attempts(db):
     assert models.current_version() == 1
     assert models.migrate() == list(range(2, models.latest_version() + 1))
     assert [(row.lease_id, row.day, row.attempts) for row in LeaseDailyUse.select()] == [
-        (lease.id, use_day(now), 2)]
+        (lease.id, local_day(now), 2)]

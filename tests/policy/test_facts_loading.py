@@ -8,7 +8,8 @@ from fs_app.admission import evaluate
 from fs_app.policy import CallRequest, classify_callee, platform_limits
 from fs_app.policy.loader import load_facts
 from models import Attempt, DoNotCall, Hold, TenantBan, listing, provisioning, reservations
-from models.attempts import LeaseDailyUse, day_start_utc, rebuild_lease_use
+from models.attempts import LeaseDailyUse, rebuild_lease_use
+from models.clock import local_day, local_day_bounds
 
 from policy_world import BEIJING_NUMBER, CALLEE, NOW, SEAT, make_tenant
 
@@ -130,7 +131,7 @@ def test_leases_local_pinned_live_and_used_today(db, settings):
     Hold.create(call_uuid="done", tenant=tenant, number=beijing, expires_at=NOW + timedelta(minutes=1),
                 released_at=NOW - timedelta(seconds=1))
     # used today: since midnight in Shanghai (16:00 UTC the day before)
-    midnight = day_start_utc(NOW)
+    midnight = local_day_bounds(local_day(NOW))[0]
     assert midnight == NOW - timedelta(hours=10)
     for i, when in enumerate((midnight, midnight + timedelta(hours=1), midnight - timedelta(seconds=1))):
         reservations.take(call_uuid=f"u{i}", tenant_id=tenant.id, seat_id=None, lease_id=beijing2.id,
@@ -182,7 +183,7 @@ def test_daily_use_counters_follow_the_attempts(db, settings):
     take("a", first, NOW - timedelta(minutes=2))
     take("b", first, NOW - timedelta(minutes=1))
     take("c", second, NOW - timedelta(minutes=1))
-    take("yesterday", second, day_start_utc(NOW) - timedelta(seconds=1))
+    take("yesterday", second, local_day_bounds(local_day(NOW))[0] - timedelta(seconds=1))
     assert used() == {BEIJING_NUMBER: 2, "+861061234568": 1}
     # a callee leg that was never created does not count (A9), nor does it use the number
     reservations.release("b", NOW, originated=False)
