@@ -22,10 +22,11 @@ PostgreSQL), load the facts under those locks, decide, and if allowed take the r
 slot, tenant concurrency, number slot, frequency attempt, balance hold); then write the call record
 (CallRecord, keyed by ``agent_uuid = request.call_uuid``) with every reason code, the facts summary
 and ``decide_ms``; a blocked call's record also names the category prompt the agent will hear and
-the hangup cause (B6), so refusing a call takes one write. The decision made under the locks is the re-check: whatever another process
-reserved before is counted. Blocked calls are recorded too. If the policy cannot be evaluated
-(database error or timeout: PostgreSQL lock/statement timeout ``timeout_s``, SQLite busy timeout)
-the call is refused with ``POLICY_UNAVAILABLE`` and a record is still attempted.
+the hangup cause (B6), so refusing a call takes one write. The decision made under the locks is the
+re-check: whatever another process reserved before is counted. Blocked calls are recorded too. If
+the policy cannot be evaluated (database error or timeout: PostgreSQL lock/statement timeout
+``timeout_s``, SQLite busy timeout) the call is refused with ``POLICY_UNAVAILABLE`` and a record is
+still attempted.
 
 Frequency attempts (A9) are counted at reservation, so concurrent admissions can never exceed a
 cap; ``release(..., originated=False)`` uncounts a call whose callee leg was never created.
@@ -56,10 +57,10 @@ from models.calls import CallRecord
 from models.db import is_postgres, unit_of_work, write_transaction
 
 from fs_app.policy import CallRequest, Decision, classify_callee, decide, platform_limits
-from fs_app.prompts.catalogue import blocked_prompt_for_reasons, hangup_cause_for_reasons
 from fs_app.policy.callee import Callee
 from fs_app.policy.loader import load_facts
 from fs_app.policy.reasons import POLICY_UNAVAILABLE, Reason
+from fs_app.prompts.catalogue import blocked_prompt_for_reasons, hangup_cause_for_reasons
 
 __all__ = ["Admission", "CallRequest", "Decision", "admit", "evaluate", "heartbeat", "release"]
 
