@@ -30,6 +30,7 @@ from fs_app import cdr  # noqa: E402
 from fs_app.config import load_settings  # noqa: E402
 from fs_app.metering import Meter, event_time  # noqa: E402
 from models import CallRecord, Hold, NumberLease, provisioning  # noqa: E402
+from models.clock import utcnow  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from tests.metering.cdr_factory import callee_leg, write  # noqa: E402
 
@@ -104,7 +105,7 @@ def bench_hangup(url: str, workdir: Path, count: int) -> list[float]:
     directory = workdir / "hangup"
     directory.mkdir()
     tenant = fresh_database(url, directory)
-    now = datetime.utcnow()
+    now = utcnow()
     calls = admit_many(tenant, count, now)
     meter = Meter(load_settings({}))
     timings = []

@@ -378,6 +378,7 @@ def ingest_directory(directory: Path, *, emergency_numbers=None, region: str = "
     directory = Path(directory)
     if not directory.is_dir():
         return IngestReport()
+    # file ages compare mtimes, which the file system stamps with the wall clock: so does this
     now = time.time() if now is None else now
     ready = []
     for path in sorted(directory.iterdir()):

@@ -173,23 +173,25 @@ def set_tenant(code: str, *, status: str | None = None, seats: int | None = None
     return Tenant.get_by_id(tenant.id)
 
 
-def ban_tenant(code: str, *, function: str, until, reason: str = "", actor: str = "system") -> TenantBan:
+def ban_tenant(code: str, *, function: str, until, reason: str = "", actor: str = "system",
+               now=None) -> TenantBan:
     tenant = get_tenant(code)
+    now = now or utcnow()
     if function not in BAN_FUNCTIONS:
         raise InvalidInput(f"invalid function {function!r}: expected one of {', '.join(BAN_FUNCTIONS)}")
-    if until is not None and until <= utcnow():
+    if until is not None and until <= now:
         raise InvalidInput("the ban's end time is in the past")
     with write_transaction():
         ban = TenantBan.create(tenant=tenant, function=function, until=until, reason=reason or "",
-                               created_by=actor)
+                               created_by=actor, created_at=now)
         audit(actor, "tenant.ban", tenant=tenant, target=code, function=function,
               until=until.isoformat() if until else None, reason=reason)
     return ban
 
 
-def lift_ban(code: str, function: str, *, actor: str = "system") -> int:
+def lift_ban(code: str, function: str, *, actor: str = "system", now=None) -> int:
     tenant = get_tenant(code)
-    now = utcnow()
+    now = now or utcnow()
     with write_transaction():
         lifted = (TenantBan.update(lifted_at=now)
                   .where((TenantBan.tenant == tenant) & (TenantBan.function == function)

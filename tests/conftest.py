@@ -7,6 +7,7 @@ monkey.patch_all()
 import io  # noqa: E402
 import os  # noqa: E402
 import uuid  # noqa: E402
+from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import psycogreen.gevent  # noqa: E402
@@ -17,10 +18,33 @@ psycogreen.gevent.patch_psycopg()
 import models  # noqa: E402
 from fs_app.cli import main as cli_main  # noqa: E402
 from fs_app.config import load_settings  # noqa: E402
+from models.clock import PinnedClock, SystemClock, use_clock  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PG_ADMIN_URL = os.environ.get("FSAPP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+#: every test starts at this instant (Monday 10:00 in Beijing, inside the default calling windows
+#: and not a holiday) and its clock runs at real speed from there: no result depends on the date
+#: the suite runs on. A test that needs time to stand still calls ``clock.freeze()``.
+TEST_START = datetime(2026, 11, 23, 2, 0)
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """The process clock (models.clock) pinned to TEST_START for the test."""
+    pinned = PinnedClock(TEST_START, running=True)
+    previous = use_clock(pinned)
+    yield pinned
+    use_clock(previous)
+
+
+@pytest.fixture
+def wall_clock(clock):
+    """The system clock instead of the pinned one, for a test whose app runs in other processes
+    (they read the system clock): the test's own writes then share their time line."""
+    previous = use_clock(SystemClock())
+    yield
+    use_clock(previous)
 
 
 def _pg_params(url: str) -> dict:

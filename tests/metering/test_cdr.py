@@ -214,15 +214,16 @@ def test_the_job_moves_handled_files_out_of_the_way(leased, real_dir):
     (real_dir / "junk.cdr.json").write_text("{")
     fresh_file = real_dir / "being-written.cdr.json"
     fresh_file.write_text("{")
-    old = time.time() - 60
+    # file ages are file-system times (mtime), so the test sets every mtime against its own `now`
+    now = time.time()
     for path in real_dir.iterdir():
-        if path != fresh_file:
-            os.utime(path, (old, old))
-    report = cdr.ingest_directory(real_dir)
+        age = 0 if path == fresh_file else 60
+        os.utime(path, (now - age, now - age))
+    report = cdr.ingest_directory(real_dir, now=now)
     assert report.charged == 1 and len(report.bad) == 1
     assert sorted(p.name for p in (real_dir / "processed").iterdir()) == sorted(
         p.name for p in REAL_CDRS.iterdir())
     assert [p.name for p in (real_dir / "bad").iterdir()] == ["junk.cdr.json"]
     assert fresh_file.exists()  # too young: it may still be being written
-    assert cdr.ingest_directory(real_dir).files == 0
+    assert cdr.ingest_directory(real_dir, now=now).files == 0
     assert Hold.select().count() == 0 and utcnow()

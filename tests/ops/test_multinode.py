@@ -64,7 +64,7 @@ def provision() -> Tenant:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("db", ["postgres"], indirect=True)
-def test_limits_hold_across_two_processes_on_one_port_and_two_nodes(db, request, tmp_path):
+def test_limits_hold_across_two_processes_on_one_port_and_two_nodes(wall_clock, db, request, tmp_path):
     url = request.getfixturevalue("pg_url")
     tenant = provision()
     esl_port = free_port()

@@ -91,7 +91,7 @@ def test_periodic_job_and_operator_review(db, settings):
     assert [(r.tenant_code, r.complaints, r.ban is not None) for r in results] == [("acme", 3, True), ("quiet", 1, False)]
     assert complaints.run_complaint_guard(NOW, job_settings)[0].ban is None  # idempotent
     # an operator reviews and lifts the ban: the old complaints do not ban again
-    provisioning.lift_ban("acme", "outbound", actor="operator")
+    provisioning.lift_ban("acme", "outbound", actor="operator", now=NOW)
     lifted_at = TenantBan.get(TenantBan.tenant == acme).lifted_at
     later = max(NOW, lifted_at) + timedelta(minutes=1)
     assert not complaints.run_complaint_guard(later, job_settings)[0].over
