@@ -246,7 +246,10 @@ CALL_COLUMNS = ["created_at", "tenant", "seat", "direction", "caller", "callee",
 
 
 def calls(args, ctx) -> int:
-    query = (CallRecord.select(CallRecord, Tenant.code, Campaign.code)
+    # The codes come under names of their own: selected as plain Tenant.code / Campaign.code,
+    # peewee put half-loaded Tenant/Campaign objects (no id) on call.tenant / call.campaign, so
+    # call.tenant_id read None and both columns printed empty.
+    query = (CallRecord.select(CallRecord, Tenant.code.alias("tenant_code"), Campaign.code.alias("campaign_code"))
              .join(Tenant, JOIN.LEFT_OUTER, on=(CallRecord.tenant == Tenant.id))
              .switch(CallRecord)
              .join(Campaign, JOIN.LEFT_OUTER, on=(CallRecord.campaign == Campaign.id)))
@@ -254,13 +257,13 @@ def calls(args, ctx) -> int:
         query = query.where(CallRecord.tenant == provisioning.get_tenant(args.tenant))
     if args.since:
         query = query.where(CallRecord.created_at >= args.since)
-    query = query.order_by(CallRecord.created_at.desc(), CallRecord.id.desc()).limit(args.limit)
+    query = query.order_by(CallRecord.created_at.desc(), CallRecord.id.desc()).limit(args.limit).objects()
     rows = []
     for call in query:
         rows.append({
-            "created_at": call.created_at, "tenant": call.tenant.code if call.tenant_id else "",
+            "created_at": call.created_at, "tenant": call.tenant_code or "",
             "seat": call.seat_address, "direction": call.direction, "caller": call.caller_number,
-            "callee": call.callee_number, "campaign": call.campaign.code if call.campaign_id else "",
+            "callee": call.callee_number, "campaign": call.campaign_code or "",
             "decision": call.decision, "reasons": call.reasons, "result": call.result,
             "answered_at": call.answered_at, "ended_at": call.ended_at, "billsec": call.billsec,
             "billed_minutes": call.billed_minutes, "charge_fen": call.charge_fen,

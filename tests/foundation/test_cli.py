@@ -406,3 +406,27 @@ def test_calls_lists_records_in_every_format(cli, acme):
     assert_refused(cli, "calls", "--tenant", "ghost", fragment="unknown tenant")
     assert_refused(cli, "calls", "--format", "xml", fragment="invalid choice")
 
+
+def test_calls_show_the_tenant_and_campaign_codes(cli, acme, script_file):
+    import csv
+    import io
+    import json
+    import re
+
+    assert cli("campaign", "add", "acme", "spring", "--script-file", script_file).code == 0
+    spring = Campaign.get(Campaign.code == "spring")
+    CallRecord.create(agent_uuid="a-1", tenant=acme, campaign=spring, decision="allowed", result="completed")
+    CallRecord.create(agent_uuid="a-2", decision="blocked", reasons=["SEAT_UNKNOWN"])  # no tenant, no campaign
+    header, *lines = cli("calls").out.splitlines()
+    starts = [match.start() for match in re.finditer(r"\S+", header)] + [None]
+    names = header.split()
+    table = [{name: line[start:end].strip() for name, start, end in zip(names, starts, starts[1:])} for line in lines]
+    assert [(row["agent_uuid"], row["tenant"], row["campaign"]) for row in table] == [
+        ("a-2", "", ""), ("a-1", "acme", "spring")]
+    by_agent = {row["agent_uuid"]: row for row in csv.DictReader(io.StringIO(cli("calls", "--format", "csv").out))}
+    assert (by_agent["a-1"]["tenant"], by_agent["a-1"]["campaign"]) == ("acme", "spring")
+    assert (by_agent["a-2"]["tenant"], by_agent["a-2"]["campaign"]) == ("", "")
+    documents = {row["agent_uuid"]: row for row in json.loads(cli("calls", "--format", "json").out)}
+    assert (documents["a-1"]["tenant"], documents["a-1"]["campaign"]) == ("acme", "spring")
+    assert (documents["a-2"]["tenant"], documents["a-2"]["campaign"]) == ("", "")
+    assert cli("calls", "--tenant", "acme", "--format", "json").out.count('"tenant": "acme"') == 1
