@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 
 import models
-from models import LedgerEntry, Tenant, bounds, ledger, listing, provisioning
+from models import Tenant, bounds, ledger, listing, provisioning
 from models.billing import verify_tenant_ledger
 from models.bounds import INT64_MAX, OutOfRange
 from models.clock import pinned
