@@ -69,7 +69,8 @@ BALANCE_FEN = Bound(-INT64_MAX - 1, INT64_MAX, "fen", "a balance is a BIGINT col
 SEATS = Bound(0, 100_000, "", "seats a tenant buys: a hundred thousand agents is beyond any call centre")
 DAYS = Bound(1, 3_660, "days", "a seat or number paid in advance for at most ten years: every paid-through "
              "time stays far inside Python's dates, which end in the year 9999")
-NUMBER_MAX_CALLS = Bound(1, 10_000, "", "live calls on one leased number: more than any trunk carries")
+NUMBER_MAX_CALLS = Bound(1, 1_000_000, "", "live calls on one leased number, inbound and outbound together: "
+                         "beyond any trunk, so a large value can stand for 'no limit' (the benchmark uses 100,000)")
 BILLING_INCREMENT_S = Bound(1, 3_600, "seconds", "a billing increment of at most an hour "
                             "(the billing_increment_s setting has the same range)")
 LIST_ROWS = Bound(1, 1_000_000, "rows", "rows in one listing: a million is one export; "
