@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 
+from models.bounds import TIME_RANGE_TEXT, OutOfRange, check_time
 from models.errors import InvalidInput
 
 from .formatting import LOCAL_ZONE
@@ -41,7 +42,11 @@ def local_datetime(text: str, what: str) -> datetime:
         raise InvalidInput(f"{what}: expected a date and time such as 2026-11-23 18:00") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=LOCAL_ZONE)
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    try:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    except OverflowError:  # past year 1 or 9999 in UTC
+        raise OutOfRange(f"{what} must be {TIME_RANGE_TEXT}") from None
+    return check_time(value, what)
 
 
 def optional_local_date(text: str) -> date | None:

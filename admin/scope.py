@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import abort, g, request
 
+from models.bounds import ROW_ID
 from models.tenancy import Tenant
 
 
@@ -50,6 +51,8 @@ def ensure_visible(tenant_id: int | None) -> None:
 def visible_row(model, row_id: int):
     """The ``model`` row with this id, or 404 when it does not exist or belongs to a tenant the
     user may not see (the same answer either way, so ids of other tenants reveal nothing)."""
+    if ROW_ID.problem(row_id):  # no such row; the query would overflow the id column
+        abort(404)
     row = model.get_or_none(model.id == row_id)
     if row is None:
         abort(404)

@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from models import billing, database
+from models.bounds import MAX_TALK_SECONDS, TIME_RANGE_TEXT, OutOfRange, check_time, shown
 from models.calls import CallRecord, Hold
 from models.db import is_postgres, write_transaction
 from models.errors import InvalidInput
@@ -84,6 +85,19 @@ def _int(variables: dict, key: str) -> int:
         raise BadCdr(f"variable {key} is not a whole number: {raw!r}") from None
 
 
+def _time(variables: dict, name: str) -> datetime | None:
+    """``<name>_uepoch`` (or ``<name>_epoch``) as naive UTC; BadCdr outside bounds.EARLIEST/LATEST_TIME."""
+    seconds = _int(variables, f"{name}_epoch")
+    try:
+        at = event_time(variables.get(f"{name}_uepoch")) or event_time(seconds * 1_000_000)
+    except (OverflowError, OSError, ValueError):  # past the platform's or Python's dates
+        raise BadCdr(f"{name} time is not {TIME_RANGE_TEXT}") from None
+    try:
+        return check_time(at, f"{name} time")
+    except OutOfRange as exc:
+        raise BadCdr(str(exc)) from None
+
+
 def parse_cdr(document: dict, path: str = "", region: str = "CN") -> CdrLeg:
     """A CdrLeg from one mod_json_cdr document; BadCdr when keys we need are missing."""
     if not isinstance(document, dict):
@@ -113,11 +127,13 @@ def parse_cdr(document: dict, path: str = "", region: str = "CN") -> CdrLeg:
         usec = _int(variables, "billmsec") * 1000
     if not usec and "billsec" in variables:
         usec = _int(variables, "billsec") * 1_000_000
-    answered_at = event_time(variables.get("answer_uepoch")) or event_time(_int(variables, "answer_epoch") * 1_000_000)
+    answered_at = _time(variables, "answer")
     if answered_at is None:
         usec = 0  # never answered: free (C1), whatever else the file says
-    ended_at = event_time(variables.get("end_uepoch")) or event_time(_int(variables, "end_epoch") * 1_000_000)
-    started_at = event_time(variables.get("start_uepoch")) or event_time(_int(variables, "start_epoch") * 1_000_000)
+    if not 0 <= usec <= MAX_TALK_SECONDS * 1_000_000:  # billsec is a 32-bit column
+        raise BadCdr(f"billed time {shown(usec)} us is not between 0 and {MAX_TALK_SECONDS} s")
+    ended_at = _time(variables, "end")
+    started_at = _time(variables, "start")
     raw_caller = (variables.get("origination_caller_id_number") or profile.get("ani")
                   or variables.get("sip_from_user") or profile.get("caller_id_number") or "")
     destination = profile.get("destination_number") or variables.get("destination_number") or variables.get(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from models.bounds import BILLING_INCREMENT_S, DAYS, Bound
 from models.windows import format_windows, parse_windows
 
 ENV_PREFIX = "FSAPP_"
@@ -47,6 +48,11 @@ def _integer(minimum: int | None = None, maximum: int | None = None) -> Callable
         return raw
 
     return parse
+
+
+def _within(bound: Bound) -> Callable[[Any], int]:
+    """An integer inside one of the product's input bounds (models.bounds), as the CLI takes it."""
+    return _integer(bound.low, bound.high)
 
 
 def _number(minimum: float = 0.0) -> Callable[[Any], float]:
@@ -272,7 +278,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("script_auto_approve_clean", False, _boolean, "approve scripts without screening hits automatically", "A11"),
     Setting("restricted_industries", RESTRICTED_INDUSTRIES, _string_list, "industries that need operator approval", "A12"),
     # A13 balance.
-    Setting("billing_increment_s", 60, _integer(1, 3600), "default billing increment in seconds", "C1"),
+    Setting("billing_increment_s", 60, _within(BILLING_INCREMENT_S), "default billing increment in seconds", "C1"),
     Setting("hold_lease_s", 90, _integer(10), "a hold or seat slot not heartbeated for this long expires", "A13"),
     Setting("hold_extend_interval_s", 30, _integer(5), "how often a live call extends its hold", "B5"),
     # A15 complaints.
@@ -293,8 +299,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("inbound_ring_timeout_s", 30, _integer(1, 300), "seconds an inbound call rings the tenant's seats"),
     Setting("prompt_upload_max_seconds", 30, _integer(1, 300), "longest tenant-uploaded prompt", "B7"),
     # C money.
-    Setting("seat_period_days", 30, _integer(1), "days one seat rent pays for", "C3"),
-    Setting("number_period_days", 30, _integer(1), "days one number rent pays for", "C3"),
+    Setting("seat_period_days", 30, _within(DAYS), "days one seat rent pays for", "C3"),
+    Setting("number_period_days", 30, _within(DAYS), "days one number rent pays for", "C3"),
     # D data and people.
     Setting("number_retention_days", 30, _integer(1), "dialled numbers are masked after this many days", "D1"),
     Setting("recording_retention_days", 180, _integer(1), "recordings are deleted after this many days", "D1"),

@@ -108,13 +108,18 @@ def to_utc_naive(value: datetime) -> datetime:
 
 
 def parse_iso(text: str) -> datetime:
-    """ISO 8601 with or without offset ('Z' allowed); a naive value is UTC."""
+    """ISO 8601 with or without offset ('Z' allowed); a naive value is UTC. Times outside
+    ``bounds.EARLIEST_TIME``..``bounds.LATEST_TIME`` are refused (OutOfRange)."""
+    from .bounds import TIME_RANGE_TEXT, OutOfRange, check_time
     from .errors import InvalidInput
 
     cleaned = text.strip()
     if cleaned.endswith(("Z", "z")):
         cleaned = cleaned[:-1] + "+00:00"
     try:
-        return to_utc_naive(datetime.fromisoformat(cleaned))
+        value = to_utc_naive(datetime.fromisoformat(cleaned))
     except ValueError:
         raise InvalidInput(f"invalid date/time {text!r}: expected ISO 8601, e.g. 2026-11-23T10:00:00+08:00") from None
+    except OverflowError:  # an offset moved it past year 1 or 9999
+        raise OutOfRange(f"date/time {text!r} must be {TIME_RANGE_TEXT}") from None
+    return check_time(value, f"date/time {text!r}")

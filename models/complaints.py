@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 from .audit import audit
+from .bounds import ROW_ID, shown
 from .calls import CallRecord
 from .clock import utcnow
 from .db import write_transaction
@@ -148,6 +149,8 @@ def answer_complaint(complaint_id: int, text: str, *, at: datetime | None = None
     text = (text or "").strip()
     if not text:
         raise InvalidInput("the answer must not be empty")
+    if isinstance(complaint_id, int) and ROW_ID.problem(complaint_id):  # no such row; the query would overflow
+        raise NotFound(f"unknown complaint {shown(complaint_id)}")
     complaint = Complaint.get_or_none(Complaint.id == complaint_id)
     if complaint is None:
         raise NotFound(f"unknown complaint {complaint_id}")

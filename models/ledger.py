@@ -7,6 +7,7 @@ the same key posted twice, by any process, yields one entry.
 from __future__ import annotations
 
 from . import prepared
+from .bounds import BALANCE_FEN, OutOfRange, shown
 from .clock import utcnow
 from .db import for_update, write_transaction
 from .errors import InvalidInput
@@ -46,9 +47,11 @@ def append_locked(tenant_id: int, balance_fen: int, promo_balance_fen: int, kind
     """The one way an entry is appended: the entry with its balance_after and the tenant's balance
     caches, moved together. The caller holds the tenant row's lock (this transaction read
     ``balance_fen``/``promo_balance_fen`` under it) and has checked the key. Plain prepared SQL:
-    this runs at every hangup. Returns (entry, new balance, new promotional balance)."""
+    this runs at every hangup. Returns (entry, new balance, new promotional balance); a balance
+    that would leave its BIGINT column is refused (OutOfRange) before anything is written."""
     balance = balance_fen + amount_fen
     promo_balance = promo_balance_fen + promo_fen
+    _check_columns(kind, amount_fen, promo_fen, balance, promo_balance)
     fields = dict(tenant=tenant_id, kind=kind, amount_fen=amount_fen, promo_fen=promo_fen,
                   balance_after_fen=balance, idempotency_key=key, call_uuid=call_uuid, note=note, actor=actor,
                   created_at=at or utcnow())
@@ -56,3 +59,15 @@ def append_locked(tenant_id: int, balance_fen: int, promo_balance_fen: int, kind
     prepared.execute("ledger_balance", "UPDATE tenant SET balance_fen = %s, promo_balance_fen = %s WHERE id = %s",
                      (balance, promo_balance, tenant_id))
     return LedgerEntry(id=entry_id, **fields), balance, promo_balance
+
+
+def _check_columns(kind: str, amount_fen: int, promo_fen: int, balance: int, promo_balance: int) -> None:
+    """Every number of the entry and the balance caches must fit its BIGINT column."""
+    for value in (amount_fen, promo_fen):
+        if BALANCE_FEN.problem(value):
+            raise OutOfRange(f"{kind} of {shown(amount_fen)} fen refused: an amount must be {BALANCE_FEN.range_text}")
+    for what, value in (("balance", balance), ("promotional balance", promo_balance)):
+        if BALANCE_FEN.problem(value):
+            side = f"more than the {BALANCE_FEN.high}" if value > 0 else f"less than the {BALANCE_FEN.low}"
+            raise OutOfRange(f"{kind} of {shown(amount_fen)} fen refused: the {what} would be {shown(value)} fen, "
+                             f"{side} fen a balance can hold")

@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass, field
 
 from .audit import audit
+from .bounds import check_time
 from .clock import parse_iso, utcnow
 from .db import write_transaction
 from .errors import InvalidInput
@@ -50,6 +51,8 @@ def _consent_fields(number, source, evidence, obtained_at, expires_at, region) -
     source = (source or "").strip()
     if not source:
         raise InvalidInput("consent source must not be empty")
+    check_time(obtained_at, "obtained_at")
+    check_time(expires_at, "expires_at")
     now = utcnow()
     obtained = obtained_at or now
     if obtained > now:

@@ -11,8 +11,9 @@ from datetime import timedelta
 
 from peewee import fn
 
-from . import ledger, recurring
+from . import bounds, ledger, recurring
 from .audit import audit
+from .bounds import Bound, check_time
 from .clock import utcnow
 from .db import write_transaction
 from .errors import InvalidInput, NotFound
@@ -51,18 +52,11 @@ def _text(value: str, what: str, max_length: int = 200) -> str:
     return value
 
 
-def _fen(value, what: str, *, positive: bool = False) -> int:
+def _fen(value, what: str, bound: Bound = bounds.PRICE_FEN) -> int:
+    """Whole fen inside ``bound`` (a price by default; bounds.AMOUNT_FEN for a payment)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{what} must be a whole number of fen")
-    if value < 0 or (positive and value == 0):
-        raise InvalidInput(f"{what} must be {'positive' if positive else 'zero or more'}, got {value}")
-    return value
-
-
-def _count(value, what: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInput(f"{what} must be a whole number >= {minimum}")
-    return value
+    return bound.check(value, what)
 
 
 def get_tenant(code: str) -> Tenant:
@@ -107,12 +101,12 @@ def add_tenant(code: str, *, name: str, display_name: str, hotline: str, seats: 
         name=_text(name, "name"),
         display_name=_text(display_name, "display name", 60),
         hotline=normalize(hotline, region),
-        seats_purchased=_count(seats, "seats"),
+        seats_purchased=bounds.SEATS.check(seats, "seats"),
         rate_out_fen=_fen(rate, "rate"),
         rate_in_fen=_fen(rate if inbound_rate is None else inbound_rate, "inbound rate"),
         connect_fee_fen=_fen(connect_fee, "connect fee"),
         seat_rent_fen=_fen(seat_rent, "seat rent"),
-        billing_increment_s=_count(billing_increment_s, "billing increment", 1),
+        billing_increment_s=bounds.BILLING_INCREMENT_S.check(billing_increment_s, "billing increment"),
         industry=(industry or "").strip().lower(),
     )
     with write_transaction():
@@ -140,7 +134,7 @@ def set_tenant(code: str, *, status: str | None = None, seats: int | None = None
                 changes.update(terminated_at=utcnow(), termination_kind=termination_kind)
     if seats is not None:
         used = Seat.select().where((Seat.tenant == tenant) & Seat.active).count()
-        if _count(seats, "seats") < used:
+        if bounds.SEATS.check(seats, "seats") < used:
             raise InvalidInput(f"tenant {code} has {used} seats in use; cannot set purchased seats to {seats}")
         changes["seats_purchased"] = seats
     if rate is not None:
@@ -179,6 +173,7 @@ def ban_tenant(code: str, *, function: str, until, reason: str = "", actor: str 
     now = now or utcnow()
     if function not in BAN_FUNCTIONS:
         raise InvalidInput(f"invalid function {function!r}: expected one of {', '.join(BAN_FUNCTIONS)}")
+    check_time(until, "the ban's end time")
     if until is not None and until <= now:
         raise InvalidInput("the ban's end time is in the past")
     with write_transaction():
@@ -221,7 +216,7 @@ def add_seat(tenant_code: str, address: str, *, role: str = "agent", days: int =
     user, domain = split_sip_address(address)
     if role not in SEAT_ROLES:
         raise InvalidInput(f"invalid role {role!r}: expected agent or admin")
-    _count(days, "days", 1)
+    bounds.DAYS.check(days, "days")
     pinned = None
     if pin_number:
         number = normalize(pin_number, region)
@@ -253,9 +248,9 @@ def lease_number(tenant_code: str, number: str, *, days: int = 30, monthly_fee: 
                  period_days: int = 30, actor: str = "system") -> NumberLease:
     tenant = get_tenant(tenant_code)
     e164 = normalize(number, region)
-    _count(days, "days", 1)
+    bounds.DAYS.check(days, "days")
     _fen(monthly_fee, "monthly fee")
-    _count(max_calls, "max calls", 1)
+    bounds.NUMBER_MAX_CALLS.check(max_calls, "max calls")
     if inbound_mode not in INBOUND_MODES:
         raise InvalidInput(f"invalid inbound mode {inbound_mode!r}")
     province, city = region_of(e164)
@@ -344,7 +339,7 @@ def set_campaign_recording(tenant_code: str, code: str, record: bool, *, actor: 
 
 def topup(tenant_code: str, amount_fen: int, *, promo: bool = False, note: str = "", actor: str = "system"):
     tenant = get_tenant(tenant_code)
-    _fen(amount_fen, "amount", positive=True)
+    _fen(amount_fen, "amount", bounds.AMOUNT_FEN)
     with write_transaction():
         entry, _ = ledger.post(tenant.id, "promo" if promo else "topup", amount_fen,
                                promo_fen=amount_fen if promo else 0, note=note, actor=actor)

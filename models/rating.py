@@ -7,6 +7,8 @@ than 60 s the price of the increments is rounded up to a whole fen, once per cal
 """
 from __future__ import annotations
 
+from .bounds import MAX_TALK_SECONDS
+
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
@@ -36,7 +38,9 @@ def minimum_charge(rate_per_minute_fen: int, increment_s: int = 60, connect_fee_
 
 def affordable_seconds(available_fen: int, rate_per_minute_fen: int, increment_s: int = 60,
                        connect_fee_fen: int = 0) -> int | None:
-    """Longest talk time, in whole increments, that ``available_fen`` pays for.
+    """Longest talk time, in whole increments, that ``available_fen`` pays for, at most
+    ``bounds.MAX_TALK_SECONDS`` (a large balance at a small rate buys more seconds than the
+    32-bit duration column and a datetime can hold; no call lasts that long).
 
     None when the rate is zero (time is not limited by money); 0 when not even one increment fits.
     """
@@ -47,4 +51,4 @@ def affordable_seconds(available_fen: int, rate_per_minute_fen: int, increment_s
         return 0
     # largest n with ceil(n * increment * rate / 60) <= budget  <=>  n * increment * rate <= budget * 60
     increments = (budget * 60) // (increment_s * rate_per_minute_fen)
-    return increments * increment_s
+    return min(increments, MAX_TALK_SECONDS // increment_s) * increment_s

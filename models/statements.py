@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from peewee import JOIN, fn
 
+from .bounds import EARLIEST_TIME, LATEST_TIME, OutOfRange
 from .calls import CallRecord
 from .clock import LOCAL_ZONE, local_day
 from .errors import InvalidInput
@@ -37,6 +38,8 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise InvalidInput(f"invalid month {month!r}: expected YYYY-MM")
     year, number = int(match.group(1)), int(match.group(2))
+    if not EARLIEST_TIME.year <= year <= LATEST_TIME.year:
+        raise OutOfRange(f"month {month!r} must be between {EARLIEST_TIME:%Y-%m} and {LATEST_TIME:%Y-%m}")
     following = (year + 1, 1) if number == 12 else (year, number + 1)
     start = datetime(year, number, 1, tzinfo=BILLING_ZONE).astimezone(timezone.utc).replace(tzinfo=None)
     end = datetime(*following, 1, tzinfo=BILLING_ZONE).astimezone(timezone.utc).replace(tzinfo=None)

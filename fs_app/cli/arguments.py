@@ -2,40 +2,52 @@
 from __future__ import annotations
 
 import argparse
+from typing import Callable
 
+from models import bounds
+from models.bounds import Bound
 from models.clock import parse_iso
 from models.errors import InvalidInput
 
 
-def fen(text: str) -> int:
-    """A whole, non-negative number of fen (RULEBOOK C2: no floats in money)."""
+def _whole(text: str, noun: str) -> int | str:
+    """``text`` as an int; the digits themselves when they are past Python's int-from-text limit
+    (4300 digits), which is out of every range all the same."""
+    cleaned = text.strip()
     try:
-        value = int(text, 10)
+        return int(cleaned, 10)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of fen") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
+        if cleaned.lstrip("+-").isdecimal():
+            return cleaned
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number{noun}") from None
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+def bounded(bound: Bound, noun: str = "") -> Callable[[str], int]:
+    """An argument type: a whole number inside ``bound`` (models.bounds), else argparse's one-line
+    error naming the option and the range."""
+
+    def parse(text: str) -> int:
+        value = _whole(text, noun)
+        if isinstance(value, str):
+            sign = "-" if value.startswith("-") else ""
+            raise argparse.ArgumentTypeError(
+                f"must be {bound.range_text}, got {sign}a number of {len(value.lstrip('+-'))} digits")
+        problem = bound.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = f"whole number {bound.range_text}"
+    return parse
 
 
-def count(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
+price_fen = bounded(bounds.PRICE_FEN, " of fen")  # rates, fees, rents
+amount_fen = bounded(bounds.AMOUNT_FEN, " of fen")  # one top-up, refund, adjustment
+seat_count = bounded(bounds.SEATS)
+days = bounded(bounds.DAYS)
+number_max_calls = bounded(bounds.NUMBER_MAX_CALLS)
+list_rows = bounded(bounds.LIST_ROWS)
+row_id = bounded(bounds.ROW_ID)
 
 
 def yes_no(text: str) -> bool:

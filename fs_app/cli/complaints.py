@@ -4,7 +4,7 @@ from __future__ import annotations
 from models import complaints
 from models.people import COMPLAINT_CHANNELS
 
-from fs_app.cli.arguments import positive_int
+from fs_app.cli.arguments import row_id
 from fs_app.cli.output import write_rows
 
 COLUMNS = ["id", "tenant", "number", "channel", "received_at", "due_at", "answered_at", "overdue", "text", "answer",
@@ -29,7 +29,7 @@ def register(sub) -> None:
     p.set_defaults(handler=complaint_list)
 
     p = complaint.add_parser("answer", help="record the tenant's answer to a complaint")
-    p.add_argument("id", type=positive_int)
+    p.add_argument("id", type=row_id)
     p.add_argument("--text", required=True)
     p.set_defaults(handler=complaint_answer)
 

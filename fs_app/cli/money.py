@@ -18,7 +18,7 @@ from models.statements import statement
 from models.termination import TERMINATION_KINDS, terminate
 
 from fs_app import cdr, jobs
-from fs_app.cli.arguments import fen, iso_time
+from fs_app.cli.arguments import amount_fen, iso_time
 from fs_app.cli.output import write_json, write_rows
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def register(sub) -> None:
                        ("adjust", "take money out of a tenant's account as an adjustment (never below live holds)")):
         p = ledger.add_parser(kind, help=text)
         p.add_argument("tenant")
-        p.add_argument("amount", type=_positive_fen, metavar="FEN")
+        p.add_argument("amount", type=amount_fen, metavar="FEN")
         p.add_argument("--note", required=True)
         p.set_defaults(handler=ledger_payout, kind=kind)
 
@@ -71,13 +71,6 @@ def _subcommands(parser):
             if isinstance(action, argparse._SubParsersAction):
                 return action
     raise RuntimeError("the `tenant` command must be registered before the money commands")
-
-
-def _positive_fen(text: str) -> int:
-    value = fen(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("the amount must be at least 1 fen")
-    return value
 
 
 def ledger_verify(args, ctx) -> int:

@@ -6,7 +6,9 @@ from peewee import JOIN
 from models import CallRecord, Campaign, NumberLease, Seat, Tenant, provisioning
 from models.provisioning import active_bans, seats_in_use
 
-from fs_app.cli.arguments import count, fen, iso_time, positive_int, read_text_file, yes_no
+from fs_app.cli.arguments import (
+    amount_fen, days, iso_time, list_rows, number_max_calls, price_fen, read_text_file, seat_count, yes_no,
+)
 from fs_app.cli.output import write_json, write_rows
 
 BAN_FUNCTION_CHOICES = ("account", "outbound", "inbound", "recording")
@@ -20,21 +22,21 @@ def register(sub) -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--display-name", required=True, help="spoken to callees in the disclosure")
     p.add_argument("--hotline", required=True, help="complaint hotline, national or E.164")
-    p.add_argument("--seats", required=True, type=count)
-    p.add_argument("--rate", required=True, type=fen, help="outbound fen per billing increment")
-    p.add_argument("--inbound-rate", type=fen)
-    p.add_argument("--connect-fee", type=fen, default=0)
-    p.add_argument("--seat-rent", type=fen, default=0, help="fen per seat per 30-day period")
+    p.add_argument("--seats", required=True, type=seat_count)
+    p.add_argument("--rate", required=True, type=price_fen, help="outbound fen per minute")
+    p.add_argument("--inbound-rate", type=price_fen)
+    p.add_argument("--connect-fee", type=price_fen, default=0)
+    p.add_argument("--seat-rent", type=price_fen, default=0, help="fen per seat per 30-day period")
     p.add_argument("--industry", default="")
     p.set_defaults(handler=tenant_add)
 
     p = tenant.add_parser("set", help="change a tenant")
     p.add_argument("code")
     p.add_argument("--status", choices=("active", "suspended", "terminated"))
-    p.add_argument("--seats", type=count)
-    p.add_argument("--rate", type=fen)
-    p.add_argument("--inbound-rate", type=fen)
-    p.add_argument("--connect-fee", type=fen)
+    p.add_argument("--seats", type=seat_count)
+    p.add_argument("--rate", type=price_fen)
+    p.add_argument("--inbound-rate", type=price_fen)
+    p.add_argument("--connect-fee", type=price_fen)
     p.add_argument("--industry-approved", type=yes_no)
     p.add_argument("--windows", help="calling windows, e.g. 09:00-12:00,14:00-18:00 (only narrower)")
     p.set_defaults(handler=tenant_set)
@@ -61,7 +63,7 @@ def register(sub) -> None:
     p.add_argument("tenant")
     p.add_argument("address", metavar="USER@DOMAIN")
     p.add_argument("--role", choices=("agent", "admin"), default="agent")
-    p.add_argument("--days", type=positive_int, default=None, help="validity (default: seat_period_days)")
+    p.add_argument("--days", type=days, default=None, help="validity (default: seat_period_days)")
     p.add_argument("--pin-number")
     p.add_argument("--campaign")
     p.set_defaults(handler=seat_add)
@@ -70,9 +72,9 @@ def register(sub) -> None:
     p = number.add_parser("lease", help="lease a number to a tenant")
     p.add_argument("tenant")
     p.add_argument("number")
-    p.add_argument("--days", type=positive_int, default=None, help="paid-through days (default: number_period_days)")
-    p.add_argument("--monthly-fee", type=fen, default=0)
-    p.add_argument("--max-calls", type=positive_int, default=None)
+    p.add_argument("--days", type=days, default=None, help="paid-through days (default: number_period_days)")
+    p.add_argument("--monthly-fee", type=price_fen, default=0)
+    p.add_argument("--max-calls", type=number_max_calls, default=None)
     p.add_argument("--inbound-mode", choices=("simultaneous", "sequential"), default="simultaneous")
     p.set_defaults(handler=number_lease)
 
@@ -98,14 +100,14 @@ def register(sub) -> None:
 
     p = sub.add_parser("topup", help="add prepaid money (fen) to a tenant")
     p.add_argument("tenant")
-    p.add_argument("amount", type=fen, metavar="FEN")
+    p.add_argument("amount", type=amount_fen, metavar="FEN")
     p.add_argument("--promo", action="store_true", help="promotional credit (not invoiceable)")
     p.set_defaults(handler=topup)
 
     p = sub.add_parser("calls", help="list call records")
     p.add_argument("--tenant")
     p.add_argument("--since", type=iso_time)
-    p.add_argument("--limit", type=positive_int, default=1000)
+    p.add_argument("--limit", type=list_rows, default=1000)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(handler=calls)
 
@@ -244,7 +246,10 @@ CALL_COLUMNS = ["created_at", "tenant", "seat", "direction", "caller", "callee",
 
 
 def calls(args, ctx) -> int:
-    query = (CallRecord.select(CallRecord, Tenant.code, Campaign.code)
+    # The codes come under names of their own: selected as plain Tenant.code / Campaign.code,
+    # peewee put half-loaded Tenant/Campaign objects (no id) on call.tenant / call.campaign, so
+    # call.tenant_id read None and both columns printed empty.
+    query = (CallRecord.select(CallRecord, Tenant.code.alias("tenant_code"), Campaign.code.alias("campaign_code"))
              .join(Tenant, JOIN.LEFT_OUTER, on=(CallRecord.tenant == Tenant.id))
              .switch(CallRecord)
              .join(Campaign, JOIN.LEFT_OUTER, on=(CallRecord.campaign == Campaign.id)))
@@ -252,13 +257,13 @@ def calls(args, ctx) -> int:
         query = query.where(CallRecord.tenant == provisioning.get_tenant(args.tenant))
     if args.since:
         query = query.where(CallRecord.created_at >= args.since)
-    query = query.order_by(CallRecord.created_at.desc(), CallRecord.id.desc()).limit(args.limit)
+    query = query.order_by(CallRecord.created_at.desc(), CallRecord.id.desc()).limit(args.limit).objects()
     rows = []
     for call in query:
         rows.append({
-            "created_at": call.created_at, "tenant": call.tenant.code if call.tenant_id else "",
+            "created_at": call.created_at, "tenant": call.tenant_code or "",
             "seat": call.seat_address, "direction": call.direction, "caller": call.caller_number,
-            "callee": call.callee_number, "campaign": call.campaign.code if call.campaign_id else "",
+            "callee": call.callee_number, "campaign": call.campaign_code or "",
             "decision": call.decision, "reasons": call.reasons, "result": call.result,
             "answered_at": call.answered_at, "ended_at": call.ended_at, "billsec": call.billsec,
             "billed_minutes": call.billed_minutes, "charge_fen": call.charge_fen,

@@ -115,6 +115,7 @@ def test_call_detail_shows_reasons_prompts_and_consent(world, browser):
     answered = text(b.get(f"/calls/{world.acme_call.id}"))
     assert "disclosure" in answered and "1（同意）" in answered and "<audio" in answered
     assert b.get("/calls/999999").status_code == 404
+    assert b.get("/calls/99999999999999999999").status_code == 404  # past the id column: not found, not a 500
 
 
 def test_recording_playback_is_audited_and_confined_to_the_recording_dir(world, browser, settings, tmp_path):
@@ -287,7 +288,14 @@ def test_provisioning_errors_are_shown_by_the_form_and_nothing_is_written(world,
         ("/tenants", {"code": "ok", "name": "x", "display_name": "x", "hotline": "4008003000", "seats": "1",
                       "rate": "1.234"}, "amount in yuan"),
         ("/tenants/acme/topup", {"amount": "-5"}, "amount in yuan"),
-        ("/tenants/acme/topup", {"amount": "0"}, "must be positive"),
+        ("/tenants/acme/topup", {"amount": "0"}, "must be between 1 and"),
+        ("/tenants/acme/topup", {"amount": "99999999999"}, "amount must be between 1 and 1000000000000 fen"),
+        ("/tenants/acme/seats", {"address": "2009@acme.example.com", "days": "99999999"},
+         "days must be between 1 and 3660 days"),
+        ("/tenants/acme/numbers", {"number": "02150000009", "monthly_fee": "99999999"},
+         "monthly fee must be between 0 and 100000000 fen"),
+        ("/tenants/acme/ban", {"function": "outbound", "until": "9999-12-31T23:59"}, "must be between 1970-01-01"),
+        ("/tenants/acme/ban", {"function": "outbound", "until": "0001-01-01T00:00"}, "must be between 1970-01-01"),
         ("/tenants/acme/seats", {"address": "no-domain"}, "expected USER@DOMAIN"),
         ("/tenants/globex/seats", {"address": "2002@globex.example.com"}, None),
         ("/tenants/globex/seats", {"address": "2003@globex.example.com"}, "used all 2 purchased seats"),

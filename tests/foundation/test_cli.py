@@ -81,7 +81,7 @@ def test_tenant_add_starts_pending_review(cli):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["--hotline", "12", "--seats", "1", "--rate", "1"], "invalid phone number"),
-    (["--hotline", "4008123456", "--seats", "-1", "--rate", "1"], "must not be negative"),
+    (["--hotline", "4008123456", "--seats", "-1", "--rate", "1"], "--seats: must be between 0 and 100000, got -1"),
     (["--hotline", "4008123456", "--seats", "1", "--rate", "1.5"], "whole number of fen"),
     (["--hotline", "4008123456", "--seats", "x", "--rate", "1"], "whole number"),
     (["--hotline", "4008123456", "--rate", "1"], "--seats"),
@@ -172,7 +172,7 @@ def test_seat_add_with_pin_and_campaign(cli, acme, script_file):
     (["acme", "not-an-address"], "USER@DOMAIN"),
     (["ghost", "1001@pbx.example.com"], "unknown tenant"),
     (["acme", "1001@pbx.example.com", "--role", "boss"], "invalid choice"),
-    (["acme", "1001@pbx.example.com", "--days", "0"], "at least 1"),
+    (["acme", "1001@pbx.example.com", "--days", "0"], "--days: must be between 1 and 3660 days, got 0"),
     (["acme", "1001@pbx.example.com", "--pin-number", "02087654321"], "not leased to tenant"),
     (["acme", "1001@pbx.example.com", "--campaign", "nope"], "unknown campaign"),
 ])
@@ -211,7 +211,8 @@ def test_number_lease_conflicts_and_bad_input(cli, acme):
     assert_refused(cli, "number", "lease", "beta", "02012345678", fragment="already leased to another tenant")
     assert_refused(cli, "number", "lease", "acme", "02012345678", fragment="already leased to this tenant")
     assert_refused(cli, "number", "lease", "acme", "12345", fragment="invalid phone number")
-    assert_refused(cli, "number", "lease", "acme", "02087654321", "--monthly-fee", "-5", fragment="negative")
+    assert_refused(cli, "number", "lease", "acme", "02087654321", "--monthly-fee", "-5",
+                   fragment="--monthly-fee: must be between 0 and 100000000 fen, got -5")
     assert_refused(cli, "number", "lease", "ghost", "02087654321", fragment="unknown tenant")
 
 
@@ -379,8 +380,8 @@ def test_topup_paid_and_promo(cli, acme):
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["acme", "0"], "must be positive"),
-    (["acme", "-5"], "must not be negative"),
+    (["acme", "0"], "FEN: must be between 1 and 1000000000000 fen, got 0"),
+    (["acme", "-5"], "FEN: must be between 1 and 1000000000000 fen, got -5"),
     (["acme", "12.50"], "whole number of fen"),
     (["ghost", "100"], "unknown tenant"),
 ])
@@ -404,3 +405,28 @@ def test_calls_lists_records_in_every_format(cli, acme):
     assert_refused(cli, "calls", "--since", "yesterday", fragment="invalid date")
     assert_refused(cli, "calls", "--tenant", "ghost", fragment="unknown tenant")
     assert_refused(cli, "calls", "--format", "xml", fragment="invalid choice")
+
+
+def test_calls_show_the_tenant_and_campaign_codes(cli, acme, script_file):
+    import csv
+    import io
+    import json
+    import re
+
+    assert cli("campaign", "add", "acme", "spring", "--script-file", script_file).code == 0
+    spring = Campaign.get(Campaign.code == "spring")
+    CallRecord.create(agent_uuid="a-1", tenant=acme, campaign=spring, decision="allowed", result="completed")
+    CallRecord.create(agent_uuid="a-2", decision="blocked", reasons=["SEAT_UNKNOWN"])  # no tenant, no campaign
+    header, *lines = cli("calls").out.splitlines()
+    starts = [match.start() for match in re.finditer(r"\S+", header)] + [None]
+    names = header.split()
+    table = [{name: line[start:end].strip() for name, start, end in zip(names, starts, starts[1:])} for line in lines]
+    assert [(row["agent_uuid"], row["tenant"], row["campaign"]) for row in table] == [
+        ("a-2", "", ""), ("a-1", "acme", "spring")]
+    by_agent = {row["agent_uuid"]: row for row in csv.DictReader(io.StringIO(cli("calls", "--format", "csv").out))}
+    assert (by_agent["a-1"]["tenant"], by_agent["a-1"]["campaign"]) == ("acme", "spring")
+    assert (by_agent["a-2"]["tenant"], by_agent["a-2"]["campaign"]) == ("", "")
+    documents = {row["agent_uuid"]: row for row in json.loads(cli("calls", "--format", "json").out)}
+    assert (documents["a-1"]["tenant"], documents["a-1"]["campaign"]) == ("acme", "spring")
+    assert (documents["a-2"]["tenant"], documents["a-2"]["campaign"]) == ("", "")
+    assert cli("calls", "--tenant", "acme", "--format", "json").out.count('"tenant": "acme"') == 1
