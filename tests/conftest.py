@@ -7,6 +7,7 @@ monkey.patch_all()
 import io  # noqa: E402
 import os  # noqa: E402
 import uuid  # noqa: E402
+from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import psycogreen.gevent  # noqa: E402
@@ -17,6 +18,7 @@ psycogreen.gevent.patch_psycopg()
 import models  # noqa: E402
 from fs_app.cli import main as cli_main  # noqa: E402
 from fs_app.config import load_settings  # noqa: E402
+from models.clock import PinnedClock, use_clock  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -57,6 +59,16 @@ def pg_url():
             (name,))
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
     admin.close()
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """Every test runs on the process clock pinned at Monday 2026-11-23 02:00 UTC (10:00 in
+    Shanghai), running at real speed; a test may freeze or move it."""
+    c = PinnedClock(datetime(2026, 11, 23, 2, 0), running=True)
+    prev = use_clock(c)
+    yield c
+    use_clock(prev)
 
 
 _pg_migrated = set()
