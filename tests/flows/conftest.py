@@ -3,7 +3,7 @@ database, prompts rendered once per session with espeak-ng/sox (the generic set;
 disclosure is rendered on demand by the flow itself)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -138,9 +138,11 @@ def names(paths) -> list[str]:
 
 
 def shanghai_window_excluding_now() -> str:
+    """A one-minute calling window twelve hours away from now on the process clock (Shanghai time)."""
     hour = ((utcnow() + timedelta(hours=8)).hour + 12) % 24
     return f"{hour:02d}:00-{hour:02d}:01"
 
 
 def today() -> str:
-    return datetime.utcnow().strftime("%Y-%m-%d")
+    """The UTC day on the process clock (recordings are filed under it)."""
+    return utcnow().strftime("%Y-%m-%d")
