@@ -16,7 +16,10 @@ script with ``place_call(..., script=...)``; callee legs are looked up by dialle
 Time: ``event_step`` is the pause before each burst of events (real FreeSWITCH: ~20 ms; default
 0 for fast tests; ``realistic=True`` sets 20 ms). ``time_scale`` multiplies every *media* or
 *far-end* duration (tone lengths, ringing, digit delays, hangup_after, sched_* seconds, linger N)
-so tests can play a 2 s tone in 20 ms.
+so tests can play a 2 s tone in 20 ms; these delays run on the monotonic clock. Wall-clock
+*values* on the wire (Event-Date-*, Caller-Channel-*-Time, *_epoch variables) come from the
+process's one clock (``models.clock``), so they agree with the app's ``utcnow()`` under a pinned
+test clock.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from gevent.event import Event as GeventEvent
 from gevent.lock import Semaphore
 
 from . import fs_templates
-from .wire import (CommandParser, api_response, command_reply, disconnect_notice, event_date_headers,
+from .wire import (CommandParser, api_response, clock_us, command_reply, disconnect_notice, event_date_headers,
                    event_plain, linger_notice, url_encode)
 
 log = logging.getLogger(__name__)
@@ -392,6 +395,7 @@ class FakeLeg:
         self._other_cache: tuple | None = None
         self._peer_hangup_cause: str | None = None
         self.bridge_active = False
+        self.bridged_us = 0  # when the leg was bridged (clock microseconds), for bridge_epoch
 
         drop = set(drop_vars)
         self.channel_profile: list[tuple[str, str]] = []
@@ -547,8 +551,8 @@ class FakeLeg:
         gevent.sleep(self.fs.event_step)
 
     def set_profile_time(self, name: str, usec: int | None = None) -> None:
-        """Stamp a Caller-Channel-*-Time of the caller profile with the wall clock (microseconds)."""
-        value = str(usec if usec is not None else int(time.time() * 1_000_000))
+        """Stamp a Caller-Channel-*-Time of the caller profile with the process clock (microseconds)."""
+        value = str(usec if usec is not None else clock_us())
         self.caller_profile = [(k, value if k == name else v) for k, v in self.caller_profile]
         self._profile_cache = None
 
@@ -831,6 +835,7 @@ class FakeLeg:
                      ("originate_causes", f"{b_leg.uuid};NONE"), ("signal_bond", b_leg.uuid)):
             self.set_var(k, v)
         self.step()
+        self.bridged_us = b_leg.bridged_us = clock_us()
         self.emit("CHANNEL_BRIDGE", prefix=[("Bridge-A-Unique-ID", self.uuid), ("Bridge-B-Unique-ID", b_leg.uuid)])
         # The bridge lasts until either side hangs up.
         run.wake.clear()
@@ -906,6 +911,7 @@ class FakeLeg:
         self.emit_state("CS_RESET")
         self.emit_state("CS_SOFT_EXECUTE")
         self.step()
+        self.bridged_us = clock_us()
         self.emit("CHANNEL_EXECUTE", suffix=[("Application", "uuid_bridge"), ("Application-Data", peer.uuid)],
                   calling_key="CHANNEL_EXECUTE:uuid_bridge")
         if first:
@@ -997,6 +1003,13 @@ class FakeLeg:
         self.set_var("hangup_cause", cause)
         answered_us = self.profile_time("Caller-Channel-Answered-Time") if self.answered else 0
         ended_us = self.profile_time("Caller-Channel-Hangup-Time")
+        # the template's epochs are the capture's: this channel's own times replace them
+        created_us = self.profile_time("Caller-Channel-Created-Time")
+        progress_us = self.profile_time("Caller-Channel-Progress-Time")
+        for prefix, usec in (("start", created_us), ("profile_start", created_us), ("progress", progress_us),
+                             ("bridge", self.bridged_us)):
+            self.set_var(f"{prefix}_uepoch", str(usec))
+            self.set_var(f"{prefix}_epoch", str(usec // 1_000_000))
         if ended_us:  # switch_core_state_machine: billsec from the whole-second epochs
             self.set_var("end_uepoch", str(ended_us))
             self.set_var("end_epoch", str(ended_us // 1_000_000))
@@ -1079,7 +1092,7 @@ def _with_callee_id(profile: list[tuple[str, str]], name: str, number: str) -> l
 def _transferred_profile(profile: list[tuple[str, str]], peer_uuid: str) -> list[tuple[str, str]]:
     """uuid_bridge gives the channel a new caller profile: index 2 and a Transfer-Source (02)."""
     out = []
-    stamp = int(time.time())
+    stamp = clock_us() // 1_000_000
     for key, value in profile:
         if key == "Caller-Transfer-Source":
             continue
@@ -1176,13 +1189,13 @@ class FakeFreeSwitch:
         return fs_templates.EVENT_CALLING.get(key) or fs_templates.EVENT_CALLING[key.split(":")[0]]
 
     def event_head(self, name: str, file: str, function: str, line: int) -> str:
-        now = time.time()
-        second = int(now)
+        now_us = clock_us()
+        second = now_us // 1_000_000
         if self._date_cache[0] != second:
             dates = event_date_headers(second)
             self._date_cache = (second, "".join(f"{k}: {url_encode(v)}\n" for k, v in dates[:2]))
         return (f"Event-Name: {name}\n{self._static_head}{self._date_cache[1]}"
-                f"Event-Date-Timestamp: {int(now * 1_000_000)}\nEvent-Calling-File: {file}\n"
+                f"Event-Date-Timestamp: {now_us}\nEvent-Calling-File: {file}\n"
                 f"Event-Calling-Function: {function}\nEvent-Calling-Line-Number: {line}\n"
                 f"Event-Sequence: {next(self._sequence)}\n")
 
@@ -1197,7 +1210,7 @@ class FakeFreeSwitch:
         become ``variable_sip_h_<name>``."""
         call = FakeCall(self, callee_scripts)
         uuid = uuid or str(uuid_module.uuid4())
-        now_us = str(int(time.time() * 1_000_000))
+        now_us = str(clock_us())
         replacements = {_TEMPLATE_A_UUID: uuid, "caller1": caller, "1795458281116986": now_us,
                         "1-24493@127.0.0.1": f"{uuid_module.uuid4().hex[:12]}@127.0.0.1"}
         extra: list[tuple[str, str]] = []
@@ -1287,7 +1300,7 @@ class FakeFreeSwitch:
                             b_uuid: str, socket_address) -> FakeLeg:
         b_uuid = variables.get("origination_uuid", b_uuid)
         cid = variables.get("origination_caller_id_number", "0000000000")
-        now_us = str(int(time.time() * 1_000_000))
+        now_us = str(clock_us())
         replacements = {_TEMPLATE_B_UUID: b_uuid, _TEMPLATE_B_CID: cid, "2002@": f"{number}@",
                         "1795458448097011": now_us}
         template = []
@@ -1377,7 +1390,7 @@ class FakeFreeSwitch:
     def schedule(self, seconds: int, func, *args, group: str | None = None) -> None:
         """FreeSWITCH's scheduler ticks on whole epoch seconds: ``+N`` fires after N-1..N s."""
         scale = self.time_scale or 1.0
-        virtual_now = time.time() / scale  # ticks on the fake's (scaled) clock, so +1 and +3 keep their order
+        virtual_now = time.monotonic() / scale  # ticks on the fake's (scaled) clock, so +1 and +3 keep their order
         delay = (seconds - (virtual_now % 1.0)) * scale
         fired: list[bool] = []
 
