@@ -8,10 +8,13 @@ linger/no-linger, static single-channel sockets for an unquoted ``&socket(...)``
 
 Scripting: every leg has a :class:`LegScript` (alias :class:`CalleeScript`) saying what the
 far end does: answer after a delay or fail (busy, no answer, reject, unallocated, unreachable),
-press digits (relative to the prompt of a play_and_get_digits or to the answer), hang up after
-N seconds, drop the socket or send garbage on a given command. The agent/caller leg gets its
-script with ``place_call(..., script=...)``; callee legs are looked up by dialled number in
-``callee_scripts`` (else ``default_callee``).
+press digits, hang up, drop the socket or send garbage on a given command. Far-end actions are
+anchored on *moments* of the call (:data:`MOMENTS`): a key is pressed N seconds into the
+play_and_get_digits that asks for it, a callee hangs up N seconds after it was bridged or after
+a given app started on its leg, so a script means the same thing however long the app takes to
+get there. The agent/caller leg gets its script with ``place_call(..., script=...)``; callee legs
+are looked up by dialled number in ``callee_scripts`` (else ``default_callee``). Tests wait on
+the same moments with :meth:`FakeCall.wait_for`.
 
 Time: ``event_step`` is the pause before each burst of events (real FreeSWITCH: ~20 ms; default
 0 for fast tests; ``realistic=True`` sets 20 ms). ``time_scale`` multiplies every *media* or
@@ -19,7 +22,9 @@ Time: ``event_step`` is the pause before each burst of events (real FreeSWITCH: 
 so tests can play a 2 s tone in 20 ms; these delays run on the monotonic clock. Wall-clock
 *values* on the wire (Event-Date-*, Caller-Channel-*-Time, *_epoch variables) come from the
 process's one clock (``models.clock``), so they agree with the app's ``utcnow()`` under a pinned
-test clock.
+test clock. FreeSWITCH's scheduler (sched_hangup, sched_broadcast) can be held still
+(:meth:`FakeFreeSwitch.hold_scheduler`): at time_scale 0.01 a two-minute duration limit is 1.2 s,
+less than the app may need to prompt and bridge on a busy machine.
 """
 
 from __future__ import annotations
@@ -67,12 +72,31 @@ _TONE_RE = re.compile(r"%\(([\d,]+)\)")
 _LOOPS_RE = re.compile(r"loops=(-?\d+)")
 
 
+#: Moments of a call that far-end actions (``LegScript.hangup_after``, :class:`Press`) count from
+#: and tests wait on (:meth:`FakeCall.wait_for`). A plain name is a moment of the scripted leg
+#: itself; ``"a-leg:<moment>"`` is one of the call's first leg (the channel the dialplan handed to
+#: the app: the agent's or the caller's), ``"b-leg:<moment>"`` one of its other legs (originated
+#: callees, bridged seats; the first to get there). Each moment counts once, the first time.
+MOMENTS = {
+    "connect": "the leg's Event Socket connection to the app is up",
+    "answer": "the leg answered (an originated leg arrives answered)",
+    "bridge": "the leg was bridged: its uuid_bridge events went out, or the bridge app joined it",
+    "broadcast": "uuid_broadcast / sched_broadcast queued something to play to the leg",
+    "execute:<app>": "the leg's first CHANNEL_EXECUTE of <app> went out (e.g. execute:playback)",
+    "complete:<app>": "the leg's first CHANNEL_EXECUTE_COMPLETE of <app> went out",
+    "hangup": "the leg's hangup is over (CHANNEL_HANGUP_COMPLETE sent)",
+}
+LEG_PREFIXES = ("a-leg:", "b-leg:")
+
+
 @dataclass
 class Press:
     """One keypress of the far end. ``digit=None`` means: stay silent for this prompt.
 
-    ``relative_to="prompt"``: ``after`` seconds after the next play_and_get_digits starts
-    (each prompt consumes one Press); ``"answer"``: ``after`` seconds after the leg answered.
+    ``relative_to="prompt"``: ``after`` seconds after the play_and_get_digits that asks for it
+    starts (each play_and_get_digits consumes the next "prompt" Press, so the key answers the
+    prompt it is meant for however late the app asks); any other value is a moment
+    (:data:`MOMENTS`), e.g. ``"answer"``: ``after`` seconds after the leg answered.
     """
     digit: str | None
     after: float = 0.0
@@ -86,8 +110,11 @@ class LegScript:
     answer_after: float = 0.0  # ringing time before the answer (originate / bridge)
     ring_seconds: float | None = None  # for no_answer: default is the originate_timeout variable
     presses: list[Press] = field(default_factory=list)
-    hangup_after: float | None = None  # far end hangs up this long after the answer
-    abandon_after: float | None = None  # far end hangs up this long after the socket connected
+    hangup_after: float | None = None  # far end hangs up this long after ``hangup_relative_to``
+    # the moment hangup_after counts from (MOMENTS): "answer", or e.g. "bridge" for a callee who
+    # talks that long once connected, "execute:playback" for one who hangs up during the first prompt
+    hangup_relative_to: str = "answer"
+    abandon_after: float | None = None  # the first leg's far end hangs up this long after its socket connected
     hangup_cause: str = "NORMAL_CLEARING"
     file_seconds: float = 0.2  # length of any non-tone file played to this leg
     drop_socket_on: str | None = None  # "api", "bgapi", "sendmsg", "execute:<app>", "getvar", ...
@@ -160,6 +187,7 @@ class FakeConnection:
         self._sock = sock
         self.connected_at = time.monotonic()
         self._reader = gevent.spawn(self._read_loop)
+        self.leg.reached("connect")
 
     def _record(self, direction: str, data: bytes) -> None:
         if self.fs.record_frames:
@@ -396,6 +424,7 @@ class FakeLeg:
         self._peer_hangup_cause: str | None = None
         self.bridge_active = False
         self.bridged_us = 0  # when the leg was bridged (clock microseconds), for bridge_epoch
+        self._moments: dict[str, GeventEvent] = {}
 
         drop = set(drop_vars)
         self.channel_profile: list[tuple[str, str]] = []
@@ -442,6 +471,25 @@ class FakeLeg:
 
     def wait_hangup(self, timeout: float | None = None) -> bool:
         return self.hangup_done.wait(timeout)
+
+    @property
+    def role(self) -> str:
+        """"a-leg" for the call's first leg, "b-leg" for the others (see MOMENTS)."""
+        return "a-leg" if self is self.call.a_leg else "b-leg"
+
+    def moment(self, name: str) -> GeventEvent:
+        """The event set when this leg reaches ``name`` (MOMENTS, without a leg prefix)."""
+        event = self._moments.get(name)
+        if event is None:
+            event = self._moments[name] = GeventEvent()
+        return event
+
+    def reached(self, name: str) -> None:
+        """This leg reached a moment: wake what waits on it here and on the call."""
+        event = self.moment(name)
+        if not event.is_set():
+            event.set()
+            self.call.moment(f"{self.role}:{name}").set()
 
     def variable(self, name: str) -> str | None:
         return self.variables.get(name)
@@ -627,6 +675,7 @@ class FakeLeg:
             data = [("Application-Data", run.arg)] if run.arg is not None else []
             self.emit("CHANNEL_EXECUTE", suffix=[("Application", run.name), *data,
                                                  ("Application-UUID", run.app_uuid)])
+            self.reached("execute:" + run.name)
             handler = getattr(self, "_app_" + run.name, None)
             response = handler(run) if handler is not None else None
             response = response or "_none_"
@@ -635,6 +684,7 @@ class FakeLeg:
             self.emit("CHANNEL_EXECUTE_COMPLETE",
                       suffix=[("Application", run.name), *data, ("Application-Response", response),
                               ("Application-UUID", run.app_uuid)])
+            self.reached("complete:" + run.name)
         finally:
             self._pop(run)
             run.done.set()
@@ -837,6 +887,8 @@ class FakeLeg:
         self.step()
         self.bridged_us = b_leg.bridged_us = clock_us()
         self.emit("CHANNEL_BRIDGE", prefix=[("Bridge-A-Unique-ID", self.uuid), ("Bridge-B-Unique-ID", b_leg.uuid)])
+        self.reached("bridge")
+        b_leg.reached("bridge")
         # The bridge lasts until either side hangs up.
         run.wake.clear()
         while not run.stop_reason and not b_leg.hangup_started:
@@ -920,6 +972,7 @@ class FakeLeg:
             if had_media:  # 02b: the bridge took the channel away from a playback
                 self.emit_state("CS_CONSUME_MEDIA")
             self.emit_state("CS_EXCHANGE_MEDIA")
+        self.reached("bridge")
 
     @property
     def socket_data(self) -> str:
@@ -1036,6 +1089,7 @@ class FakeLeg:
             if recording["stopped"] is None:
                 recording["stopped"] = time.monotonic()
         self.hangup_done.set()
+        self.reached("hangup")
         self.fs._leg_hung_up(self)
         if conn is None or conn.closed.is_set():
             return
@@ -1117,6 +1171,21 @@ class FakeCall:
         self.callee_failures: list[tuple[str, str]] = []
         self.connect_error: Exception | None = None
         self.ended = GeventEvent()
+        self._moments: dict[str, GeventEvent] = {}
+
+    def moment(self, spec: str) -> GeventEvent:
+        """The event set when a leg of this call reaches a moment: ``"a-leg:<moment>"`` or
+        ``"b-leg:<moment>"`` (MOMENTS)."""
+        if not spec.startswith(LEG_PREFIXES):
+            raise ValueError(f"a call moment names its leg: 'a-leg:...' or 'b-leg:...', not {spec!r}")
+        event = self._moments.get(spec)
+        if event is None:
+            event = self._moments[spec] = GeventEvent()
+        return event
+
+    def wait_for(self, spec: str, timeout: float = 10.0) -> bool:
+        """Wait until a leg of the call reaches ``spec`` (e.g. "b-leg:bridge"); False on timeout."""
+        return self.moment(spec).wait(timeout)
 
     def script_for(self, number: str) -> LegScript:
         return self.callee_scripts.get(number) or self.fs.default_callee
@@ -1182,6 +1251,12 @@ class FakeFreeSwitch:
         self._static_head = ("Core-UUID: %s\nFreeSWITCH-Hostname: fs1\nFreeSWITCH-Switchname: fs1\n"
                              "FreeSWITCH-IPv4: 192.0.2.2\nFreeSWITCH-IPv6: fd00%%3A%%3A2\n" % self.core_uuid)
         self._date_cache: tuple[int, str] = (-1, "")
+        self._scheduler_scale = time_scale or 1.0
+        self._scheduler_base = time.monotonic() / self._scheduler_scale
+        self._scheduler_since = time.monotonic()
+        self._scheduler_running = GeventEvent()
+        self._scheduler_running.set()
+        self._scheduler_held = GeventEvent()
 
     # ------------------------------------------------------------- frames
     @staticmethod
@@ -1262,6 +1337,7 @@ class FakeFreeSwitch:
             self.calls.append(call)
         conn = FakeConnection(self, leg, address, mode, control)
         leg.connection = conn
+        self._arm_script(leg)
 
         def connect():
             try:
@@ -1276,8 +1352,6 @@ class FakeFreeSwitch:
                 return False
             if leg is call.a_leg:
                 call.t_connect = conn.connected_at
-                if leg.script.abandon_after is not None:
-                    gevent.spawn_later(leg.script.abandon_after * self.time_scale, leg.hangup, leg.script.hangup_cause)
             return True
 
         if wait_connected:
@@ -1285,13 +1359,35 @@ class FakeFreeSwitch:
         else:
             gevent.spawn(connect)
 
-    def _leg_answered(self, leg: FakeLeg) -> None:
+    def _arm_script(self, leg: FakeLeg) -> None:
+        """Schedule the leg's far-end actions on the moments they count from (MOMENTS); the
+        presses of play_and_get_digits prompts are taken by the prompts themselves."""
         script = leg.script
         if script.hangup_after is not None:
-            gevent.spawn_later(script.hangup_after * self.time_scale, leg.hangup, script.hangup_cause)
+            self.when(leg, script.hangup_relative_to, script.hangup_after, leg.hangup, script.hangup_cause)
+        if script.abandon_after is not None and leg is leg.call.a_leg:
+            self.when(leg, "connect", script.abandon_after, leg.hangup, script.hangup_cause)
         for press in script.presses:
-            if press.relative_to == "answer" and press.digit is not None:
-                gevent.spawn_later(press.after * self.time_scale, leg.press, press.digit)
+            if press.relative_to != "prompt" and press.digit is not None:
+                self.when(leg, press.relative_to, press.after, leg.press, press.digit)
+
+    def when(self, leg: FakeLeg, moment: str, after: float, action, *args) -> None:
+        """Run ``action(*args)`` ``after`` (scaled) seconds once ``moment`` (MOMENTS) is reached,
+        unless ``leg`` hung up first."""
+        event = leg.call.moment(moment) if moment.startswith(LEG_PREFIXES) else leg.moment(moment)
+
+        def wait_then_act():
+            gevent.wait([event, leg.hangup_done], count=1)
+            if leg.hangup_started:
+                return
+            if after:
+                gevent.sleep(after * self.time_scale)
+            action(*args)
+
+        gevent.spawn(wait_then_act)
+
+    def _leg_answered(self, leg: FakeLeg) -> None:
+        leg.reached("answer")
 
     def _leg_hung_up(self, leg: FakeLeg) -> None:
         leg.call._check_ended()
@@ -1324,6 +1420,7 @@ class FakeFreeSwitch:
             leg.socket_app_done = True
         self.legs[leg.uuid] = leg
         call.legs.append(leg)
+        self._arm_script(leg)
         self._leg_answered(leg)
         return leg
 
@@ -1387,18 +1484,47 @@ class FakeFreeSwitch:
             return "UP 0 years, 0 days\nFreeSWITCH (Version 1.10.12 fake) is ready\n"
         return f"-ERR {word} Command not found!\n"
 
+    # ------------------------------------------------------------- FreeSWITCH's scheduler
+    def scheduler_seconds(self) -> float:
+        """FreeSWITCH seconds on the scheduler's clock: it runs at 1/time_scale of real time
+        (monotonic) and stands still while held."""
+        if self._scheduler_held.is_set():
+            return self._scheduler_base
+        return self._scheduler_base + (time.monotonic() - self._scheduler_since) / self._scheduler_scale
+
+    def hold_scheduler(self) -> None:
+        """Stop FreeSWITCH's scheduler clock: sched_hangup / sched_broadcast tasks are accepted
+        (and sched_del removes them) but none fires until :meth:`release_scheduler`. For tests in
+        which a scaled duration limit would otherwise race the app's own (unscaled) work."""
+        if not self._scheduler_held.is_set():
+            self._scheduler_base = self.scheduler_seconds()
+            self._scheduler_running.clear()
+            self._scheduler_held.set()
+
+    def release_scheduler(self) -> None:
+        """Let FreeSWITCH's scheduler clock run again from where it stood."""
+        if self._scheduler_held.is_set():
+            self._scheduler_since = time.monotonic()
+            self._scheduler_held.clear()
+            self._scheduler_running.set()
+
     def schedule(self, seconds: int, func, *args, group: str | None = None) -> None:
-        """FreeSWITCH's scheduler ticks on whole epoch seconds: ``+N`` fires after N-1..N s."""
-        scale = self.time_scale or 1.0
-        virtual_now = time.monotonic() / scale  # ticks on the fake's (scaled) clock, so +1 and +3 keep their order
-        delay = (seconds - (virtual_now % 1.0)) * scale
+        """FreeSWITCH's scheduler ticks on whole epoch seconds: ``+N`` fires after N-1..N s (on the
+        scheduler's clock, so +1 and +3 keep their order)."""
+        due = int(self.scheduler_seconds()) + seconds
         fired: list[bool] = []
 
         def fire():
+            while True:
+                self._scheduler_running.wait()
+                left = due - self.scheduler_seconds()
+                if left <= 0:
+                    break
+                self._scheduler_held.wait(left * self._scheduler_scale)  # wakes early when held
             fired.append(True)
             func(*args)
 
-        task = gevent.spawn_later(max(delay, 0), fire)
+        task = gevent.spawn(fire)
         task.fired = fired
         if group is not None:
             tasks = self._scheduled.setdefault(group, [])
@@ -1423,6 +1549,7 @@ class FakeFreeSwitch:
             if target is not None and not target.hangup_started:
                 target.broadcasts.append(app_arg)
                 target.queue_app(app, app_arg, None, event_lock=True)
+                target.reached("broadcast")
 
     def _background_job(self, command: str, owner: FakeLeg, job_uuid: str) -> None:
         word, _, rest = command.strip().partition(" ")
