@@ -84,7 +84,8 @@ def test_wire_times_come_from_the_process_clock(make_server, make_fake, clock):
 
     results, call, _ = run_call(make_server, make_fake, flow)
     assert "error" not in results, results.get("error")
-    assert results["connect"] == {"Event-Date-Timestamp": str(start_us), "Event-Date-GMT": "Mon, 23 Nov 2026 02:00:00 GMT",
+    assert results["connect"] == {"Event-Date-Timestamp": str(start_us),
+                                  "Event-Date-GMT": "Mon, 23 Nov 2026 02:00:00 GMT",
                                   "Caller-Channel-Created-Time": str(start_us)}
     end = results["end"]
     end_us = start_us + 7_000_000
@@ -163,7 +164,7 @@ def test_hangup_during_playback_raises_channel_gone(make_server, make_fake):
         results["getvar"] = ch.getvar("sip_call_id")  # still answered on a lingering session (04a)
         results["kill_self"] = ch.uuid_kill(ch.uuid)
 
-    script = LegScript(abandon_after=2.5)
+    script = LegScript(hangup_after=2.5, hangup_relative_to="execute:playback")  # the caller's BYE 2.5 s in (04)
     results, call, _ = run_call(make_server, make_fake, flow, script=script)
     assert "error" not in results
     assert results["gone_cause"] == "NORMAL_CLEARING"
@@ -183,7 +184,8 @@ def test_tolerant_execute_returns_playback_error(make_server, make_fake):
                                           timeout=10)
         results["cause"] = ch.hangup_cause
 
-    results, call, _ = run_call(make_server, make_fake, flow, script=LegScript(abandon_after=1.0))
+    script = LegScript(hangup_after=1.0, hangup_relative_to="execute:playback")  # 1 s into the 40 s tone
+    results, call, _ = run_call(make_server, make_fake, flow, script=script)
     assert results["response"] == "PLAYBACK ERROR"
     assert results["cause"] == "NORMAL_CLEARING"
 
@@ -338,7 +340,7 @@ def test_originate_callee_leg_arrives_before_background_job_and_bridges(make_ser
     server = make_server(handler)
     fake = make_fake(server)
     call = fake.place_call("2002", "1000", callee_scripts={
-        "2002": LegScript(presses=[Press("1", 0.3)], hangup_after=2.0)})
+        "2002": LegScript(presses=[Press("1", 0.3)], hangup_after=2.0, hangup_relative_to="bridge")})
     assert call.wait_ended(10)
     assert [what for _, what in sorted(timeline)] == ["callee sent connect", "originate returned"]
     assert results["b_uuid"] == "b2b2b2b2-0000-4000-8000-000000000002"
