@@ -82,8 +82,8 @@ MOMENTS = {
     "answer": "the leg answered (an originated leg arrives answered)",
     "bridge": "the leg was bridged: its uuid_bridge events went out, or the bridge app joined it",
     "broadcast": "uuid_broadcast / sched_broadcast queued something to play to the leg",
-    "execute:<app>": "the leg's first CHANNEL_EXECUTE of <app> went out (e.g. execute:playback)",
-    "complete:<app>": "the leg's first CHANNEL_EXECUTE_COMPLETE of <app> went out",
+    "execute:<app>": "the leg started <app> for the first time (CHANNEL_EXECUTE; e.g. execute:playback)",
+    "complete:<app>": "the leg's first <app> ended (CHANNEL_EXECUTE_COMPLETE)",
     "hangup": "the leg's hangup is over (CHANNEL_HANGUP_COMPLETE sent)",
 }
 LEG_PREFIXES = ("a-leg:", "b-leg:")
