@@ -8,15 +8,23 @@ linger/no-linger, static single-channel sockets for an unquoted ``&socket(...)``
 
 Scripting: every leg has a :class:`LegScript` (alias :class:`CalleeScript`) saying what the
 far end does: answer after a delay or fail (busy, no answer, reject, unallocated, unreachable),
-press digits (relative to the prompt of a play_and_get_digits or to the answer), hang up after
-N seconds, drop the socket or send garbage on a given command. The agent/caller leg gets its
-script with ``place_call(..., script=...)``; callee legs are looked up by dialled number in
-``callee_scripts`` (else ``default_callee``).
+press digits, hang up, drop the socket or send garbage on a given command. Far-end actions are
+anchored on *moments* of the call (:data:`MOMENTS`): a key is pressed N seconds into the
+play_and_get_digits that asks for it, a callee hangs up N seconds after it was bridged or after
+a given app started on its leg, so a script means the same thing however long the app takes to
+get there. The agent/caller leg gets its script with ``place_call(..., script=...)``; callee legs
+are looked up by dialled number in ``callee_scripts`` (else ``default_callee``). Tests wait on
+the same moments with :meth:`FakeCall.wait_for`.
 
 Time: ``event_step`` is the pause before each burst of events (real FreeSWITCH: ~20 ms; default
 0 for fast tests; ``realistic=True`` sets 20 ms). ``time_scale`` multiplies every *media* or
 *far-end* duration (tone lengths, ringing, digit delays, hangup_after, sched_* seconds, linger N)
-so tests can play a 2 s tone in 20 ms.
+so tests can play a 2 s tone in 20 ms; these delays run on the monotonic clock. Wall-clock
+*values* on the wire (Event-Date-*, Caller-Channel-*-Time, *_epoch variables) come from the
+process's one clock (``models.clock``), so they agree with the app's ``utcnow()`` under a pinned
+test clock. FreeSWITCH's scheduler (sched_hangup, sched_broadcast) can be held still
+(:meth:`FakeFreeSwitch.hold_scheduler`): at time_scale 0.01 a two-minute duration limit is 1.2 s,
+less than the app may need to prompt and bridge on a busy machine.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from gevent.event import Event as GeventEvent
 from gevent.lock import Semaphore
 
 from . import fs_templates
-from .wire import (CommandParser, api_response, command_reply, disconnect_notice, event_date_headers,
+from .wire import (CommandParser, api_response, clock_us, command_reply, disconnect_notice, event_date_headers,
                    event_plain, linger_notice, url_encode)
 
 log = logging.getLogger(__name__)
@@ -64,12 +72,31 @@ _TONE_RE = re.compile(r"%\(([\d,]+)\)")
 _LOOPS_RE = re.compile(r"loops=(-?\d+)")
 
 
+#: Moments of a call that far-end actions (``LegScript.hangup_after``, :class:`Press`) count from
+#: and tests wait on (:meth:`FakeCall.wait_for`). A plain name is a moment of the scripted leg
+#: itself; ``"a-leg:<moment>"`` is one of the call's first leg (the channel the dialplan handed to
+#: the app: the agent's or the caller's), ``"b-leg:<moment>"`` one of its other legs (originated
+#: callees, bridged seats; the first to get there). Each moment counts once, the first time.
+MOMENTS = {
+    "connect": "the leg's Event Socket connection to the app is up",
+    "answer": "the leg answered (an originated leg arrives answered)",
+    "bridge": "the leg was bridged: its uuid_bridge events went out, or the bridge app joined it",
+    "broadcast": "uuid_broadcast / sched_broadcast queued something to play to the leg",
+    "execute:<app>": "the leg started <app> for the first time (CHANNEL_EXECUTE; e.g. execute:playback)",
+    "complete:<app>": "the leg's first <app> ended (CHANNEL_EXECUTE_COMPLETE)",
+    "hangup": "the leg's hangup is over (CHANNEL_HANGUP_COMPLETE sent)",
+}
+LEG_PREFIXES = ("a-leg:", "b-leg:")
+
+
 @dataclass
 class Press:
     """One keypress of the far end. ``digit=None`` means: stay silent for this prompt.
 
-    ``relative_to="prompt"``: ``after`` seconds after the next play_and_get_digits starts
-    (each prompt consumes one Press); ``"answer"``: ``after`` seconds after the leg answered.
+    ``relative_to="prompt"``: ``after`` seconds after the play_and_get_digits that asks for it
+    starts (each play_and_get_digits consumes the next "prompt" Press, so the key answers the
+    prompt it is meant for however late the app asks); any other value is a moment
+    (:data:`MOMENTS`), e.g. ``"answer"``: ``after`` seconds after the leg answered.
     """
     digit: str | None
     after: float = 0.0
@@ -83,8 +110,11 @@ class LegScript:
     answer_after: float = 0.0  # ringing time before the answer (originate / bridge)
     ring_seconds: float | None = None  # for no_answer: default is the originate_timeout variable
     presses: list[Press] = field(default_factory=list)
-    hangup_after: float | None = None  # far end hangs up this long after the answer
-    abandon_after: float | None = None  # far end hangs up this long after the socket connected
+    hangup_after: float | None = None  # far end hangs up this long after ``hangup_relative_to``
+    # the moment hangup_after counts from (MOMENTS): "answer", or e.g. "bridge" for a callee who
+    # talks that long once connected, "execute:playback" for one who hangs up during the first prompt
+    hangup_relative_to: str = "answer"
+    abandon_after: float | None = None  # the first leg's far end hangs up this long after its socket connected
     hangup_cause: str = "NORMAL_CLEARING"
     file_seconds: float = 0.2  # length of any non-tone file played to this leg
     drop_socket_on: str | None = None  # "api", "bgapi", "sendmsg", "execute:<app>", "getvar", ...
@@ -157,6 +187,7 @@ class FakeConnection:
         self._sock = sock
         self.connected_at = time.monotonic()
         self._reader = gevent.spawn(self._read_loop)
+        self.leg.reached("connect")
 
     def _record(self, direction: str, data: bytes) -> None:
         if self.fs.record_frames:
@@ -392,6 +423,8 @@ class FakeLeg:
         self._other_cache: tuple | None = None
         self._peer_hangup_cause: str | None = None
         self.bridge_active = False
+        self.bridged_us = 0  # when the leg was bridged (clock microseconds), for bridge_epoch
+        self._moments: dict[str, GeventEvent] = {}
 
         drop = set(drop_vars)
         self.channel_profile: list[tuple[str, str]] = []
@@ -438,6 +471,25 @@ class FakeLeg:
 
     def wait_hangup(self, timeout: float | None = None) -> bool:
         return self.hangup_done.wait(timeout)
+
+    @property
+    def role(self) -> str:
+        """"a-leg" for the call's first leg, "b-leg" for the others (see MOMENTS)."""
+        return "a-leg" if self is self.call.a_leg else "b-leg"
+
+    def moment(self, name: str) -> GeventEvent:
+        """The event set when this leg reaches ``name`` (MOMENTS, without a leg prefix)."""
+        event = self._moments.get(name)
+        if event is None:
+            event = self._moments[name] = GeventEvent()
+        return event
+
+    def reached(self, name: str) -> None:
+        """This leg reached a moment: wake what waits on it here and on the call."""
+        event = self.moment(name)
+        if not event.is_set():
+            event.set()
+            self.call.moment(f"{self.role}:{name}").set()
 
     def variable(self, name: str) -> str | None:
         return self.variables.get(name)
@@ -547,8 +599,8 @@ class FakeLeg:
         gevent.sleep(self.fs.event_step)
 
     def set_profile_time(self, name: str, usec: int | None = None) -> None:
-        """Stamp a Caller-Channel-*-Time of the caller profile with the wall clock (microseconds)."""
-        value = str(usec if usec is not None else int(time.time() * 1_000_000))
+        """Stamp a Caller-Channel-*-Time of the caller profile with the process clock (microseconds)."""
+        value = str(usec if usec is not None else clock_us())
         self.caller_profile = [(k, value if k == name else v) for k, v in self.caller_profile]
         self._profile_cache = None
 
@@ -623,6 +675,7 @@ class FakeLeg:
             data = [("Application-Data", run.arg)] if run.arg is not None else []
             self.emit("CHANNEL_EXECUTE", suffix=[("Application", run.name), *data,
                                                  ("Application-UUID", run.app_uuid)])
+            self.reached("execute:" + run.name)
             handler = getattr(self, "_app_" + run.name, None)
             response = handler(run) if handler is not None else None
             response = response or "_none_"
@@ -631,6 +684,7 @@ class FakeLeg:
             self.emit("CHANNEL_EXECUTE_COMPLETE",
                       suffix=[("Application", run.name), *data, ("Application-Response", response),
                               ("Application-UUID", run.app_uuid)])
+            self.reached("complete:" + run.name)
         finally:
             self._pop(run)
             run.done.set()
@@ -831,7 +885,10 @@ class FakeLeg:
                      ("originate_causes", f"{b_leg.uuid};NONE"), ("signal_bond", b_leg.uuid)):
             self.set_var(k, v)
         self.step()
+        self.bridged_us = b_leg.bridged_us = clock_us()
         self.emit("CHANNEL_BRIDGE", prefix=[("Bridge-A-Unique-ID", self.uuid), ("Bridge-B-Unique-ID", b_leg.uuid)])
+        self.reached("bridge")
+        b_leg.reached("bridge")
         # The bridge lasts until either side hangs up.
         run.wake.clear()
         while not run.stop_reason and not b_leg.hangup_started:
@@ -906,6 +963,7 @@ class FakeLeg:
         self.emit_state("CS_RESET")
         self.emit_state("CS_SOFT_EXECUTE")
         self.step()
+        self.bridged_us = clock_us()
         self.emit("CHANNEL_EXECUTE", suffix=[("Application", "uuid_bridge"), ("Application-Data", peer.uuid)],
                   calling_key="CHANNEL_EXECUTE:uuid_bridge")
         if first:
@@ -914,6 +972,7 @@ class FakeLeg:
             if had_media:  # 02b: the bridge took the channel away from a playback
                 self.emit_state("CS_CONSUME_MEDIA")
             self.emit_state("CS_EXCHANGE_MEDIA")
+        self.reached("bridge")
 
     @property
     def socket_data(self) -> str:
@@ -997,6 +1056,13 @@ class FakeLeg:
         self.set_var("hangup_cause", cause)
         answered_us = self.profile_time("Caller-Channel-Answered-Time") if self.answered else 0
         ended_us = self.profile_time("Caller-Channel-Hangup-Time")
+        # the template's epochs are the capture's: this channel's own times replace them
+        created_us = self.profile_time("Caller-Channel-Created-Time")
+        progress_us = self.profile_time("Caller-Channel-Progress-Time")
+        for prefix, usec in (("start", created_us), ("profile_start", created_us), ("progress", progress_us),
+                             ("bridge", self.bridged_us)):
+            self.set_var(f"{prefix}_uepoch", str(usec))
+            self.set_var(f"{prefix}_epoch", str(usec // 1_000_000))
         if ended_us:  # switch_core_state_machine: billsec from the whole-second epochs
             self.set_var("end_uepoch", str(ended_us))
             self.set_var("end_epoch", str(ended_us // 1_000_000))
@@ -1023,6 +1089,7 @@ class FakeLeg:
             if recording["stopped"] is None:
                 recording["stopped"] = time.monotonic()
         self.hangup_done.set()
+        self.reached("hangup")
         self.fs._leg_hung_up(self)
         if conn is None or conn.closed.is_set():
             return
@@ -1079,7 +1146,7 @@ def _with_callee_id(profile: list[tuple[str, str]], name: str, number: str) -> l
 def _transferred_profile(profile: list[tuple[str, str]], peer_uuid: str) -> list[tuple[str, str]]:
     """uuid_bridge gives the channel a new caller profile: index 2 and a Transfer-Source (02)."""
     out = []
-    stamp = int(time.time())
+    stamp = clock_us() // 1_000_000
     for key, value in profile:
         if key == "Caller-Transfer-Source":
             continue
@@ -1104,6 +1171,21 @@ class FakeCall:
         self.callee_failures: list[tuple[str, str]] = []
         self.connect_error: Exception | None = None
         self.ended = GeventEvent()
+        self._moments: dict[str, GeventEvent] = {}
+
+    def moment(self, spec: str) -> GeventEvent:
+        """The event set when a leg of this call reaches a moment: ``"a-leg:<moment>"`` or
+        ``"b-leg:<moment>"`` (MOMENTS)."""
+        if not spec.startswith(LEG_PREFIXES):
+            raise ValueError(f"a call moment names its leg: 'a-leg:...' or 'b-leg:...', not {spec!r}")
+        event = self._moments.get(spec)
+        if event is None:
+            event = self._moments[spec] = GeventEvent()
+        return event
+
+    def wait_for(self, spec: str, timeout: float = 10.0) -> bool:
+        """Wait until a leg of the call reaches ``spec`` (e.g. "b-leg:bridge"); False on timeout."""
+        return self.moment(spec).wait(timeout)
 
     def script_for(self, number: str) -> LegScript:
         return self.callee_scripts.get(number) or self.fs.default_callee
@@ -1169,6 +1251,12 @@ class FakeFreeSwitch:
         self._static_head = ("Core-UUID: %s\nFreeSWITCH-Hostname: fs1\nFreeSWITCH-Switchname: fs1\n"
                              "FreeSWITCH-IPv4: 192.0.2.2\nFreeSWITCH-IPv6: fd00%%3A%%3A2\n" % self.core_uuid)
         self._date_cache: tuple[int, str] = (-1, "")
+        self._scheduler_scale = time_scale or 1.0
+        self._scheduler_base = time.monotonic() / self._scheduler_scale
+        self._scheduler_since = time.monotonic()
+        self._scheduler_running = GeventEvent()
+        self._scheduler_running.set()
+        self._scheduler_held = GeventEvent()
 
     # ------------------------------------------------------------- frames
     @staticmethod
@@ -1176,13 +1264,13 @@ class FakeFreeSwitch:
         return fs_templates.EVENT_CALLING.get(key) or fs_templates.EVENT_CALLING[key.split(":")[0]]
 
     def event_head(self, name: str, file: str, function: str, line: int) -> str:
-        now = time.time()
-        second = int(now)
+        now_us = clock_us()
+        second = now_us // 1_000_000
         if self._date_cache[0] != second:
             dates = event_date_headers(second)
             self._date_cache = (second, "".join(f"{k}: {url_encode(v)}\n" for k, v in dates[:2]))
         return (f"Event-Name: {name}\n{self._static_head}{self._date_cache[1]}"
-                f"Event-Date-Timestamp: {int(now * 1_000_000)}\nEvent-Calling-File: {file}\n"
+                f"Event-Date-Timestamp: {now_us}\nEvent-Calling-File: {file}\n"
                 f"Event-Calling-Function: {function}\nEvent-Calling-Line-Number: {line}\n"
                 f"Event-Sequence: {next(self._sequence)}\n")
 
@@ -1197,7 +1285,7 @@ class FakeFreeSwitch:
         become ``variable_sip_h_<name>``."""
         call = FakeCall(self, callee_scripts)
         uuid = uuid or str(uuid_module.uuid4())
-        now_us = str(int(time.time() * 1_000_000))
+        now_us = str(clock_us())
         replacements = {_TEMPLATE_A_UUID: uuid, "caller1": caller, "1795458281116986": now_us,
                         "1-24493@127.0.0.1": f"{uuid_module.uuid4().hex[:12]}@127.0.0.1"}
         extra: list[tuple[str, str]] = []
@@ -1249,6 +1337,7 @@ class FakeFreeSwitch:
             self.calls.append(call)
         conn = FakeConnection(self, leg, address, mode, control)
         leg.connection = conn
+        self._arm_script(leg)
 
         def connect():
             try:
@@ -1263,8 +1352,6 @@ class FakeFreeSwitch:
                 return False
             if leg is call.a_leg:
                 call.t_connect = conn.connected_at
-                if leg.script.abandon_after is not None:
-                    gevent.spawn_later(leg.script.abandon_after * self.time_scale, leg.hangup, leg.script.hangup_cause)
             return True
 
         if wait_connected:
@@ -1272,13 +1359,35 @@ class FakeFreeSwitch:
         else:
             gevent.spawn(connect)
 
-    def _leg_answered(self, leg: FakeLeg) -> None:
+    def _arm_script(self, leg: FakeLeg) -> None:
+        """Schedule the leg's far-end actions on the moments they count from (MOMENTS); the
+        presses of play_and_get_digits prompts are taken by the prompts themselves."""
         script = leg.script
         if script.hangup_after is not None:
-            gevent.spawn_later(script.hangup_after * self.time_scale, leg.hangup, script.hangup_cause)
+            self.when(leg, script.hangup_relative_to, script.hangup_after, leg.hangup, script.hangup_cause)
+        if script.abandon_after is not None and leg is leg.call.a_leg:
+            self.when(leg, "connect", script.abandon_after, leg.hangup, script.hangup_cause)
         for press in script.presses:
-            if press.relative_to == "answer" and press.digit is not None:
-                gevent.spawn_later(press.after * self.time_scale, leg.press, press.digit)
+            if press.relative_to != "prompt" and press.digit is not None:
+                self.when(leg, press.relative_to, press.after, leg.press, press.digit)
+
+    def when(self, leg: FakeLeg, moment: str, after: float, action, *args) -> None:
+        """Run ``action(*args)`` ``after`` (scaled) seconds once ``moment`` (MOMENTS) is reached,
+        unless ``leg`` hung up first."""
+        event = leg.call.moment(moment) if moment.startswith(LEG_PREFIXES) else leg.moment(moment)
+
+        def wait_then_act():
+            gevent.wait([event, leg.hangup_done], count=1)
+            if leg.hangup_started:
+                return
+            if after:
+                gevent.sleep(after * self.time_scale)
+            action(*args)
+
+        gevent.spawn(wait_then_act)
+
+    def _leg_answered(self, leg: FakeLeg) -> None:
+        leg.reached("answer")
 
     def _leg_hung_up(self, leg: FakeLeg) -> None:
         leg.call._check_ended()
@@ -1287,7 +1396,7 @@ class FakeFreeSwitch:
                             b_uuid: str, socket_address) -> FakeLeg:
         b_uuid = variables.get("origination_uuid", b_uuid)
         cid = variables.get("origination_caller_id_number", "0000000000")
-        now_us = str(int(time.time() * 1_000_000))
+        now_us = str(clock_us())
         replacements = {_TEMPLATE_B_UUID: b_uuid, _TEMPLATE_B_CID: cid, "2002@": f"{number}@",
                         "1795458448097011": now_us}
         template = []
@@ -1311,6 +1420,7 @@ class FakeFreeSwitch:
             leg.socket_app_done = True
         self.legs[leg.uuid] = leg
         call.legs.append(leg)
+        self._arm_script(leg)
         self._leg_answered(leg)
         return leg
 
@@ -1374,18 +1484,47 @@ class FakeFreeSwitch:
             return "UP 0 years, 0 days\nFreeSWITCH (Version 1.10.12 fake) is ready\n"
         return f"-ERR {word} Command not found!\n"
 
+    # ------------------------------------------------------------- FreeSWITCH's scheduler
+    def scheduler_seconds(self) -> float:
+        """FreeSWITCH seconds on the scheduler's clock: it runs at 1/time_scale of real time
+        (monotonic) and stands still while held."""
+        if self._scheduler_held.is_set():
+            return self._scheduler_base
+        return self._scheduler_base + (time.monotonic() - self._scheduler_since) / self._scheduler_scale
+
+    def hold_scheduler(self) -> None:
+        """Stop FreeSWITCH's scheduler clock: sched_hangup / sched_broadcast tasks are accepted
+        (and sched_del removes them) but none fires until :meth:`release_scheduler`. For tests in
+        which a scaled duration limit would otherwise race the app's own (unscaled) work."""
+        if not self._scheduler_held.is_set():
+            self._scheduler_base = self.scheduler_seconds()
+            self._scheduler_running.clear()
+            self._scheduler_held.set()
+
+    def release_scheduler(self) -> None:
+        """Let FreeSWITCH's scheduler clock run again from where it stood."""
+        if self._scheduler_held.is_set():
+            self._scheduler_since = time.monotonic()
+            self._scheduler_held.clear()
+            self._scheduler_running.set()
+
     def schedule(self, seconds: int, func, *args, group: str | None = None) -> None:
-        """FreeSWITCH's scheduler ticks on whole epoch seconds: ``+N`` fires after N-1..N s."""
-        scale = self.time_scale or 1.0
-        virtual_now = time.time() / scale  # ticks on the fake's (scaled) clock, so +1 and +3 keep their order
-        delay = (seconds - (virtual_now % 1.0)) * scale
+        """FreeSWITCH's scheduler ticks on whole epoch seconds: ``+N`` fires after N-1..N s (on the
+        scheduler's clock, so +1 and +3 keep their order)."""
+        due = int(self.scheduler_seconds()) + seconds
         fired: list[bool] = []
 
         def fire():
+            while True:
+                self._scheduler_running.wait()
+                left = due - self.scheduler_seconds()
+                if left <= 0:
+                    break
+                self._scheduler_held.wait(left * self._scheduler_scale)  # wakes early when held
             fired.append(True)
             func(*args)
 
-        task = gevent.spawn_later(max(delay, 0), fire)
+        task = gevent.spawn(fire)
         task.fired = fired
         if group is not None:
             tasks = self._scheduled.setdefault(group, [])
@@ -1410,6 +1549,7 @@ class FakeFreeSwitch:
             if target is not None and not target.hangup_started:
                 target.broadcasts.append(app_arg)
                 target.queue_app(app, app_arg, None, event_lock=True)
+                target.reached("broadcast")
 
     def _background_job(self, command: str, owner: FakeLeg, job_uuid: str) -> None:
         word, _, rest = command.strip().partition(" ")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import time
 
+from models.clock import EPOCH, utcnow
+
 # switch_url_encode(): these characters, control characters and non-ASCII bytes are encoded;
 # "/ , ( ) ' - . _" and the rest of ASCII are not (fs-transcripts "URL-encoding").
 _UNSAFE = set("\r\n \"#%&+:;<=>?@[\\]^`{|}")
@@ -72,8 +74,16 @@ def disconnect_notice(uuid: str | None) -> bytes:
             f"Content-Disposition: disconnect\nContent-Length: {len(body)}\n\n").encode() + body
 
 
+def clock_us() -> int:
+    """Now, in microseconds since the Unix epoch, from the process's one clock (models.clock): every
+    wall-clock value the fake puts on the wire (Event-Date-*, Caller-Channel-*-Time, *_uepoch)
+    comes from here, so it agrees with the app's utcnow() under a pinned test clock."""
+    delta = utcnow() - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 def event_date_headers(now: float | None = None) -> list[tuple[str, str]]:
-    now = time.time() if now is None else now
+    now = clock_us() / 1_000_000 if now is None else now
     local = time.localtime(now)
     gmt = time.gmtime(now)
     return [

@@ -2,12 +2,14 @@
 
 import logging
 import time
+from datetime import datetime
 
 import gevent
 import pytest
 
 from fs_app.channel import ChannelGone, ChannelTimeout, CommandError, OriginateFailed
 from fs_app.testing import LegScript, Press
+from models.clock import EPOCH
 
 from .conftest import wait_until
 
@@ -63,6 +65,36 @@ def test_happy_path_answer_playback_hangup(make_server, make_fake):
     log = results["channel"].event_log
     assert any(direction == "out" and summary.startswith("sendmsg") for _, direction, summary in log)
     assert server.live_calls == 0 or wait_until(lambda: server.live_calls == 0)
+
+
+def test_wire_times_come_from_the_process_clock(make_server, make_fake, clock):
+    """Event dates, the channel's Caller-Channel-*-Time and the hangup's epochs are the process
+    clock's (models.clock), as the app's own utcnow() is: here a stopped clock the flow moves."""
+    start = datetime(2026, 11, 23, 2, 0, 0, 250_000)
+    start_us = int((start - EPOCH).total_seconds()) * 1_000_000 + 250_000
+    clock.freeze(start)
+
+    def flow(ch, results):
+        results["connect"] = {name: ch.get(name) for name in (
+            "Event-Date-Timestamp", "Event-Date-GMT", "Caller-Channel-Created-Time")}
+        ch.answer()
+        clock.advance(7)  # seven seconds of talk on the process clock
+        ch.hangup()
+        results["end"] = ch.wait_hangup_complete(timeout=5)
+
+    results, call, _ = run_call(make_server, make_fake, flow)
+    assert "error" not in results, results.get("error")
+    assert results["connect"] == {"Event-Date-Timestamp": str(start_us),
+                                  "Event-Date-GMT": "Mon, 23 Nov 2026 02:00:00 GMT",
+                                  "Caller-Channel-Created-Time": str(start_us)}
+    end = results["end"]
+    end_us = start_us + 7_000_000
+    assert (end.get("Caller-Channel-Answered-Time"), end.get("Caller-Channel-Hangup-Time")) == (str(start_us),
+                                                                                             str(end_us))
+    assert end.get("Event-Date-Timestamp") == str(end_us)
+    assert [end.variable(f"{name}_uepoch") for name in ("start", "answer", "end")] == [str(start_us), str(start_us),
+                                                                                       str(end_us)]
+    assert (end.variable("end_epoch"), end.variable("billsec")) == (str(end_us // 1_000_000), "7")
 
 
 def test_event_log_is_bounded(make_server, make_fake):
@@ -132,7 +164,7 @@ def test_hangup_during_playback_raises_channel_gone(make_server, make_fake):
         results["getvar"] = ch.getvar("sip_call_id")  # still answered on a lingering session (04a)
         results["kill_self"] = ch.uuid_kill(ch.uuid)
 
-    script = LegScript(abandon_after=2.5)
+    script = LegScript(hangup_after=2.5, hangup_relative_to="execute:playback")  # the caller's BYE 2.5 s in (04)
     results, call, _ = run_call(make_server, make_fake, flow, script=script)
     assert "error" not in results
     assert results["gone_cause"] == "NORMAL_CLEARING"
@@ -152,7 +184,8 @@ def test_tolerant_execute_returns_playback_error(make_server, make_fake):
                                           timeout=10)
         results["cause"] = ch.hangup_cause
 
-    results, call, _ = run_call(make_server, make_fake, flow, script=LegScript(abandon_after=1.0))
+    script = LegScript(hangup_after=1.0, hangup_relative_to="execute:playback")  # 1 s into the 40 s tone
+    results, call, _ = run_call(make_server, make_fake, flow, script=script)
     assert results["response"] == "PLAYBACK ERROR"
     assert results["cause"] == "NORMAL_CLEARING"
 
@@ -307,7 +340,7 @@ def test_originate_callee_leg_arrives_before_background_job_and_bridges(make_ser
     server = make_server(handler)
     fake = make_fake(server)
     call = fake.place_call("2002", "1000", callee_scripts={
-        "2002": LegScript(presses=[Press("1", 0.3)], hangup_after=2.0)})
+        "2002": LegScript(presses=[Press("1", 0.3)], hangup_after=2.0, hangup_relative_to="bridge")})
     assert call.wait_ended(10)
     assert [what for _, what in sorted(timeline)] == ["callee sent connect", "originate returned"]
     assert results["b_uuid"] == "b2b2b2b2-0000-4000-8000-000000000002"

@@ -83,11 +83,17 @@ def event_name(raw: str):
 
 
 class Replayer:
-    """Plays one connection's app->fs frames against the fake; collects what the fake sends."""
+    """Plays one connection's app->fs frames against the fake; collects what the fake sends.
 
-    def __init__(self, frames, substitutions):
+    ``release_scheduler``: (fake, text) -- the fake's scheduler is held until the fake has
+    answered the app frame containing ``text``. The real app sent its next command ~0.4 ms after
+    ``sched_broadcast +1`` (05); FreeSWITCH's whole-second tick may fire a +1 almost at once, and
+    here the replay's own pace must not decide which comes first."""
+
+    def __init__(self, frames, substitutions, release_scheduler=None):
         self.frames = [f for f in frames if not (f["dir"] == "fs->app" and event_name(f["raw"]) in RACY_EVENTS)]
         self.substitutions = substitutions
+        self.release_scheduler = release_scheduler
         self.received: list[str] = []
         self.eof = False
         self.error = None
@@ -111,7 +117,13 @@ class Replayer:
     def on_connect_reply(self, raw):
         pass
 
+    def replies(self) -> int:
+        return sum(1 for raw in self.received if "Content-Type: command/reply" in raw.split("\n\n", 1)[0]
+                   or raw.startswith("Content-Type: api/response"))
+
     def run(self, sock):
+        if self.release_scheduler is not None:
+            self.release_scheduler[0].hold_scheduler()
         reader = gevent.spawn(self._reader, sock)
         seen = 0
         t0 = time.monotonic()
@@ -136,10 +148,15 @@ class Replayer:
                 raw = frame["raw"]
                 for old, new in self.substitutions.items():
                     raw = raw.replace(old, new)
+                replies = self.replies()
                 try:
                     sock.sendall(raw.encode())
                 except OSError:
                     pass  # 04b: the app writes into a socket FreeSWITCH already closed
+                if self.release_scheduler is not None and self.release_scheduler[1] in raw:
+                    while self.replies() == replies and not self.eof and time.monotonic() < deadline + 5:
+                        gevent.sleep(0.001)
+                    self.release_scheduler[0].release_scheduler()
             reader.join(timeout=5)
         except Exception as exc:  # surfaced by the test
             self.error = exc
@@ -267,18 +284,26 @@ class Listener:
         self.sock.close()
 
 
+# The far ends act on the transcripts' moments, not at a time since the call began: the replay's
+# pace (a busy machine) must not move a BYE before the prompt it came during.
 SINGLE_LEG = {
-    "01-basic": dict(script=LegScript(presses=[Press("1", 1.6)]), callee_scripts={"1001": LegScript(hangup_after=1.0)}),
+    "01-basic": dict(script=LegScript(presses=[Press("1", 1.6)]),  # 1.6 s into play_and_get_digits
+                     callee_scripts={"1001": LegScript(hangup_after=1.0, hangup_relative_to="bridge")}),
     "01b-no-event-lock-nesting": {},
     "03-failures": dict(callee_scripts={"3486": LegScript(outcome="busy"), "3408": LegScript(outcome="no_answer"),
                                         "3603": LegScript(outcome="reject"),
                                         "3404": LegScript(outcome="unallocated"),
                                         "3503": LegScript(outcome="unreachable")}),
-    "04a-caller-hangup-during-playback-linger": dict(script=LegScript(abandon_after=2.55)),
-    "04b-caller-hangup-during-playback-nolinger": dict(script=LegScript(abandon_after=2.55)),
+    # the caller's BYE 2.49 s into the 40 s playback
+    "04a-caller-hangup-during-playback-linger": dict(script=LegScript(hangup_after=2.49,
+                                                                      hangup_relative_to="execute:playback")),
+    "04b-caller-hangup-during-playback-nolinger": dict(script=LegScript(hangup_after=2.49,
+                                                                        hangup_relative_to="execute:playback")),
     "05a-record-sched-hangup-sendmsg": {},
     "05b-record-sched-hangup-api": {},
 }
+#: scenarios whose FreeSWITCH timers start once the fake answered the app's frame with this text
+SCHEDULER_HELD_UNTIL = {"05a-record-sched-hangup-sendmsg": "sched_hangup", "05b-record-sched-hangup-api": "sched_hangup"}
 
 
 @pytest.mark.parametrize("name", sorted(SINGLE_LEG))
@@ -287,7 +312,8 @@ def test_single_leg_transcript(name):
     kwargs, call_id_real = call_kwargs_from(frames[1]["raw"])
     listener = Listener()
     fake = FakeFreeSwitch(*listener.address, time_scale=SCALE)
-    replayer = Replayer(frames, {})
+    held_until = SCHEDULER_HELD_UNTIL.get(name)
+    replayer = Replayer(frames, {}, release_scheduler=(fake, held_until) if held_until else None)
     try:
         accept = gevent.spawn(listener.accept)
         call = fake.place_call(**kwargs, **SINGLE_LEG[name])
@@ -339,8 +365,11 @@ def test_url_encoding_matches_freeswitch():
 
 
 TWO_LEG = {
-    "02a": dict(a=dict(), callee={"2002": LegScript(presses=[Press("1", 1.7)], hangup_after=5.0)}),
-    "02b": dict(a=dict(script=LegScript(abandon_after=7.05)), callee={"2003": LegScript(presses=[Press("1", 1.7)])}),
+    # 02a: the callee's BYE 2.53 s after the bridge; 02b: the caller's, 4.77 s after it
+    "02a": dict(a=dict(), callee={"2002": LegScript(presses=[Press("1", 1.7)], hangup_after=2.53,
+                                                    hangup_relative_to="bridge")}),
+    "02b": dict(a=dict(script=LegScript(hangup_after=4.77, hangup_relative_to="bridge")),
+                callee={"2003": LegScript(presses=[Press("1", 1.7)])}),
 }
 
 

@@ -22,7 +22,7 @@ def hold_until_hangup(ch):
 def test_over_max_live_calls_is_hung_up_with_congestion(make_server, make_fake, caplog):
     server = make_server(hold_until_hangup, max_live_calls=2)
     fake = make_fake(server)
-    held = [fake.place_call("1001", script=LegScript(hangup_after=5.0)) for _ in range(2)]
+    held = [fake.place_call("1001") for _ in range(2)]  # up until their callers hang up below
     assert wait_until(lambda: server.live_calls == 2 and all(c.a_leg.answered for c in held))
     with caplog.at_level(logging.WARNING, logger="fs_app.server"):
         refused = fake.place_call("1002")
@@ -33,6 +33,7 @@ def test_over_max_live_calls_is_hung_up_with_congestion(make_server, make_fake, 
     assert server.refused_over_capacity == 1
     assert all(not c.ended.is_set() for c in held)  # the live calls are untouched
     for call in held:
+        call.a_leg.hangup()
         assert call.wait_ended(10)
         assert call.a_leg.hangup_cause == "NORMAL_CLEARING"
 
@@ -78,13 +79,16 @@ def test_handler_exception_is_logged_and_call_failed_closed(make_server, make_fa
 def test_drain_waits_for_live_calls_and_stops_accepting(make_server, make_fake):
     server = make_server(hold_until_hangup)
     fake = make_fake(server)
-    calls = [fake.place_call("1001", script=LegScript(hangup_after=30)) for _ in range(3)]  # 0.3 s
+    calls = [fake.place_call("1001") for _ in range(3)]  # up until their callers hang up below
     assert wait_until(lambda: server.live_calls == 3)
-    drainer = gevent.spawn(server.drain, 5.0)
+    drainer = gevent.spawn(server.drain, 10.0)
     assert wait_until(lambda: server.draining)
     with pytest.raises(OSError):
         socket.create_connection(server.address, timeout=1).recv(1)  # listener closed: refused
-    assert drainer.get(timeout=5) is True
+    assert not drainer.ready()  # the drain waits for the live calls...
+    for call in calls:
+        call.a_leg.hangup()
+    assert drainer.get(timeout=10) is True  # ...and ends when they have ended
     assert server.live_calls == 0
     for call in calls:
         assert call.wait_ended(5)
@@ -103,17 +107,20 @@ def test_drain_timeout_hangs_up_remaining_calls(make_server, make_fake):
 
 
 def test_sigterm_drains_then_serve_forever_returns(make_fake):
-    server = CallServer(hold_until_hangup, "127.0.0.1", 0, drain_timeout=5.0)
+    # drain_timeout is an upper bound: the test ends the call once the drain has begun
+    server = CallServer(hold_until_hangup, "127.0.0.1", 0, drain_timeout=30.0)
     server.start()
     handlers = server.install_signal_handlers()
     try:
         runner = gevent.spawn(server.serve_forever)
         fake = make_fake(server)
-        call = fake.place_call("1001", script=LegScript(hangup_after=20))  # 0.2 s
+        call = fake.place_call("1001")  # up until its caller hangs up below
         assert wait_until(lambda: server.live_calls == 1)
         os.kill(os.getpid(), signal.SIGTERM)
         assert wait_until(lambda: server.draining)
-        runner.get(timeout=5)  # serve_forever returned after the drain
+        assert not runner.ready()  # draining: the live call goes on
+        call.a_leg.hangup()
+        runner.get(timeout=10)  # serve_forever returned after the drain
         assert call.wait_ended(1) and call.a_leg.hangup_cause == "NORMAL_CLEARING"
     finally:
         server.remove_signal_handlers()

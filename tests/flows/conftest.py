@@ -3,8 +3,10 @@ database, prompts rendered once per session with espeak-ng/sox (the generic set;
 disclosure is rendered on demand by the flow itself)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import time
+from datetime import timedelta
 
+import gevent
 import pytest
 
 from fs_app.config import load_settings
@@ -50,7 +52,12 @@ def make_settings(tmp_path, prompt_root):
 
 
 class Telephony:
-    """App servers running make_handler and one fake FreeSWITCH calling the first of them."""
+    """App servers running make_handler and one fake FreeSWITCH calling the first of them.
+
+    The fake's scheduler is held (``hold_scheduler``): the duration limit the callee leg arms at
+    the answer (sched_hangup / sched_broadcast, two minutes for a funded tenant) would otherwise
+    fire 1.2 s later at time_scale 0.01, racing the app's unscaled prompts and bridge on a busy
+    machine. The limit's own test releases it once the call is bridged."""
 
     def __init__(self):
         self.servers: list[CallServer] = []
@@ -70,7 +77,17 @@ class Telephony:
     def start(self, settings, *, time_scale=0.01, **fake_kwargs) -> FakeFreeSwitch:
         server = self.server(settings)
         self.fake = FakeFreeSwitch(*server.address, time_scale=time_scale, **fake_kwargs)
+        self.fake.hold_scheduler()
         return self.fake
+
+    def wait_idle(self, timeout=10.0) -> bool:
+        """Wait until no handler runs on any server (every call's flow returned)."""
+        deadline = time.monotonic() + timeout
+        while any(server.live_calls for server in self.servers):
+            if time.monotonic() > deadline:
+                return False
+            gevent.sleep(0.01)
+        return True
 
     def close(self):
         if self.fake is not None:
@@ -138,9 +155,11 @@ def names(paths) -> list[str]:
 
 
 def shanghai_window_excluding_now() -> str:
+    """A one-minute calling window twelve hours away from now on the process clock (Shanghai time)."""
     hour = ((utcnow() + timedelta(hours=8)).hour + 12) % 24
     return f"{hour:02d}:00-{hour:02d}:01"
 
 
 def today() -> str:
-    return datetime.utcnow().strftime("%Y-%m-%d")
+    """The UTC day on the process clock (recordings are filed under it)."""
+    return utcnow().strftime("%Y-%m-%d")

@@ -29,7 +29,7 @@ def run_with():
 
 
 def test_setvar_getvar_broadcast_and_scheduler_groups(run_with):
-    seen = {}
+    seen, switch = {}, {}
 
     def handler(channel):
         channel.answer()
@@ -42,11 +42,13 @@ def test_setvar_getvar_broadcast_and_scheduler_groups(run_with):
         channel.sched_hangup(50, uuid=channel.uuid)
         channel.sched_broadcast(40, "/tmp/warn.wav", leg="both")
         seen["deleted"] = channel.sched_del(channel.uuid)
+        switch["fake"].release_scheduler()  # FreeSWITCH's clock ran not a tick before the sched_del
         channel.sched_hangup(2, "ALLOTTED_TIMEOUT")
         event = channel.wait_hangup_complete(timeout=5)
         seen["event"] = event
 
-    fake = run_with(handler, time_scale=0.05)
+    fake = switch["fake"] = run_with(handler, time_scale=0.05)
+    fake.hold_scheduler()  # +40 s is 2 s here: the app's own speed must not decide what sched_del finds
     call = fake.place_call("1234")
     assert call.wait_ended(10)
     leg = call.a_leg

@@ -3,7 +3,6 @@ connection stays checked out of the PostgreSQL pool until it is closed, so witho
 every live call would pin one and the (pool size + 1)th concurrent call would fail to admit."""
 from __future__ import annotations
 
-import gevent
 import pytest
 
 import models
@@ -24,14 +23,20 @@ def test_concurrent_calls_share_a_pool_smaller_than_the_calls(db, make_settings,
     pool = models.database.obj
     models.database.close()  # the test's own greenlet gives its connection back too
     saved = pool._max_connections, pool._wait_timeout
-    pool._max_connections, pool._wait_timeout = 2, 2.0
+    # two connections for four calls; a call waits up to 10 s for one (an upper bound for a busy
+    # machine: the calls below stay up until all four are bridged, so if live calls pinned their
+    # connections the third would wait in vain and never be bridged)
+    pool._max_connections, pool._wait_timeout = 2, 10.0
     try:
         fake = telephony.start(make_settings())
-        talk = LegScript(presses=[Press("2")], hangup_after=100)  # 1 s of talk at time_scale 0.01
+        talk = LegScript(presses=[Press("2")])  # declines recording, then talks until hung up below
         calls = [place_agent_call(fake, callee[3:], user=user, callee_scripts={callee: talk})
                  for user, callee in zip(USERS, CALLEES)]
+        assert all(call.wait_for("b-leg:bridge", 20) for call in calls)  # four live calls at once
+        for call in calls:
+            call.callee_legs[0].hangup()  # each callee hangs up
         assert all(call.wait_ended(20) for call in calls)
-        gevent.sleep(0.2)
+        assert telephony.wait_idle()  # every call's flow has returned
         assert len(pool._in_use) == 0  # every connection went back to the pool
     finally:
         pool._max_connections, pool._wait_timeout = saved

@@ -33,7 +33,7 @@ def test_inbound_consent_then_bridge_to_a_free_seat(db, make_settings, telephony
     make_tenant(rate=10)
     fake = telephony.start(make_settings())
     call, record = inbound(fake, script=LegScript(presses=[Press("1")]),
-                           seat_scripts={"1001": LegScript(hangup_after=50)})
+                           seat_scripts={"1001": LegScript(hangup_after=50, hangup_relative_to="bridge")})
     (seat_leg,) = call.callee_legs
     assert "user/1001@acme.example" in bridge_args(call.a_leg)[0]
     assert names(played(call.a_leg)) == ["inbound_consent_request"]
@@ -48,7 +48,7 @@ def test_sequential_mode_dials_seats_one_after_the_other(sqlite_db, make_setting
     make_tenant(inbound_mode="sequential", seat_users=("1001", "1002"))
     fake = telephony.start(make_settings(inbound_ring_timeout_s=7))
     call, record = inbound(fake, script=LegScript(presses=[Press("2")]),
-                           seat_scripts={"1002": LegScript(hangup_after=20)})
+                           seat_scripts={"1002": LegScript(hangup_after=20, hangup_relative_to="bridge")})
     (arg,) = bridge_args(call.a_leg)
     assert "{originate_timeout=7,leg_timeout=7}user/1001@acme.example|user/1002@acme.example" in arg
     assert record.recording_digit == "2" and call.a_leg.recordings == []

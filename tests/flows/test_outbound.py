@@ -13,6 +13,11 @@ from fs_app.testing import LegScript, Press
 from .conftest import (CALLEE, make_tenant, names, place_agent_call, played, today)
 
 
+#: a callee who talks 0.5 s (time_scale 0.01) once the agent heard whether the call is recorded
+#: (the callee leg's last step: a uuid_broadcast to the agent right after the bridge)
+TALKS = dict(hangup_after=50, hangup_relative_to="a-leg:broadcast")
+
+
 def finished(call, timeout=10):
     assert call.wait_ended(timeout), [leg.hangup_cause for leg in call.legs]
     return call
@@ -31,11 +36,15 @@ def assert_released(call):
     assert hold.released_at is not None and hold.amount_fen == 0
 
 
-def test_consent_1_records_bridges_and_charges_once(db, make_settings, telephony):
+def test_consent_1_records_bridges_and_charges_once(db, make_settings, telephony, clock):
     tenant = make_tenant()
     fake = telephony.start(make_settings())
-    callee = LegScript(presses=[Press("1")], hangup_after=50)  # talks 0.5 s after answering
-    call = finished(place_agent_call(fake, callee_scripts={CALLEE: callee}))
+    clock.freeze()  # the call's times (FreeSWITCH's and the app's) move only as the test says
+    call = place_agent_call(fake, callee_scripts={CALLEE: LegScript(presses=[Press("1")])})
+    assert call.wait_for("a-leg:broadcast")  # bridged, and the agent heard it is recorded
+    clock.advance(0.5)  # half a second of talk after the answer
+    call.callee_legs[0].hangup()  # the callee hangs up
+    finished(call)
     a_leg, (b_leg,) = call.a_leg, call.callee_legs
     record = record_of(call)
     assert record.callee_uuid == b_leg.uuid and b_leg.variable("fsapp_parent") == a_leg.uuid
@@ -61,7 +70,7 @@ def test_consent_1_records_bridges_and_charges_once(db, make_settings, telephony
 def test_decline_or_silence_is_not_recorded(sqlite_db, make_settings, telephony, presses):
     make_tenant()
     fake = telephony.start(make_settings())
-    call = finished(place_agent_call(fake, callee_scripts={CALLEE: LegScript(presses=presses, hangup_after=50)}))
+    call = finished(place_agent_call(fake, callee_scripts={CALLEE: LegScript(presses=presses, **TALKS)}))
     (b_leg,) = call.callee_legs
     record = record_of(call)
     assert b_leg.recordings == [] and record.recording_path == ""
@@ -76,7 +85,7 @@ def test_decline_or_silence_is_not_recorded(sqlite_db, make_settings, telephony,
 def test_campaign_without_recording_offers_only_the_opt_out(sqlite_db, make_settings, telephony):
     make_tenant(record=False)
     fake = telephony.start(make_settings())
-    call = finished(place_agent_call(fake, callee_scripts={CALLEE: LegScript(hangup_after=50)}))
+    call = finished(place_agent_call(fake, callee_scripts={CALLEE: LegScript(**TALKS)}))
     (b_leg,) = call.callee_legs
     assert names(played(b_leg)) == ["disclosure", "optout_offer", "connecting"]
     assert record_of(call).recording_digit == "" and b_leg.recordings == []
@@ -136,7 +145,9 @@ def test_agent_hangs_up_during_the_prompts(sqlite_db, make_settings, telephony):
     make_tenant()
     fake = telephony.start(make_settings())
     slow = LegScript(file_seconds=100)  # a 1 s disclosure at this time scale
-    call = finished(place_agent_call(fake, script=LegScript(abandon_after=50), callee_scripts={CALLEE: slow}))
+    # the agent gives up half-way through the callee's disclosure, however late it starts
+    agent = LegScript(hangup_after=50, hangup_relative_to="b-leg:execute:playback")
+    call = finished(place_agent_call(fake, script=agent, callee_scripts={CALLEE: slow}))
     (b_leg,) = call.callee_legs
     assert b_leg.hangup_cause == "ORIGINATOR_CANCEL"
     record = record_of(call)
@@ -148,7 +159,8 @@ def test_agent_hangs_up_during_the_prompts(sqlite_db, make_settings, telephony):
 def test_callee_hangs_up_during_the_prompts(sqlite_db, make_settings, telephony):
     make_tenant()
     fake = telephony.start(make_settings())
-    slow = LegScript(file_seconds=100, hangup_after=30)
+    # 0.3 s into the 1 s disclosure (its first prompt), however late it starts
+    slow = LegScript(file_seconds=100, hangup_after=30, hangup_relative_to="execute:playback")
     call = finished(place_agent_call(fake, callee_scripts={CALLEE: slow}))
     assert names(played(call.a_leg)) == ["tone", "callee_rejected"]
     assert call.a_leg.hangup_cause == "NORMAL_CLEARING"
@@ -160,7 +172,12 @@ def test_callee_hangs_up_during_the_prompts(sqlite_db, make_settings, telephony)
 def test_duration_limit_warns_and_cuts_the_call(sqlite_db, make_settings, telephony):
     tenant = make_tenant(balance=10)  # one minute at 10 fen a minute
     fake = telephony.start(make_settings())
-    call = finished(place_agent_call(fake, callee_scripts={CALLEE: LegScript(presses=[Press("2")])}), timeout=15)
+    call = place_agent_call(fake, callee_scripts={CALLEE: LegScript(presses=[Press("2")])})
+    # the limit was armed at the answer; FreeSWITCH's clock runs once the call is bridged, so the
+    # warning (30 s before the end: 0.3 s here) finds both parties connected
+    assert call.wait_for("a-leg:broadcast")
+    fake.release_scheduler()
+    finished(call, timeout=15)
     a_leg, (b_leg,) = call.a_leg, call.callee_legs
     assert any(c.startswith(f"api sched_hangup +") and c.endswith(f"{b_leg.uuid} ALLOTTED_TIMEOUT")
                for c in b_leg.commands)
@@ -175,7 +192,8 @@ def test_duration_limit_warns_and_cuts_the_call(sqlite_db, make_settings, teleph
 def test_emergency_call_bridges_at_once_and_is_not_billed(sqlite_db, make_settings, telephony):
     make_tenant(balance=0, callees=())
     fake = telephony.start(make_settings())
-    call = finished(place_agent_call(fake, "110", callee_scripts={"110": LegScript(hangup_after=50)}))
+    talk = LegScript(hangup_after=50, hangup_relative_to="bridge")  # 0.5 s once connected
+    call = finished(place_agent_call(fake, "110", callee_scripts={"110": talk}))
     (b_leg,) = call.callee_legs
     assert played(b_leg) == [] and b_leg.recordings == []
     record = record_of(call)
@@ -191,8 +209,7 @@ def test_callee_leg_received_by_another_app_process(sqlite_db, make_settings, te
     host, port = callee_server.address
     fake = telephony.start(make_settings(esl_callee_address=f"{host}:{port}"))
     agent_server = telephony.servers[-1]
-    call = finished(place_agent_call(fake, callee_scripts={CALLEE: LegScript(presses=[Press("1")],
-                                                                             hangup_after=50)}))
+    call = finished(place_agent_call(fake, callee_scripts={CALLEE: LegScript(presses=[Press("1")], **TALKS)}))
     a_leg, (b_leg,) = call.a_leg, call.callee_legs
     assert a_leg.connection.address == agent_server.address and b_leg.connection.address == (host, port)
     assert agent_server.calls_handled == 1 and callee_server.calls_handled == 1

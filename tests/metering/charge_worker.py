@@ -1,29 +1,30 @@
-"""A separate OS process for the concurrency tests. Waits until the wall-clock time START_AT so
-that two workers really overlap, then:
+"""A separate OS process for the concurrency tests. Once set up it prints ``ready`` and waits
+for a ``go`` line on stdin: the test says go when every worker is ready, so that the workers
+really overlap however long each took to start. Then:
 
-python -m tests.metering.charge_worker charge DATABASE_URL DATA_DIR START_AT UUID...
+python -m tests.metering.charge_worker charge DATABASE_URL DATA_DIR UUID...
     reports every call it is given as hung up (app and CDR reports alternating) and prints how
     many charges it posted;
-python -m tests.metering.charge_worker jobs START_AT AT
+python -m tests.metering.charge_worker jobs AT
     runs `fsapp jobs run --at AT` (database from the FSAPP_* environment) and exits with its code.
 """
 import sys
-import time
 from datetime import datetime, timedelta
 
 
-def wait_until(start_at: str) -> None:
-    while time.time() < float(start_at):
-        time.sleep(0.002)
+def ready_then_wait_for_go() -> None:
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        sys.exit("charge_worker: no go from the test")
 
 
-def charge(url, data_dir, start_at, *uuids):
+def charge(url, data_dir, *uuids):
     import models
     from models.billing import charge_call
 
     models.open_database(url, data_dir, pool_size=2)
     answered = datetime(2027, 1, 5, 10, 0, 0)
-    wait_until(start_at)
+    ready_then_wait_for_go()
     posted = 0
     for index, callee_uuid in enumerate(uuids):
         talk = 30 + (sum(map(ord, callee_uuid)) % 100)  # same talk time whichever worker reports it
@@ -34,11 +35,11 @@ def charge(url, data_dir, start_at, *uuids):
     return 0
 
 
-def jobs(start_at, at):
+def jobs(at):
     from fs_app.cli import build_parser, main
 
     build_parser()  # import everything before the start line
-    wait_until(start_at)
+    ready_then_wait_for_go()
     return main(["jobs", "run", "--at", at])
 
 

@@ -3,7 +3,6 @@ ones; a crash is recovered, nothing is charged twice, bad files are reported and
 import json
 import os
 import shutil
-import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -214,11 +213,11 @@ def test_the_job_moves_handled_files_out_of_the_way(leased, real_dir):
     (real_dir / "junk.cdr.json").write_text("{")
     fresh_file = real_dir / "being-written.cdr.json"
     fresh_file.write_text("{")
-    # file ages are file-system times (mtime), so the test sets every mtime against its own `now`
-    now = time.time()
+    now = fresh_file.stat().st_mtime  # the job runs just as the fresh file is written, however slow the test
+    old = now - 60
     for path in real_dir.iterdir():
-        age = 0 if path == fresh_file else 60
-        os.utime(path, (now - age, now - age))
+        if path != fresh_file:
+            os.utime(path, (old, old))
     report = cdr.ingest_directory(real_dir, now=now)
     assert report.charged == 1 and len(report.bad) == 1
     assert sorted(p.name for p in (real_dir / "processed").iterdir()) == sorted(

@@ -4,7 +4,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta
 
 from models import LedgerEntry, NumberLease, Seat, provisioning
@@ -18,7 +17,20 @@ CALLS = 120
 
 
 def spawn(argv, env=None):
-    return subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(argv, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def run_together(workers) -> list[tuple[str, str]]:
+    """Start line: every worker has set up (printed ``ready``) before any is told ``go``; then
+    their (stdout, stderr)."""
+    for worker in workers:
+        line = worker.stdout.readline()
+        assert line == "ready\n", (line, worker.communicate(timeout=60))
+    for worker in workers:
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    return [worker.communicate(timeout=60) for worker in workers]
 
 
 def test_two_processes_charging_one_tenant(db, request, tmp_path):
@@ -28,11 +40,9 @@ def test_two_processes_charging_one_tenant(db, request, tmp_path):
         record, _ = admit(tenant, hold_fen=12)
         uuids.append(record.callee_uuid)
     url = getattr(request.node, "database_url", "")
-    start_at = str(time.time() + 1.5)
-    workers = [spawn([sys.executable, "-m", "tests.metering.charge_worker", "charge", url, str(tmp_path), start_at,
-                      *order])
+    workers = [spawn([sys.executable, "-m", "tests.metering.charge_worker", "charge", url, str(tmp_path), *order])
                for order in (uuids, list(reversed(uuids)))]
-    outputs = [w.communicate(timeout=60) for w in workers]
+    outputs = run_together(workers)
     assert [w.returncode for w in workers] == [0, 0], outputs
     posted = sum(int(out.strip()) for out, _ in outputs)
     assert posted == CALLS  # each call charged by exactly one of the two
@@ -58,11 +68,10 @@ def test_jobs_run_on_two_nodes_at_once(db, env, tmp_path):
     NumberLease.update(paid_through=due).execute()
     # tenant t2 has 500 fen left after buying its seats and its number: it can renew 5 seats
     # (seats are renewed before numbers), then nothing
-    cmd = [sys.executable, "-m", "tests.metering.charge_worker", "jobs", str(time.time() + 2.0),
-           at.isoformat() + "Z"]
+    cmd = [sys.executable, "-m", "tests.metering.charge_worker", "jobs", at.isoformat() + "Z"]
     child_env = {**os.environ, **env}
     workers = [spawn(cmd, env=child_env) for _ in range(2)]
-    outputs = [w.communicate(timeout=60) for w in workers]
+    outputs = run_together(workers)
     assert [w.returncode for w in workers] == [0, 0], outputs
     # between them the two runs renewed each seat and number once
     counts = [re.search(r"rents: (\d+) seat\(s\) and (\d+) number", out).groups() for out, _ in outputs]

@@ -4,6 +4,7 @@ import threading
 from datetime import timedelta
 
 import gevent
+import gevent.event
 import pytest
 
 from fs_app.config import load_settings
@@ -118,6 +119,16 @@ def test_the_extension_loop_reports_a_top_up_during_the_call(db, meter):
     assert first.covered_s == 60
     meter.interval_s = 0.02
     changes, stop = [], threading.Event()
+    extensions, three_extensions = [], gevent.event.Event()
+    extend = meter.extend
+
+    def counted_extend(**kwargs):
+        extensions.append(extend(**kwargs))
+        if len(extensions) >= 3:
+            three_extensions.set()
+        return extensions[-1]
+
+    meter.extend = counted_extend
 
     def on_change(allowance):
         changes.append(allowance)
@@ -125,8 +136,8 @@ def test_the_extension_loop_reports_a_top_up_during_the_call(db, meter):
 
     worker = gevent.spawn(meter.keep_extending, callee_uuid=record.callee_uuid, agent_uuid=record.agent_uuid,
                           on_change=on_change, stop=stop, current=first)
-    gevent.sleep(0.1)
-    assert changes == []  # nothing to add: the limit stands
+    assert three_extensions.wait(10)
+    assert changes == []  # three extensions, nothing to add: the limit stands
     provisioning.topup("loop", 1_000)
     worker.join(timeout=5)
     assert stop.is_set() and len(changes) == 1

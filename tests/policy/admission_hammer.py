@@ -1,5 +1,10 @@
 """Worker processes for the concurrency test: each opens the database itself (no shared memory,
-like two app processes on two FreeSWITCH nodes) and admits calls as fast as it can."""
+like two app processes on two FreeSWITCH nodes) and admits calls as fast as it can.
+
+The processes talk to the test through files in the data directory: each writes ``ready-<id>``
+once set up; the watcher starts sampling on ``watch`` and writes ``watching`` after its first
+sample and ``sampled`` once it has sampled more than ten times; the workers start on ``go``; the
+watcher stops on ``done``. So every worker overlaps the watcher, however slowly each started."""
 from __future__ import annotations
 
 import json
@@ -11,6 +16,8 @@ from pathlib import Path
 # Every limit binds in this test: per-seat 2, no minimum gap (so the daily and cross-tenant caps
 # are the frequency limits that bind at a single instant).
 ENV = {"FSAPP_SEAT_MAX_CALLS": "2", "FSAPP_FREQ_TENANT_MIN_GAP_MINUTES": "0"}
+#: the watcher's samples that make the test worth something (the test asserts more than ten)
+SAMPLES_ENOUGH = 11
 
 
 def violations(now: datetime, seat_max: int) -> list[tuple]:
@@ -36,7 +43,7 @@ def violations(now: datetime, seat_max: int) -> list[tuple]:
     return [tuple(row) for row in models.database.execute_sql(sql, (stamp, seat_max, stamp, stamp, stamp))]
 
 
-def _wait_for(path: Path, timeout: float = 60) -> None:
+def _wait_for(path: Path, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if time.monotonic() > deadline:
@@ -59,6 +66,7 @@ def work(worker_id: int, url: str, data_dir: str, now_iso: str, seats: list[str]
     found: list = []
     checks = 0
     directory = Path(data_dir)
+    (directory / f"ready-{worker_id}").write_text("")
     _wait_for(directory / "go")
     started = time.perf_counter()
     for i in range(iterations):
@@ -86,11 +94,16 @@ def watch(url: str, data_dir: str, now_iso: str, seat_max: int) -> None:
     models.open_database(url, data_dir, pool_size=1)
     now = datetime.fromisoformat(now_iso)
     directory = Path(data_dir)
-    _wait_for(directory / "go")
+    (directory / "ready-watch").write_text("")
+    _wait_for(directory / "watch")
     found, checks = [], 0
     while not (directory / "done").exists():
         found += violations(now, seat_max)
         checks += 1
+        if checks == 1:
+            (directory / "watching").write_text("")
+        elif checks == SAMPLES_ENOUGH:
+            (directory / "sampled").write_text("")
         time.sleep(0.002)
     models.database.close()
     (directory / "result-watch.json").write_text(json.dumps({"violations": found, "checks": checks}))

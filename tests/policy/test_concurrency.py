@@ -81,11 +81,17 @@ def test_processes_never_exceed_limits_together(db, request, tmp_path):
     watcher = ctx.Process(target=admission_hammer.watch, args=(url, data_dir, NOW.isoformat(), 2))
     for process in processes + [watcher]:
         process.start()
+    # start line: every process set up, the watcher sampling, then the workers go (admission_hammer)
+    _wait_for_files([tmp_path / f"ready-{i}" for i in range(WORKERS)] + [tmp_path / "ready-watch"],
+                    processes + [watcher], 90)
+    (tmp_path / "watch").write_text("")
+    _wait_for_files([tmp_path / "watching"], [watcher], 90)
     (tmp_path / "go").write_text("")
     results_files = [tmp_path / f"result-{i}.json" for i in range(WORKERS)]
     _wait_for_files(results_files, processes, 90)
+    _wait_for_files([tmp_path / "sampled"], [watcher], 90)
     (tmp_path / "done").write_text("")
-    _wait_for_files([tmp_path / "result-watch.json"], [watcher], 10)
+    _wait_for_files([tmp_path / "result-watch.json"], [watcher], 30)
     _reap(processes + [watcher])
     assert [p.exitcode for p in processes + [watcher] if p.exitcode not in (None, 0)] == []
     assert all(p.exists() for p in results_files + [tmp_path / "result-watch.json"])
