@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 SECRET_FILENAME = "secret_key"
@@ -14,14 +15,25 @@ def load_secret_key(settings) -> str:
         return settings.secret_key
     path = Path(settings.data_dir) / SECRET_FILENAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text(encoding="ascii").strip()
-        if len(key) < 32:
-            raise RuntimeError(f"{path} holds a key shorter than 32 characters: delete it or set secret_key")
-        return key
-    key = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
+    if not path.exists():
+        _create_once(path, secrets.token_urlsafe(48))
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds a key shorter than 32 characters: delete it or set secret_key")
     return key
+
+
+def _create_once(path: Path, key: str) -> None:
+    """Write the key to a private file, then link it into place: the workers of
+    `fsapp serve --workers` start together, and none may read a half-written key. The link fails
+    when another process was first; its key is then the one everybody uses."""
+    fd, temporary = tempfile.mkstemp(prefix=".secret_key.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(temporary)
