@@ -137,10 +137,16 @@ class Supervisor:
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir.path}
         while not self.stopping:
             started = time.monotonic()
-            # its own process group: a Ctrl-C in the terminal reaches the supervisor, which
-            # forwards SIGTERM, rather than workers still starting up
-            process = subprocess.Popen(self._command(number), env=env, pass_fds=self.listeners.fds(),
-                                       process_group=0)
+            try:
+                # its own process group: a Ctrl-C in the terminal reaches the supervisor, which
+                # forwards SIGTERM, rather than workers still starting up
+                process = subprocess.Popen(self._command(number), env=env, pass_fds=self.listeners.fds(),
+                                           process_group=0)
+            except OSError as exc:  # out of processes or memory: like a worker that died at once
+                log.error("worker %d could not be started: %s; retrying in %g s", number, exc, delay)
+                self._stop_requested.wait(delay)
+                delay = min(delay * 2, LONGEST_RESTART_DELAY_S)
+                continue
             self._processes[number] = process
             if self.stopping:  # a signal came while it was being started
                 self._terminate(process)
