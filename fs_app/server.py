@@ -217,10 +217,10 @@ class CallServer:
         finally:
             self._channels.pop(key, None)
             self._live -= 1
-            self._on_live_calls(self._live)
             self._greenlets.discard(greenlet)
             if self._live == 0:
                 self._idle.set()
+            self._on_live_calls(self._live)
 
     def _run_call(self, channel: Channel, key: int) -> None:
         started = time.monotonic()
