@@ -245,7 +245,8 @@ SETTINGS: tuple[Setting, ...] = (
             "HOST:PORT FreeSWITCH connects callee legs to (&socket in originate); empty = esl_listen"),
     Setting("http_listen", ("127.0.0.1", 8080), _host_port, "web admin listen address",
             show=lambda v: f"{v[0]}:{v[1]}"),
-    Setting("node_name", "", _text, "name of this app process in holds and logs (default hostname:pid)"),
+    Setting("node_name", "", _text, "name of this app process in holds and logs (default hostname:pid; "
+            "each worker of --workers appends :pid)"),
     # A4 identity.
     Setting("trust_sip_from_header", False, _boolean, "lab only: take the seat from sip_from_user/host when unauthenticated", "A4"),
     # A5 numbers.

@@ -13,11 +13,14 @@ Holds (count and held fen) are not reported by anyone: they are read from the da
 Prometheus scrapes, because the holds of every process and node live there (ARCHITECTURE
 principle 2) and a per-process gauge would only know its own.
 
-Several app processes on one host (SO_REUSEPORT) share one HTTP port, so a scrape lands on any
-one of them. Set ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory, before the process starts)
-and every process writes its samples to files there; whichever process answers the scrape
-aggregates all of them (prometheus-client's multiprocess mode). Without the variable the
-process reports only itself, which is right for a single process.
+The workers of ``fsapp serve --workers N`` share one HTTP port, so a scrape lands on any one of
+them. Their supervisor (``fs_app.supervisor``) gives them ``PROMETHEUS_MULTIPROC_DIR`` (emptied
+before they start) and every worker writes its samples to files there; whichever worker answers
+the scrape aggregates all of them (prometheus-client's multiprocess mode): counters summed over
+every worker since the start, ``fsapp_live_calls`` over the workers alive (``livesum``; the
+supervisor marks an exited one dead). Without the variable the process reports only itself,
+which is right for a single process. The live-call gauge is fed by the Event Socket server
+(``CallServer(on_live_calls=set_live_calls)``).
 
 ``metrics_app(readiness_checks)`` is a WSGI application that routes on the full path
 (SCRIPT_NAME + PATH_INFO), so it works standalone or mounted at /metrics, /healthz and /readyz

@@ -1,6 +1,12 @@
 """`fsapp serve`: the Event Socket server for FreeSWITCH and the web admin (with /metrics,
-/healthz, /readyz) in one gevent process. SIGTERM drains: stop accepting channels, let live calls
-finish up to ``esl_drain_timeout_s``, then stop the web server and exit."""
+/healthz, /readyz). SIGTERM drains: stop accepting channels, let live calls finish up to
+``esl_drain_timeout_s``, then stop the web server and exit.
+
+Order of start, so that a refused start leaves nothing behind: bind both listening sockets (a
+taken port: one line, exit 2), check the schema, then either serve in this process
+(``workers=1``) or hand the sockets to ``fs_app.supervisor``, which runs N worker processes on
+them (``fs_app.serve_worker``). Each worker, and the single process, runs ``run``.
+"""
 from __future__ import annotations
 
 import logging
@@ -13,18 +19,30 @@ from gevent.pywsgi import WSGIServer
 import models
 import models.db
 import models.migrations
+from fs_app.listeners import Listeners, format_address
 
 log = logging.getLogger("fsapp.serve")
 
 
-def node_settings(settings):
-    """Name this process in holds and logs (hostname:pid) unless the operator named it."""
+def node_settings(settings, *, worker: bool = False):
+    """Name this process in holds and logs: hostname:pid unless the operator named it. A worker
+    of several always gets its pid appended, so that every process of a node has its own name."""
+    if worker:
+        return settings.replace(node_name=f"{settings.node_name or socket.gethostname()}:{os.getpid()}")
     if settings.node_name:
         return settings
     return settings.replace(node_name=f"{socket.gethostname()}:{os.getpid()}")
 
 
-def build_call_server(settings, host: str, port: int):
+def with_listen_addresses(settings, listeners: Listeners):
+    """The addresses actually bound (port 0 becomes the real port), so that callee legs are sent
+    back to where we listen."""
+    return settings.replace(esl_listen=format_address(*listeners.esl_address),
+                            http_listen=format_address(*listeners.http_address))
+
+
+def build_call_server(settings, host: str, port: int, *, listener=None):
+    from fs_app import metrics
     from fs_app.flows import make_handler
     from fs_app.server import CallServer
     from models import geography
@@ -38,6 +56,8 @@ def build_call_server(settings, host: str, port: int):
         allowed_peers=settings.esl_allowed_peers,
         drain_timeout=settings.esl_drain_timeout_s,
         command_timeout=settings.esl_command_timeout_s,
+        listener=listener,
+        on_live_calls=metrics.set_live_calls,
     )
 
 
@@ -54,26 +74,57 @@ def _listening(call_server) -> str:
     return "ok"
 
 
-def serve(settings, esl: tuple[str, int], http: tuple[str, int]) -> int:
-    from fs_app.logs import setup_logging
-
-    # --esl/--http override the settings, so that callee legs are sent back to where we listen
-    settings = node_settings(settings).replace(esl_listen=f"{esl[0]}:{esl[1]}", http_listen=f"{http[0]}:{http[1]}")
-    setup_logging(settings)
-    if settings.trust_sip_from_header:
-        log.warning("trust_sip_from_header is on: seats are identified by the unauthenticated From header "
-                    "(A4). Lab use only; anyone who can reach FreeSWITCH can call as any seat.")
+def open_database(settings) -> None:
+    # SQLite: commits never checkpoint the WAL themselves; one checkpointer thread per install does.
     models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size,
                          checkpoint_in_background=True)
-    with models.db.unit_of_work():
-        models.migrations.require_current()
-    stop_checkpointer = models.db.start_wal_checkpointer()
-    call_server = build_call_server(settings, *esl)
-    web = WSGIServer(http, build_web_app(settings, call_server), log=None, error_log=log)
+
+
+def serve(settings, esl: tuple[str, int], http: tuple[str, int], workers: int = 1) -> int:
+    """Bind, check, then serve here (workers=1) or supervise ``workers`` worker processes.
+
+    Raises ``fs_app.listeners.ListenError`` (before anything started) when a port is taken, and
+    ``models.InvalidInput`` when the schema needs `fsapp init`."""
+    from fs_app.logs import setup_logging
+
+    listeners = Listeners.bind(esl, http)
+    try:
+        settings = with_listen_addresses(settings, listeners)
+        setup_logging(settings)
+        if settings.trust_sip_from_header:
+            log.warning("trust_sip_from_header is on: seats are identified by the unauthenticated From header "
+                        "(A4). Lab use only; anyone who can reach FreeSWITCH can call as any seat.")
+        open_database(settings)
+        with models.db.unit_of_work():
+            models.migrations.require_current()
+        if workers == 1:
+            return run(settings, listeners, checkpointer=True)
+        from fs_app.supervisor import Supervisor
+
+        models.database.obj.close_all()  # the workers open their own; no connection crosses a fork
+        stop_checkpointer = models.db.start_wal_checkpointer()  # one per install, in the supervisor
+        try:
+            return Supervisor(listeners, workers).run()
+        finally:
+            stop_checkpointer()
+    finally:
+        listeners.close()
+
+
+def run(settings, listeners: Listeners, *, checkpointer: bool, worker: str = "") -> int:
+    """Serve calls and the admin on the bound sockets until SIGTERM/SIGINT has drained the calls.
+
+    ``worker`` ("2 of 4") is set in a worker process of ``fsapp serve --workers``; the database
+    must already be open (``open_database``)."""
+    settings = node_settings(settings, worker=bool(worker))
+    stop_checkpointer = models.db.start_wal_checkpointer() if checkpointer else (lambda: None)
+    call_server = build_call_server(settings, *listeners.esl_address, listener=listeners.esl)
+    web = WSGIServer(listeners.http, build_web_app(settings, call_server), log=None, error_log=log)
     call_server.start()
     web.start()
-    log.info("fsapp serving: Event Socket %s:%s, admin http://%s:%s (node %s)",
-             *call_server.address, *web.address[:2], settings.node_name)
+    log.info("fsapp serving: Event Socket %s, admin http://%s (node %s%s)",
+             format_address(*call_server.address), format_address(*listeners.http_address),
+             settings.node_name, f", worker {worker}" if worker else "")
     call_server.install_signal_handlers()
     try:
         call_server.serve_forever()  # returns after a SIGTERM/SIGINT drain
@@ -81,5 +132,5 @@ def serve(settings, esl: tuple[str, int], http: tuple[str, int]) -> int:
         web.stop(timeout=5)
         stop_checkpointer()
         gevent.wait(timeout=1)
-    log.info("fsapp stopped")
+    log.info("fsapp stopped%s", f" (worker {worker})" if worker else "")
     return 0

@@ -12,8 +12,9 @@ lingers). If the handler raised and the channel is still up, the call is hung up
 ``NORMAL_TEMPORARY_FAILURE`` (fail closed); the exception is logged with the call uuid.
 
 Drain (SIGTERM): stop accepting, let live calls finish up to ``drain_timeout``, then hang up
-whatever is left with ``SYSTEM_SHUTDOWN`` and stop. Several processes can share the port
-(``SO_REUSEPORT``): the kernel spreads new connections over them.
+whatever is left with ``SYSTEM_SHUTDOWN`` and stop. The server binds its own port, or serves a
+listening socket it is given (``listener=``): that is how the worker processes of
+``fsapp serve --workers N`` share the one socket their supervisor bound (``fs_app.listeners``).
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ import time
 from typing import Callable, Iterable
 
 import gevent
-import gevent.socket
 from gevent.event import Event as GeventEvent
 from gevent.server import StreamServer
 
 from .channel import Channel, ChannelError, ChannelGone
+from .listeners import BACKLOG, address_of, listen
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,9 @@ class CallServer:
 
     def __init__(self, handler: Callable[[Channel], None], host: str = "127.0.0.1", port: int = 8084, *,
                  max_live_calls: int = 2000, allowed_peers: Iterable[str] = ("127.0.0.1/32", "::1/128"),
-                 drain_timeout: float = 300.0, reuse_port: bool = True, command_timeout: float = 10.0,
-                 backlog: int = 2048, subscribe_events: Iterable[str] = ("BACKGROUND_JOB",)):
+                 drain_timeout: float = 300.0, command_timeout: float = 10.0, backlog: int = BACKLOG,
+                 subscribe_events: Iterable[str] = ("BACKGROUND_JOB",), listener=None,
+                 on_live_calls: Callable[[int], None] | None = None):
         self.handler = handler
         self.host = host
         self.port = port
@@ -62,7 +64,6 @@ class CallServer:
         self._peer_verdicts: dict[str, bool] = {}
         self._verdicts_for = self.allowed_networks
         self.drain_timeout = drain_timeout
-        self.reuse_port = reuse_port
         self.command_timeout = command_timeout
         self.backlog = backlog
         self.subscribe_events = tuple(subscribe_events)
@@ -78,7 +79,8 @@ class CallServer:
         self._stopped = GeventEvent()
         self._draining = False
         self._server: StreamServer | None = None
-        self._listener = None
+        self._listener = listener  # a listening socket to serve instead of binding host:port
+        self._on_live_calls = on_live_calls or (lambda live: None)  # e.g. the live-calls gauge
         self._signal_handlers: list = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -91,27 +93,18 @@ class CallServer:
         """The bound (host, port) -- the real port when constructed with port 0."""
         if self._listener is None:
             return self.host, self.port
-        name = self._listener.getsockname()
-        return name[0], name[1]
+        return address_of(self._listener)
 
     @property
     def draining(self) -> bool:
         return self._draining
 
-    def _make_listener(self):
-        family = stdlib_socket.AF_INET6 if ":" in self.host else stdlib_socket.AF_INET
-        sock = gevent.socket.socket(family, stdlib_socket.SOCK_STREAM)
-        sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 1)
-        if self.reuse_port:
-            sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEPORT, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(self.backlog)
-        return sock
-
     def start(self) -> None:
+        """Listen (raises ``fs_app.listeners.ListenError`` when the port is taken) and accept."""
         if self._server is not None:
             return
-        self._listener = self._make_listener()
+        if self._listener is None:
+            self._listener = listen(self.host, self.port, "the Event Socket", self.backlog)
         self._server = StreamServer(self._listener, self._handle)
         self._server.start()
         log.info("Event Socket server listening on %s:%s (max %d live calls, peers %s)",
@@ -215,6 +208,7 @@ class CallServer:
         greenlet = gevent.getcurrent()
         self._greenlets.add(greenlet)
         self._live += 1
+        self._on_live_calls(self._live)
         self._idle.clear()
         channel = Channel(sock, address, command_timeout=self.command_timeout)
         key = id(channel)
@@ -226,6 +220,7 @@ class CallServer:
             self._greenlets.discard(greenlet)
             if self._live == 0:
                 self._idle.set()
+            self._on_live_calls(self._live)
 
     def _run_call(self, channel: Channel, key: int) -> None:
         started = time.monotonic()

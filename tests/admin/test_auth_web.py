@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 from admin import create_app
 from models import accounts
@@ -159,3 +160,20 @@ def test_english_switch(world, browser):
     assert b.get("/lang/fr").status_code == 404
     b.get("/lang/zh")
     assert "通话记录" in b.get("/calls").get_data(as_text=True)
+
+
+def test_secret_key_created_by_another_process_meanwhile_is_the_one_used(settings, monkeypatch):
+    """Workers of `fsapp serve --workers` start together: the first complete key file wins and no
+    process reads a half-written one."""
+    from admin import secret
+
+    path = settings.data_dir / "secret_key"
+    real_link = os.link
+
+    def another_process_was_first(source, target):
+        Path(target).write_text("k" * 64 + "\n")
+        return real_link(source, target)
+
+    monkeypatch.setattr(secret.os, "link", another_process_was_first)
+    assert secret.load_secret_key(settings) == "k" * 64
+    assert sorted(p.name for p in path.parent.iterdir() if "secret" in p.name) == ["secret_key"]

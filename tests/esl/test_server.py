@@ -1,4 +1,5 @@
-"""CallServer over real TCP: capacity, allowlist, handler failures, drain, SIGTERM, SO_REUSEPORT."""
+"""CallServer over real TCP: capacity, allowlist, handler failures, drain, SIGTERM, a taken port,
+a given listening socket."""
 
 import logging
 import os
@@ -8,6 +9,7 @@ import socket
 import gevent
 import pytest
 
+from fs_app.listeners import ListenError, listen
 from fs_app.server import CallServer
 from fs_app.testing import LegScript
 
@@ -127,21 +129,29 @@ def test_sigterm_drains_then_serve_forever_returns(make_fake):
         server.stop()
 
 
-def test_two_servers_share_one_port_with_so_reuseport(make_server, make_fake):
-    seen = {"first": 0, "second": 0}
+def test_a_taken_port_is_refused_with_one_line_naming_it(make_server):
+    """No SO_REUSEPORT: a second server cannot join a port another one listens on."""
+    first = make_server(lambda ch: ch.hangup())
+    second = CallServer(lambda ch: ch.hangup(), "127.0.0.1", first.address[1])
+    with pytest.raises(ListenError) as refused:
+        second.start()
+    message = str(refused.value)
+    assert f"127.0.0.1:{first.address[1]}" in message and "already in use" in message and "\n" not in message
+    assert not first.draining
 
-    def handler_for(name):
-        def handler(ch):
-            seen[name] += 1
-            ch.hangup()
-        return handler
 
-    first = make_server(handler_for("first"))
-    second = make_server(handler_for("second"), port=first.address[1])
-    assert first.address == second.address
-    fake = make_fake(first)
-    calls = [fake.place_call("1001") for _ in range(40)]
-    for call in calls:
-        assert call.wait_ended(5)
-    assert seen["first"] + seen["second"] == 40
-    assert seen["first"] > 0 and seen["second"] > 0
+def test_a_given_listening_socket_is_served_and_counted(make_fake):
+    """How the workers of `fsapp serve --workers` run: on a socket bound by someone else."""
+    listener = listen("127.0.0.1", 0, "the Event Socket")
+    live_reports = []
+    server = CallServer(lambda ch: ch.hangup(), "127.0.0.1", 0, listener=listener,
+                        on_live_calls=live_reports.append)
+    server.start()
+    try:
+        assert server.address == listener.getsockname()[:2]
+        call = make_fake(server).place_call("1001")
+        assert call.wait_ended(5) and call.a_leg.hangup_cause == "NORMAL_CLEARING"
+        assert wait_until(lambda: live_reports[-1:] == [0])
+        assert 1 in live_reports
+    finally:
+        server.stop()
