@@ -54,7 +54,7 @@ def complaint_list(args, ctx) -> int:
              "received_at": c.received_at, "due_at": c.due_at, "answered_at": c.answered_at,
              "overdue": "OVERDUE" if overdue else "", "text": c.text, "answer": c.answer, "call_uuid": c.call_uuid}
             for c, overdue in complaints.list_complaints(tenant_code=args.tenant, overdue_only=args.overdue)]
-    write_rows(ctx.out, COLUMNS, rows, args.format)
+    write_rows(ctx.out, COLUMNS, rows, args.format, phone_columns=("number",))
     return 0
 
 

@@ -1,10 +1,11 @@
 """Rendering rows as a table, CSV or JSON for the listing commands."""
 from __future__ import annotations
 
-import csv
 import json
 from datetime import datetime
-from typing import Any, Sequence, TextIO
+from typing import Any, Iterable, Sequence, TextIO
+
+from models.csv_export import CsvWriter
 
 
 def _cell(value: Any) -> str:
@@ -23,15 +24,22 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def write_rows(out: TextIO, columns: Sequence[str], rows: Sequence[dict], fmt: str = "table") -> None:
+def _csv_value(value: Any) -> Any:
+    """Times and lists as the table shows them; numbers stay numbers for CsvWriter (a negative
+    amount is not text to neutralise)."""
+    return _cell(value) if isinstance(value, (datetime, list, tuple)) else value
+
+
+def write_rows(out: TextIO, columns: Sequence[str], rows: Sequence[dict], fmt: str = "table", *,
+               phone_columns: Iterable[str] = ()) -> None:
+    """``phone_columns``: columns of E.164 numbers, left usable in CSV (models.csv_export)."""
     if fmt == "json":
         json.dump([{c: _jsonable(r.get(c)) for c in columns} for r in rows], out, ensure_ascii=False, indent=1)
         out.write("\n")
     elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
+        writer = CsvWriter(out, columns, phone_columns=phone_columns)
         for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in columns])
+            writer.writerow([_csv_value(row.get(c)) for c in columns])
     else:
         cells = [[_cell(r.get(c)) for c in columns] for r in rows]
         widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]

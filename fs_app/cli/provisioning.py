@@ -270,5 +270,5 @@ def calls(args, ctx) -> int:
             "recording_digit": call.recording_digit, "agent_uuid": call.agent_uuid,
             "callee_uuid": call.callee_uuid or "",
         })
-    write_rows(ctx.out, CALL_COLUMNS, rows, args.format)
+    write_rows(ctx.out, CALL_COLUMNS, rows, args.format, phone_columns=("caller", "callee"))
     return 0

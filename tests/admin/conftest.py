@@ -5,8 +5,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import contextlib
+import http.client
+import urllib.parse
+
 import pytest
 from argon2 import PasswordHasher
+from gevent.pywsgi import WSGIServer
 
 from models import accounts, listing, provisioning
 from models.calls import CallRecord, Hold
@@ -70,6 +75,63 @@ def browser(app):
         return b
 
     return make
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The app on gevent's WSGIServer, as `fsapp serve` runs it, on a free loopback port."""
+    server = WSGIServer(("127.0.0.1", 0), app, log=None)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.stop(timeout=2)
+
+
+@pytest.fixture
+def served(app):
+    with serving(app) as url:
+        yield url
+
+
+class Wire:
+    """Raw HTTP to a served app, cookies handled by hand (so a test can copy one)."""
+
+    def __init__(self, base_url: str):
+        parts = urllib.parse.urlsplit(base_url)
+        self.host, self.port = parts.hostname, parts.port
+
+    def request(self, method: str, path: str, *, cookie: str = "", form: dict | None = None,
+                headers: dict | None = None) -> tuple[int, http.client.HTTPMessage, str]:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        sent = dict(headers or {})
+        if cookie:
+            sent["Cookie"] = cookie
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            connection.request(method, path, body=body, headers=sent)
+            response = connection.getresponse()
+            return response.status, response.headers, response.read().decode("utf-8", "replace")
+        finally:
+            connection.close()
+
+    @staticmethod
+    def cookie_from(headers: http.client.HTTPMessage, previous: str = "") -> str:
+        """The session cookie a response set ("name=value"), or the previous one."""
+        set_cookie = headers.get("Set-Cookie")
+        return set_cookie.split(";", 1)[0] if set_cookie else previous
+
+    def login(self, username: str, password: str = PASSWORD, *, headers: dict | None = None) -> tuple[int, str]:
+        """(status, session cookie) of a login through the form."""
+        _status, page_headers, page = self.request("GET", "/login", headers=headers)
+        cookie = self.cookie_from(page_headers)
+        status, answer_headers, _body = self.request(
+            "POST", "/login", cookie=cookie, headers=headers,
+            form={"username": username, "password": password, "csrf_token": csrf_from(page)})
+        return status, self.cookie_from(answer_headers, cookie)
 
 
 class World:

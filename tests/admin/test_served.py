@@ -8,17 +8,8 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from gevent.pywsgi import WSGIServer
 
 from conftest import PASSWORD
-
-
-@pytest.fixture
-def served(app):
-    server = WSGIServer(("127.0.0.1", 0), app, log=None)
-    server.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.stop(timeout=2)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
