@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, Callable
 
 from peewee import Model, TextField
 
@@ -22,3 +23,14 @@ class JSONField(TextField):
 
     def python_value(self, value):
         return None if value is None else json.loads(value)
+
+
+def map_json_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A copy of a JSON value with ``change`` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, list):
+        return [map_json_strings(item, change) for item in value]
+    if isinstance(value, dict):
+        return {map_json_strings(key, change): map_json_strings(item, change) for key, item in value.items()}
+    return value

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .audit import audit
+from .base import map_json_strings
 from .calls import CallRecord, Hold
 from .db import for_update, write_transaction
 from .lists import Consent, DoNotCall
@@ -113,16 +114,13 @@ def _national_forms(number: str) -> list[str]:
 
 def _scrub(value: Any, replacements: list[tuple[str, str]]) -> Any:
     """A copy of a JSON value with every occurrence of the numbers replaced by their masks."""
-    if isinstance(value, str):
+    def replace(text: str) -> str:
         for plain, masked in replacements:
-            if plain and plain in value:
-                value = value.replace(plain, masked)
-        return value
-    if isinstance(value, list):
-        return [_scrub(item, replacements) for item in value]
-    if isinstance(value, dict):
-        return {_scrub(key, replacements): _scrub(item, replacements) for key, item in value.items()}
-    return value
+            if plain and plain in text:
+                text = text.replace(plain, masked)
+        return text
+
+    return map_json_strings(value, replace)
 
 
 def _customers(pairs: set[tuple[int, str]], now: datetime) -> set[tuple[int, str]]:

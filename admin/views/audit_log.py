@@ -1,16 +1,47 @@
-"""The audit log (D3, D6): newest first, keyset paging by id; tenant admins see their tenant's."""
+"""The audit log (D3, D6): newest first, keyset paging by id; tenant admins see their tenant's.
+
+Phone numbers in an entry's actor, target and details are masked like on every other page: full only
+for a PII user who asked to reveal them (``?reveal=1``), and that reveal is itself audited."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from dataclasses import dataclass
+from datetime import datetime
 
+from flask import Blueprint, g, render_template, request
+
+from models.audit import audit
+from models.base import map_json_strings
+from models.numbers import mask_numbers_in
 from models.people import AuditLog
 from models.tenancy import Tenant
 
-from ..scope import chosen_tenant, restrict, visible_tenants
+from ..scope import chosen_tenant, own_tenant_id, restrict, visible_tenants
 
 blueprint = Blueprint("audit_log", __name__, url_prefix="/audit")
 
 PAGE = 100
+
+
+@dataclass(frozen=True)
+class ShownEntry:
+    """An audit row as this user may see it."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    tenant_id: int | None
+    target: str
+    detail: dict
+
+
+def _shown(row: AuditLog, reveal: bool) -> ShownEntry:
+    actor, target, detail = row.actor, row.target, row.detail or {}
+    if not reveal:
+        # the actor too: a username typed at a failed login may be someone's phone number
+        actor, target = mask_numbers_in(actor), mask_numbers_in(target)
+        detail = map_json_strings(detail, mask_numbers_in)
+    return ShownEntry(row.id, row.at, actor, row.action, row.tenant_id, target, detail)
 
 
 @blueprint.route("")
@@ -28,7 +59,10 @@ def index():
     rows = list(query.order_by(AuditLog.id.desc()).limit(PAGE + 1))
     more = len(rows) > PAGE
     rows = rows[:PAGE]
+    reveal = request.args.get("reveal") == "1" and g.user.pii
+    if reveal:
+        audit(g.user.username, "pii.view", tenant=own_tenant_id(), target="audit", rows=len(rows))
     codes = dict(Tenant.select(Tenant.id, Tenant.code).tuples())
-    return render_template("audit.html", rows=rows, codes=codes, action=action, actor=actor,
-                           next_before=rows[-1].id if more else None, tenant=chosen_tenant(),
-                           tenants=visible_tenants())
+    return render_template("audit.html", rows=[_shown(row, reveal) for row in rows], codes=codes, action=action,
+                           actor=actor, reveal=reveal, next_before=rows[-1].id if more else None,
+                           tenant=chosen_tenant(), tenants=visible_tenants())
