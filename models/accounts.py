@@ -21,7 +21,7 @@ from peewee import fn
 from .audit import audit
 from .clock import utcnow
 from .db import write_transaction
-from .errors import InvalidInput, NotFound
+from .errors import ForeignReference, InvalidInput, NotFound
 from .people import USER_ROLES, AdminUser, ApiToken, AuditLog
 from .provisioning import get_tenant
 
@@ -234,7 +234,7 @@ def revoke_token(user: AdminUser, token_id: int, *, actor: str = "system") -> Ap
     """Revoke one of ``user``'s tokens (another user's token id is not found)."""
     row = ApiToken.get_or_none((ApiToken.id == token_id) & (ApiToken.user == user))
     if row is None:
-        raise NotFound(f"unknown token {token_id}")
+        raise ForeignReference("token", str(token_id), user.username, f"unknown token {token_id}")
     if row.revoked_at is not None:
         raise InvalidInput(f"token {token_id} is already revoked")
     with write_transaction():

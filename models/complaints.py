@@ -19,7 +19,7 @@ from .bounds import ROW_ID, shown
 from .calls import CallRecord
 from .clock import utcnow
 from .db import write_transaction
-from .errors import InvalidInput, NotFound
+from .errors import ForeignReference, InvalidInput, NotFound
 from .listing import add_dnc_entry
 from .numbers import normalize
 from .people import COMPLAINT_CHANNELS, Complaint
@@ -126,6 +126,15 @@ class Filed:
     guard: GuardResult
 
 
+def check_call_of_tenant(call_uuid: str, tenant: Tenant) -> None:
+    """A complaint may name one of its tenant's calls (either leg's uuid), never another's."""
+    of_tenant = CallRecord.select().where(
+        (CallRecord.tenant == tenant) & ((CallRecord.agent_uuid == call_uuid) | (CallRecord.callee_uuid == call_uuid)))
+    if not of_tenant.exists():
+        raise ForeignReference("call", call_uuid, tenant.code,
+                               f"no call {call_uuid!r} of tenant {tenant.code}: check the call id")
+
+
 def file_complaint(tenant_code: str, number: str, *, channel: str, text: str = "", call_uuid: str = "",
                    received_at: datetime | None = None, answer_hours: int = 2, limits: GuardLimits = GuardLimits(),
                    region: str = "CN", actor: str = "system") -> Filed:
@@ -133,10 +142,13 @@ def file_complaint(tenant_code: str, number: str, *, channel: str, text: str = "
     if channel not in COMPLAINT_CHANNELS:
         raise InvalidInput(f"invalid channel {channel!r}: expected one of {', '.join(COMPLAINT_CHANNELS)}")
     e164 = normalize(number, region)
+    call_uuid = (call_uuid or "").strip()
+    if call_uuid:
+        check_call_of_tenant(call_uuid, tenant)
     received = received_at or utcnow()
     with write_transaction():
         complaint = Complaint.create(tenant=tenant, number=e164, channel=channel, text=(text or "").strip(),
-                                     call_uuid=(call_uuid or "").strip()[:64], received_at=received,
+                                     call_uuid=call_uuid, received_at=received,
                                      due_at=received + timedelta(hours=answer_hours), created_by=actor)
         audit(actor, "complaint.add", tenant=tenant, target=e164, channel=channel, complaint=complaint.id)
         add_dnc_entry(e164, tenant=tenant, reason=f"complaint #{complaint.id} ({channel})", source="complaint",

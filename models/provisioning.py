@@ -16,7 +16,7 @@ from .audit import audit
 from .bounds import Bound, check_time
 from .clock import utcnow
 from .db import write_transaction
-from .errors import InvalidInput, NotFound
+from .errors import ForeignReference, InvalidInput, NotFound
 from .numbers import normalize, region_of
 from .screening import screen_script
 from .tenancy import (
@@ -69,7 +69,7 @@ def get_tenant(code: str) -> Tenant:
 def get_campaign(tenant: Tenant, code: str) -> Campaign:
     campaign = Campaign.get_or_none((Campaign.tenant == tenant) & (Campaign.code == code))
     if campaign is None:
-        raise NotFound(f"unknown campaign {code!r} of tenant {tenant.code}")
+        raise ForeignReference("campaign", code, tenant.code, f"unknown campaign {code!r} of tenant {tenant.code}")
     return campaign
 
 
@@ -222,7 +222,7 @@ def add_seat(tenant_code: str, address: str, *, role: str = "agent", days: int =
         number = normalize(pin_number, region)
         pinned = NumberLease.get_or_none((NumberLease.number == number) & (NumberLease.tenant == tenant))
         if pinned is None:
-            raise InvalidInput(f"{number} is not leased to tenant {tenant.code}")
+            raise ForeignReference("number", number, tenant.code, f"{number} is not leased to tenant {tenant.code}")
     default_campaign = get_campaign(tenant, campaign) if campaign else None
     now = utcnow()
     with write_transaction():

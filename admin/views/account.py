@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from models import accounts
 from models.errors import InvalidInput
 
+from ..form_errors import error_text
+
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 
 
@@ -26,7 +28,7 @@ def revoke_token(token_id: int):
     try:
         accounts.revoke_token(g.user, token_id, actor=g.user.username)
     except InvalidInput as exc:
-        flash(str(exc))
+        flash(error_text(exc))
         return redirect(url_for("account.index"))
     flash(_("令牌已吊销"))
     return redirect(url_for("account.index"))

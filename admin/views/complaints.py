@@ -11,6 +11,7 @@ from models.tenancy import Tenant
 
 from ..auth import roles
 from ..complaint_filing import answer_complaint, file_complaint
+from ..form_errors import error_text
 from ..form_values import local_datetime
 from ..scope import chosen_tenant, restrict, tenant_code_for_write, visible_tenants, visible_row
 
@@ -46,7 +47,7 @@ def create():
                                    call_uuid=form.get("call_uuid", ""), received_at=received,
                                    settings=current_app.extensions["fsapp_settings"], actor=g.user.username)
     except InvalidInput as exc:
-        return _page(400, form=form, error=str(exc))
+        return _page(400, form=form, error=error_text(exc))
     flash(_("投诉已登记，号码已加入该租户的禁呼名单（#%(id)s）", id=complaint.id))
     return redirect(url_for("complaints.index"))
 

@@ -14,6 +14,7 @@ from models.provisioning import active_bans, seats_in_use
 from models.tenancy import BAN_FUNCTIONS, NumberLease, Seat, Tenant, TenantBan
 
 from ..auth import roles
+from ..form_errors import error_text
 from ..form_values import local_datetime, optional_whole_number, whole_number, yuan_to_fen
 
 blueprint = Blueprint("tenants", __name__, url_prefix="/tenants")
@@ -89,7 +90,7 @@ def _run(code: str, form_name: str, action, done: str):
     try:
         action(tenant, request.form)
     except InvalidInput as exc:
-        return _detail_page(tenant, 400, {form_name: str(exc)}, request.form)
+        return _detail_page(tenant, 400, {form_name: error_text(exc)}, request.form)
     flash(done)
     return redirect(url_for("tenants.detail", code=tenant.code))
 

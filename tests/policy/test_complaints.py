@@ -7,6 +7,7 @@ from fs_app.admission import evaluate
 from fs_app.policy import CallRequest
 from models import AuditLog, CallRecord, Complaint, DoNotCall, TenantBan, complaints, provisioning
 from models.complaints import GUARD_ACTOR, GuardLimits
+from models.errors import ForeignReference
 
 from policy_world import CALLEE, NOW, SEAT, make_tenant
 
@@ -29,8 +30,13 @@ def outbound_bans(tenant):
     return list(TenantBan.select().where((TenantBan.tenant == tenant) & (TenantBan.function == "outbound")))
 
 
+def call_of(tenant, agent_uuid, callee_uuid=None):
+    return CallRecord.create(tenant=tenant, agent_uuid=agent_uuid, callee_uuid=callee_uuid, callee_number=CALLEE)
+
+
 def test_a_complaint_is_logged_with_deadline_and_puts_the_number_on_the_tenant_dnc(db, settings):
     tenant = make_tenant()
+    call_of(tenant, "call-9")
     filed = file(CALLEE, text="打扰", call_uuid="call-9")
     complaint = filed.complaint
     assert (complaint.channel, complaint.due_at, complaint.call_uuid) == ("12321", NOW + timedelta(hours=2), "call-9")
@@ -117,8 +123,28 @@ def test_answers_and_overdue(db):
         complaints.answer_complaint(fresh.id, "  ")
 
 
+def test_a_complaint_names_only_a_call_of_its_own_tenant(db):
+    acme = make_tenant()
+    other = make_tenant("other", domain="other.example", numbers=("+861061234599",))
+    call_of(acme, "acme-agent", "acme-callee")
+    call_of(other, "other-agent", "other-callee")
+    assert file(NUMBERS[0], call_uuid="acme-callee").complaint.call_uuid == "acme-callee"  # either leg
+    assert file(NUMBERS[1], call_uuid=" acme-agent ").complaint.call_uuid == "acme-agent"
+    before = (Complaint.select().count(), DoNotCall.select().count(), AuditLog.select().count())
+    for foreign in ("other-agent", "other-callee", "no-such-call"):  # another tenant's or none: one answer
+        with pytest.raises(ForeignReference, match=f"no call '{foreign}' of tenant acme") as refused:
+            file(NUMBERS[2], call_uuid=foreign)
+        assert (refused.value.kind, refused.value.value, refused.value.owner) == ("call", foreign, "acme")
+    assert (Complaint.select().count(), DoNotCall.select().count(), AuditLog.select().count()) == before
+
+
 def test_complaint_cli(db, cli):
-    make_tenant()
+    tenant = make_tenant()
+    call_of(make_tenant("other", domain="other.example", numbers=("+861061234599",)), "theirs")
+    refused = cli("complaint", "add", "acme", "13911110001", "--channel", "hotline", "--call", "theirs")
+    assert (refused.code, refused.err) == (2, "fsapp: no call 'theirs' of tenant acme: check the call id\n")
+    assert Complaint.select().count() == 0
+    call_of(tenant, "abc")
     added = cli("complaint", "add", "acme", "13911110001", "--channel", "anti_fraud_app", "--text", "骚扰",
                 "--call", "abc")
     assert added.code == 0, added
