@@ -4,13 +4,12 @@
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Flask, g, render_template
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import models
+from models.admin_sessions import SESSION_LIFETIME
 
 from . import auth, formatting, i18n, labels
 from .secret import load_secret_key
@@ -29,7 +28,7 @@ def create_app(settings, *, testing: bool = False) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         # Secure cookies need HTTPS in front of the admin; the lead's setting, when present, wins.
         SESSION_COOKIE_SECURE=bool(getattr(settings, "admin_secure_cookies", False)),
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,  # the cookie; the server-side session ends with it
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,  # CSV imports
         BABEL_DEFAULT_LOCALE="zh",

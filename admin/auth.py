@@ -1,7 +1,8 @@
 """Login, logout, the language switch, and who may see what.
 
 Every request except the login page and static files needs a signed-in, active user (or an API
-token, for GET requests). Roles (RULEBOOK D3, D6):
+token, for GET requests). A sign-in is a server-side session (``models.admin_sessions``): the
+cookie only carries its id, and logging out deletes it. Roles (RULEBOOK D3, D6):
 - operator: all tenants, may change anything;
 - tenant_admin: only their own tenant;
 - auditor: all tenants, read-only.
@@ -15,7 +16,8 @@ from urllib.parse import urlparse
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from models import accounts
+from models import accounts, admin_sessions
+from models.clock import utcnow
 from models.people import AdminUser
 
 from .i18n import LOCALES
@@ -54,14 +56,21 @@ def install(app) -> None:
 
 
 def _session_user() -> AdminUser | None:
-    user_id = session.get("user_id")
-    if not user_id:
+    session_id = session.get("sid")
+    if not session_id:
         return None
-    user = AdminUser.get_or_none(AdminUser.id == user_id)
-    if user is None or not user.active or session.get("stamp") != accounts.session_stamp(user):
-        session.clear()
-        return None
+    user = admin_sessions.session_user(session_id, utcnow())
+    if user is None:  # signed out (maybe from another copy of this cookie), expired, reset, disabled
+        _start_anonymous_session()
     return user
+
+
+def _start_anonymous_session() -> None:
+    """An empty session that keeps only the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
 
 
 def _token_user() -> AdminUser | None:
@@ -110,16 +119,14 @@ def _safe_next(target: str | None) -> str:
 def login():
     error = ""
     if request.method == "POST":
+        address = client_address()
         result = accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""),
-                                       address=client_address())
+                                       address=address)
         if result.ok:
-            lang = session.get("lang")
-            session.clear()  # a fresh session: no fixation
+            admin_sessions.close_session(session.get("sid"))  # signing in again replaces a session
+            _start_anonymous_session()  # a fresh session: no fixation
             session.permanent = True
-            session["user_id"] = result.user.id
-            session["stamp"] = accounts.session_stamp(result.user)
-            if lang:
-                session["lang"] = lang
+            session["sid"] = admin_sessions.open_session(result.user, address=address, now=utcnow())
             return redirect(_safe_next(request.args.get("next")))
         error = {
             "locked": _("登录失败次数过多，请 15 分钟后再试。"),
@@ -130,10 +137,8 @@ def login():
 
 @blueprint.route("/logout", methods=["POST"])
 def logout():
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    admin_sessions.close_session(session.get("sid"))
+    _start_anonymous_session()
     flash(_("已退出登录。"))
     return redirect(url_for("auth.login"))
 

@@ -6,13 +6,13 @@ from .tenancy import Tenant, TenantBan, NumberLease, Campaign, Seat
 from .lists import Consent, DoNotCall
 from .calls import CallRecord, Hold
 from .money import LedgerEntry
-from .people import AdminUser, ApiToken, Complaint, AuditLog
+from .people import AdminUser, AdminSession, ApiToken, Complaint, AuditLog
 from .attempts import Attempt, LeaseDailyUse
 
 # Creation order respects foreign keys.
 ALL_MODELS = [
     Tenant, TenantBan, NumberLease, Campaign, Seat, Consent, DoNotCall, CallRecord, Hold,
-    LedgerEntry, AdminUser, ApiToken, Complaint, AuditLog, Attempt, LeaseDailyUse,
+    LedgerEntry, AdminUser, ApiToken, Complaint, AuditLog, Attempt, LeaseDailyUse, AdminSession,
 ]
 
 from .migrations import migrate, current_version, latest_version  # noqa: E402

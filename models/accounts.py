@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from peewee import fn
 
+from .admin_sessions import end_user_sessions
 from .audit import audit
 from .clock import utcnow
 from .db import write_transaction
@@ -98,6 +99,7 @@ def disable_user(username: str, *, reason: str = "disabled", actor: str = "syste
     with write_transaction():
         AdminUser.update(active=False, disabled_at=utcnow(), disabled_reason=reason[:100]).where(
             AdminUser.id == user.id).execute()
+        end_user_sessions(user.id)
         audit(actor, "user.disable", tenant=user.tenant_id, target=user.username, reason=reason)
     return AdminUser.get_by_id(user.id)
 
@@ -105,21 +107,16 @@ def disable_user(username: str, *, reason: str = "disabled", actor: str = "syste
 def reset_password(username: str, password: str | None = None, *, actor: str = "system") -> str:
     """Set a new password (generated when not given), re-enable the login and clear its lock.
 
-    Returns the password so the caller can show it once. Existing sessions end because the
-    session carries a stamp of the password hash (see ``session_stamp``)."""
+    Returns the password so the caller can show it once. Every existing session ends."""
     user = get_user(username)
     password = check_password_strength(password) if password is not None else generate_password()
     with write_transaction():
         AdminUser.update(password_hash=hash_password(password), active=True, disabled_at=None,
                          disabled_reason="", failed_logins=0, locked_until=None).where(
             AdminUser.id == user.id).execute()
+        end_user_sessions(user.id)
         audit(actor, "user.reset_password", tenant=user.tenant_id, target=user.username)
     return password
-
-
-def session_stamp(user: AdminUser) -> str:
-    """Changes whenever the password changes: sessions signed before a reset stop working."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 # --- login ----------------------------------------------------------------------------------
@@ -191,6 +188,7 @@ def disable_idle_logins(now: datetime, settings) -> list[str]:
         for user in AdminUser.select().where(AdminUser.active & (last_seen < cutoff)).order_by(AdminUser.id):
             AdminUser.update(active=False, disabled_at=now, disabled_reason="idle").where(
                 AdminUser.id == user.id).execute()
+            end_user_sessions(user.id)
             audit("system", "user.disable", tenant=user.tenant_id, target=user.username, reason="idle",
                   last_login_at=user.last_login_at.isoformat() if user.last_login_at else None)
             disabled.append(user.username)

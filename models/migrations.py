@@ -42,9 +42,17 @@ def _lease_daily_use(migrator) -> None:
     rebuild_lease_use(utcnow())
 
 
+def _admin_sessions(migrator) -> None:
+    """Server-side admin sessions: logout and password resets revoke them (models.admin_sessions)."""
+    from .people import AdminSession
+
+    database.create_tables([AdminSession], safe=True)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _initial_schema),
     (2, "daily use counters of leased numbers", _lease_daily_use),
+    (3, "server-side admin sessions", _admin_sessions),
 ]
 
 

@@ -26,6 +26,18 @@ class AdminUser(BaseModel):
     locked_until = DateTimeField(null=True)
 
 
+class AdminSession(BaseModel):
+    """A signed-in browser, known to the server: the session cookie carries a random id whose
+    SHA-256 digest is stored here. Logout deletes the row, so a copy of the cookie stops working;
+    a password reset or a disabled login deletes all of the user's rows."""
+
+    user = ForeignKeyField(AdminUser, backref="sessions", on_delete="CASCADE")
+    id_digest = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(index=True)
+    address = CharField(max_length=64, default="")  # the client that signed in
+
+
 class ApiToken(BaseModel):
     """Shown once, stored hashed, revocable (D7)."""
 

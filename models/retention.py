@@ -50,7 +50,7 @@ from .calls import CallRecord, Hold
 from .db import for_update, write_transaction
 from .lists import Consent, DoNotCall
 from .numbers import mask
-from .people import AdminUser, ApiToken, Complaint
+from .people import AdminSession, AdminUser, ApiToken, Complaint
 from .tenancy import Campaign, NumberLease, Seat, Tenant, TenantBan
 
 ACTOR = "retention"
@@ -337,6 +337,7 @@ def _tenant_rows(tenant_id: int) -> dict[str, Any]:
         "dnc_entries": DoNotCall.select().where((DoNotCall.tenant == tenant_id) & (DoNotCall.scope == "tenant")),
         "bans": TenantBan.select().where(TenantBan.tenant == tenant_id),
         "api_tokens": ApiToken.select().where(ApiToken.user.in_(users)),
+        "admin_sessions": AdminSession.select().where(AdminSession.user.in_(users)),
         "admin_users": AdminUser.select().where(AdminUser.tenant == tenant_id),
         "seats": Seat.select().where(Seat.tenant == tenant_id),
         "campaigns": Campaign.select().where(Campaign.tenant == tenant_id),

@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from argon2 import Type, extract_parameters
 
-from models import accounts, provisioning
+from models import accounts, admin_sessions, provisioning
 from models.audit import AuditLog
 from models.clock import utcnow
 from models.errors import InvalidInput
-from models.people import AdminUser, ApiToken
+from models.people import AdminSession, AdminUser, ApiToken
 
 PASSWORD = "correct horse battery"
 
@@ -76,19 +76,38 @@ def test_failures_from_one_address_lock_that_address(db):
     assert AuditLog.select().where((AuditLog.action == "login.failed") & (AuditLog.target == "192.0.2.7")).count() == 20
 
 
-def test_reset_password_reenables_clears_lock_and_changes_the_session_stamp(db):
+def test_reset_password_reenables_clears_lock_and_ends_sessions(db):
     user = accounts.add_user("op", role="operator", password=PASSWORD)
-    stamp = accounts.session_stamp(user)
+    session_id = admin_sessions.open_session(user, address="10.0.0.1", now=utcnow())
     for _ in range(5):
         accounts.authenticate("op", "bad", address="10.0.0.1")
     accounts.disable_user("op")
     generated = accounts.reset_password("op")
     assert len(generated) >= 16
     user = AdminUser.get_by_id(user.id)
-    assert user.active and user.locked_until is None and accounts.session_stamp(user) != stamp
+    assert user.active and user.locked_until is None and admin_sessions.session_user(session_id, utcnow()) is None
     assert accounts.authenticate("op", generated, address="10.0.0.2").ok
     with pytest.raises(InvalidInput, match="unknown user"):
         accounts.reset_password("ghost")
+
+
+def test_sessions_end_at_logout_expiry_and_disabling(db):
+    user = accounts.add_user("op", role="operator", password=PASSWORD)
+    now = utcnow()
+    first = admin_sessions.open_session(user, address="10.0.0.1", now=now)
+    second = admin_sessions.open_session(user, address="10.0.0.2", now=now)
+    assert admin_sessions.session_user(first, now).id == user.id
+    assert AdminSession.get(AdminSession.user == user.id).id_digest != first  # only a digest is stored
+    assert admin_sessions.close_session(first)
+    assert admin_sessions.session_user(first, now) is None and admin_sessions.session_user(second, now) is not None
+    lifetime = admin_sessions.SESSION_LIFETIME
+    assert admin_sessions.session_user(second, now + lifetime - timedelta(seconds=1)) is not None
+    assert admin_sessions.session_user(second, now + lifetime) is None
+    third = admin_sessions.open_session(user, address="10.0.0.3", now=now + lifetime)  # sweeps expired rows
+    assert AdminSession.select().count() == 1
+    accounts.disable_user("op")
+    assert admin_sessions.session_user(third, now + lifetime) is None and AdminSession.select().count() == 0
+    assert admin_sessions.session_user("", now) is None and admin_sessions.session_user(None, now) is None
 
 
 def test_disable_idle_logins_after_365_days(db, settings):
