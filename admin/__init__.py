@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Flask, g, render_template
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import models
 from models.admin_sessions import SESSION_LIFETIME
@@ -36,6 +37,10 @@ def create_app(settings, *, testing: bool = False) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES=str(i18n.compile_catalogues(settings.data_dir)),
     )
     app.extensions["fsapp_settings"] = settings
+    trusted_proxies = settings.admin_trusted_proxies
+    if trusted_proxies:
+        # the client address (login throttling, audit) and scheme as the proxies in front saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies)
     models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size)
 
     csrf.init_app(app)

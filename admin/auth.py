@@ -101,8 +101,8 @@ def roles(*allowed: str):
 
 
 def client_address() -> str:
-    """The peer address. The admin listens on 127.0.0.1 behind the operator's proxy: a proxy that
-    should be trusted for X-Forwarded-For is configured with ProxyFix by whoever serves the app."""
+    """The client's address: the peer, or behind ``admin_trusted_proxies`` reverse proxies the
+    address they forwarded (werkzeug's ProxyFix, installed by ``create_app``)."""
     return request.remote_addr or "unknown"
 
 
@@ -128,10 +128,9 @@ def login():
             session.permanent = True
             session["sid"] = admin_sessions.open_session(result.user, address=address, now=utcnow())
             return redirect(_safe_next(request.args.get("next")))
-        error = {
-            "locked": _("登录失败次数过多，请 15 分钟后再试。"),
-            "disabled": _("该账号已停用，请联系运营管理员。"),
-        }.get(result.error, _("用户名或密码错误。"))
+        # One answer for every refusal (unknown user, wrong password, disabled, locked): which
+        # one it was is in the audit log, not for whoever is trying.
+        error = _("登录失败：用户名或密码错误，或该账号暂时不能登录。连续失败 5 次后需等待 15 分钟。")
     return render_template("login.html", error=error), (200 if not error else 401)
 
 

@@ -1,8 +1,10 @@
 """Admin users and API tokens (RULEBOOK D3, D4, D7).
 
-Passwords are stored with argon2id (a slow hash). Logins are throttled per username (the
-user's own row) and per client address (failed attempts in the audit log), so several admin
-processes share one count. API tokens are shown once, stored as a SHA-256 digest of 32 random
+Passwords are stored with argon2id (a slow hash). Logins are throttled per username and client
+address and per address (``login_throttle``: counted in the audit log, so every admin process
+shares one count). Every refusal looks the same from outside: one message, and one password
+hash verified whether the username exists, is disabled or locked, so neither the answer nor its
+time tells who has a login. API tokens are shown once, stored as a SHA-256 digest of 32 random
 bytes (a slow hash buys nothing for a random secret) and can be revoked.
 """
 from __future__ import annotations
@@ -18,19 +20,17 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from peewee import fn
 
+from . import login_throttle
 from .admin_sessions import end_user_sessions
 from .audit import audit
 from .clock import utcnow
 from .db import write_transaction
 from .errors import ForeignReference, InvalidInput, NotFound
-from .people import USER_ROLES, AdminUser, ApiToken, AuditLog
+from .people import USER_ROLES, AdminUser, ApiToken
 from .provisioning import get_tenant
 
 USERNAME_MIN, USERNAME_MAX = 2, 100
 PASSWORD_MIN_LENGTH = 10
-MAX_FAILURES_PER_USER = 5  # then the username is locked for LOCK_MINUTES
-MAX_FAILURES_PER_ADDRESS = 20  # one office behind NAT shares an address: a little more room
-LOCK_MINUTES = 15
 TOKEN_PREFIX = "fsa_"
 
 password_hasher = PasswordHasher()
@@ -105,15 +105,15 @@ def disable_user(username: str, *, reason: str = "disabled", actor: str = "syste
 
 
 def reset_password(username: str, password: str | None = None, *, actor: str = "system") -> str:
-    """Set a new password (generated when not given), re-enable the login and clear its lock.
+    """Set a new password (generated when not given), re-enable the login and clear its lock
+    (the audit row of the reset starts the throttle's count again, ``login_throttle``).
 
     Returns the password so the caller can show it once. Every existing session ends."""
     user = get_user(username)
     password = check_password_strength(password) if password is not None else generate_password()
     with write_transaction():
         AdminUser.update(password_hash=hash_password(password), active=True, disabled_at=None,
-                         disabled_reason="", failed_logins=0, locked_until=None).where(
-            AdminUser.id == user.id).execute()
+                         disabled_reason="").where(AdminUser.id == user.id).execute()
         end_user_sessions(user.id)
         audit(actor, "user.reset_password", tenant=user.tenant_id, target=user.username)
     return password
@@ -125,56 +125,54 @@ def reset_password(username: str, password: str | None = None, *, actor: str = "
 @dataclass
 class LoginResult:
     user: AdminUser | None
-    error: str = ""  # "invalid" | "locked" | "disabled" (kept vague towards the client)
+    # why a login was refused, for the audit log and tests; the client sees one message for all
+    error: str = ""  # "invalid" | "locked" | "disabled"
 
     @property
     def ok(self) -> bool:
         return self.user is not None
 
 
-def address_failures(address: str, now: datetime) -> int:
-    since = now - timedelta(minutes=LOCK_MINUTES)
-    return (AuditLog.select(fn.COUNT(AuditLog.id))
-            .where((AuditLog.action == "login.failed") & (AuditLog.target == address) & (AuditLog.at > since))
-            .scalar())
+def _password_matches(user: AdminUser | None, password: str) -> bool:
+    """Exactly one argon2 verification, against a dummy hash when there is no such user."""
+    try:
+        password_hasher.verify(user.password_hash if user else _dummy_hash(), password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+    return user is not None
 
 
 def authenticate(username: str, password: str, *, address: str, now: datetime | None = None) -> LoginResult:
-    """Check a login. Five failures lock the username for 15 minutes; twenty from one address
-    lock that address. Failures are audited (target: the address); successes too."""
+    """Check a login (throttling: ``login_throttle``). Failures and refusals are audited with the
+    address as target; successes too.
+
+    Apart from a throttled address (which says nothing about any username), every attempt
+    verifies one password hash before it is refused, whatever the reason: an unknown username,
+    a wrong password, a disabled login or a locked username answer alike and take as long."""
     now = now or utcnow()
     username = (username or "").strip()[:USERNAME_MAX]
-    if address_failures(address, now) >= MAX_FAILURES_PER_ADDRESS:
-        audit(username or "-", "login.refused", target=address, why="address_locked")
+    actor = username or "-"
+    if login_throttle.address_blocked(address, now):
+        audit(actor, login_throttle.REFUSED, target=address, why="address_locked")
         return LoginResult(None, "locked")
     user = AdminUser.get_or_none(AdminUser.username == username) if username else None
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        audit(username, "login.refused", tenant=user.tenant_id, target=address, why="user_locked")
+    tenant = user.tenant_id if user else None
+    verified = _password_matches(user, password)
+    if login_throttle.pair_blocked(actor, address, now):
+        audit(actor, login_throttle.REFUSED, tenant=tenant, target=address, why="user_locked")
         return LoginResult(None, "locked")
-    try:
-        password_hasher.verify(user.password_hash if user else _dummy_hash(), password or "")
-        verified = user is not None
-    except (VerificationError, InvalidHashError):
-        verified = False
     if not verified:
-        with write_transaction():
-            if user is not None:
-                lock_lapsed = user.locked_until is not None and user.locked_until <= now
-                failures = (0 if lock_lapsed else user.failed_logins) + 1
-                locked_until = now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES_PER_USER else None
-                AdminUser.update(failed_logins=failures, locked_until=locked_until).where(
-                    AdminUser.id == user.id).execute()
-            audit(username or "-", "login.failed", tenant=user.tenant_id if user else None, target=address)
+        audit(actor, login_throttle.FAILED, tenant=tenant, target=address)
         return LoginResult(None, "invalid")
     if not user.active:
-        audit(username, "login.refused", tenant=user.tenant_id, target=address, why="disabled")
+        audit(actor, login_throttle.REFUSED, tenant=tenant, target=address, why="disabled")
         return LoginResult(None, "disabled")
-    changes = dict(failed_logins=0, locked_until=None, last_login_at=now)
+    changes = dict(last_login_at=now)
     if password_hasher.check_needs_rehash(user.password_hash):
         changes["password_hash"] = hash_password(password)
     with write_transaction():
         AdminUser.update(**changes).where(AdminUser.id == user.id).execute()
-        audit(username, "login.ok", tenant=user.tenant_id, target=address)
+        audit(username, "login.ok", tenant=tenant, target=address)
     return LoginResult(AdminUser.get_by_id(user.id))
 
 

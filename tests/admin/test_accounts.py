@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from argon2 import Type, extract_parameters
 
-from models import accounts, admin_sessions, provisioning
+from models import accounts, admin_sessions, login_throttle, provisioning
 from models.audit import AuditLog
 from models.clock import utcnow
 from models.errors import InvalidInput
@@ -56,24 +56,64 @@ def test_authenticate_success_failure_and_disabled(db):
     assert accounts.authenticate("op", PASSWORD, address="10.0.0.1").error == "disabled"
 
 
-def test_five_failures_lock_the_username_for_fifteen_minutes(db):
+def test_five_failures_lock_the_username_from_that_address_only(db):
     accounts.add_user("op", role="operator", password=PASSWORD)
     now = utcnow()
-    for i in range(accounts.MAX_FAILURES_PER_USER):
-        assert accounts.authenticate("op", "bad", address=f"10.0.0.{i}", now=now).error == "invalid"
-    # locked: even the right password is refused, from any address
-    assert accounts.authenticate("op", PASSWORD, address="10.9.9.9", now=now + timedelta(minutes=14)).error == "locked"
-    assert accounts.authenticate("op", PASSWORD, address="10.9.9.9", now=now + timedelta(minutes=16)).ok
+    for _ in range(login_throttle.MAX_FAILURES_PER_PAIR):
+        assert accounts.authenticate("op", "bad", address="10.0.0.1", now=now).error == "invalid"
+    # whoever guessed from 10.0.0.1 is locked out of "op" there, even with the right password...
+    assert accounts.authenticate("op", PASSWORD, address="10.0.0.1", now=now + timedelta(minutes=14)).error == "locked"
+    # ...but the real user at another address still signs in
+    assert accounts.authenticate("op", PASSWORD, address="10.0.0.2", now=now + timedelta(minutes=14)).ok
+    assert accounts.authenticate("op", PASSWORD, address="10.0.0.1", now=now + timedelta(minutes=16)).ok
+    refused = AuditLog.get((AuditLog.action == "login.refused") & (AuditLog.target == "10.0.0.1"))
+    assert refused.detail == {"why": "user_locked"} and refused.actor == "op"
+
+
+def test_an_unknown_username_locks_exactly_like_a_real_one(db):
+    accounts.add_user("op", role="operator", password=PASSWORD)
+    now = utcnow()
+    for username in ("op", "ghost"):
+        answers = [accounts.authenticate(username, "bad", address="10.0.0.1", now=now).error
+                   for _ in range(login_throttle.MAX_FAILURES_PER_PAIR + 1)]
+        assert answers == ["invalid"] * login_throttle.MAX_FAILURES_PER_PAIR + ["locked"], username
+
+
+def test_a_successful_login_or_a_reset_starts_the_count_again(db):
+    accounts.add_user("op", role="operator", password=PASSWORD)
+    now = utcnow()
+    for _ in range(login_throttle.MAX_FAILURES_PER_PAIR - 1):
+        accounts.authenticate("op", "bad", address="10.0.0.1", now=now)
+    assert accounts.authenticate("op", PASSWORD, address="10.0.0.1", now=now).ok
+    for _ in range(login_throttle.MAX_FAILURES_PER_PAIR - 1):
+        accounts.authenticate("op", "bad", address="10.0.0.1", now=now)
+    assert login_throttle.pair_failures("op", "10.0.0.1", now) == login_throttle.MAX_FAILURES_PER_PAIR - 1
+    accounts.authenticate("op", "bad", address="10.0.0.1", now=now)
+    assert accounts.authenticate("op", PASSWORD, address="10.0.0.1", now=now).error == "locked"
+    accounts.reset_password("op", PASSWORD)
+    assert accounts.authenticate("op", PASSWORD, address="10.0.0.1", now=now).ok
 
 
 def test_failures_from_one_address_lock_that_address(db):
     accounts.add_user("op", role="operator", password=PASSWORD)
     now = utcnow()
-    for i in range(accounts.MAX_FAILURES_PER_ADDRESS):
+    for i in range(login_throttle.MAX_ATTEMPTS_PER_ADDRESS):
         accounts.authenticate(f"guess{i}", "bad", address="192.0.2.7", now=now)
     assert accounts.authenticate("op", PASSWORD, address="192.0.2.7", now=now).error == "locked"
     assert accounts.authenticate("op", PASSWORD, address="192.0.2.8", now=now).ok
     assert AuditLog.select().where((AuditLog.action == "login.failed") & (AuditLog.target == "192.0.2.7")).count() == 20
+    assert accounts.authenticate("op", PASSWORD, address="192.0.2.7", now=now + timedelta(minutes=16)).ok
+
+
+def test_refused_tries_at_a_locked_username_count_for_the_address(db):
+    """Someone who keeps trying a locked username from one address ends up refused there
+    altogether (and no longer costs a password hash per try)."""
+    accounts.add_user("op", role="operator", password=PASSWORD)
+    now = utcnow()
+    for _ in range(login_throttle.MAX_ATTEMPTS_PER_ADDRESS):
+        accounts.authenticate("op", "bad", address="192.0.2.7", now=now)
+    assert login_throttle.address_blocked("192.0.2.7", now)
+    assert accounts.authenticate("someone", PASSWORD, address="192.0.2.7", now=now).error == "locked"
 
 
 def test_reset_password_reenables_clears_lock_and_ends_sessions(db):
@@ -85,8 +125,8 @@ def test_reset_password_reenables_clears_lock_and_ends_sessions(db):
     generated = accounts.reset_password("op")
     assert len(generated) >= 16
     user = AdminUser.get_by_id(user.id)
-    assert user.active and user.locked_until is None and admin_sessions.session_user(session_id, utcnow()) is None
-    assert accounts.authenticate("op", generated, address="10.0.0.2").ok
+    assert user.active and admin_sessions.session_user(session_id, utcnow()) is None
+    assert accounts.authenticate("op", generated, address="10.0.0.1").ok
     with pytest.raises(InvalidInput, match="unknown user"):
         accounts.reset_password("ghost")
 
