@@ -34,6 +34,8 @@ def current_user() -> AdminUser:
 
 
 def install(app) -> None:
+    accounts.prepare_logins()
+
     @app.before_request
     def _load_user():
         g.user = None

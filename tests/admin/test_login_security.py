@@ -11,7 +11,7 @@ from admin import create_app
 from models import accounts, login_throttle
 from models.people import AdminSession, AuditLog
 
-from conftest import PASSWORD, Wire, csrf_from, serving
+from conftest import PASSWORD, Browser, Wire, csrf_from, serving
 
 
 # --- logout ---------------------------------------------------------------------------------
@@ -55,9 +55,15 @@ class CountingHasher(PasswordHasher):
         super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
         self.verifications = 0
 
+        self.hashes = 0
+
     def verify(self, hash, password):  # noqa: A002 - argon2's own parameter name
         self.verifications += 1
         return super().verify(hash, password)
+
+    def hash(self, password, *, salt=None):
+        self.hashes += 1
+        return super().hash(password, salt=salt)
 
 
 @pytest.fixture
@@ -105,6 +111,16 @@ def test_every_refusal_answers_the_same_and_verifies_one_password_hash(world, br
     # a successful login does the same work
     status, _page, verified = login_answer(browser, hasher, "op", PASSWORD, "10.9.0.6")
     assert (status, verified) == (302, 1)
+
+
+def test_the_first_unknown_username_costs_no_more_than_any_other(world, settings, hasher):
+    accounts._dummy_hash.cache_clear()  # as in a process that just started
+    app = create_app(settings, testing=True)
+    ready = (hasher.hashes, hasher.verifications)
+    assert ready == (1, 0)  # the dummy hash is made when the admin starts...
+    response = Browser(app, "10.9.2.1").login("nobody", PASSWORD)
+    assert response.status_code == 401
+    assert (hasher.hashes, hasher.verifications) == (1, 1)  # ...not at the first unknown username
 
 
 def test_a_throttled_address_answers_the_same_for_every_username_without_hashing(world, browser, hasher):
