@@ -39,8 +39,10 @@ def create_app(settings, *, testing: bool = False) -> Flask:
     app.extensions["fsapp_settings"] = settings
     trusted_proxies = settings.admin_trusted_proxies
     if trusted_proxies:
-        # the client address (login throttling, audit) and scheme as the proxies in front saw them
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies)
+        # the client address (login throttling, audit) as the proxies in front saw it. Only that:
+        # believing X-Forwarded-Proto would make Flask-WTF demand a Referer matching a Host header
+        # that a default nginx rewrites, refusing every form behind TLS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=0, x_host=0, x_port=0, x_prefix=0)
     models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size)
 
     csrf.init_app(app)

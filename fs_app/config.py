@@ -309,7 +309,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("login_idle_disable_days", 365, _integer(1), "admin logins unused this long are disabled", "D4"),
     Setting("admin_secure_cookies", False, _boolean, "mark admin session cookies Secure (set when HTTPS fronts the admin)"),
     Setting("admin_trusted_proxies", 0, _integer(0, 10),
-            "reverse proxies in front of the admin whose X-Forwarded-For/-Proto are believed (0 = none: the peer is the client)"),
+            "reverse proxies in front of the admin whose X-Forwarded-For is believed (0 = none: the peer is the client)"),
     Setting("secret_key", "", _text, "web session signing key (required for `fsapp serve` on a network)"),
     Setting("log_format", "text", _choice("text", "json"), "log line format"),
     Setting("log_level", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "log level"),

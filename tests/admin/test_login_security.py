@@ -158,6 +158,9 @@ def test_behind_one_trusted_proxy_the_forwarded_client_address_counts(world, set
             assert wire.login("op", "wrong password", headers=guesser)[0] == 401
         assert wire.login("op", PASSWORD, headers=guesser)[0] == 401  # locked for that client only
         assert wire.login("op", PASSWORD, headers={"X-Forwarded-For": "198.51.100.8"})[0] == 302
+        # a TLS proxy that rewrites Host: forms still pass CSRF (the scheme is not taken from the proxy)
+        assert wire.login("op", PASSWORD, headers={"X-Forwarded-For": "198.51.100.8", "X-Forwarded-Proto": "https",
+                                                   "Host": "admin.example.com"})[0] == 302
         # the proxy appends the address it saw: what the client wrote before it is not believed
         assert wire.login("op", PASSWORD, headers={"X-Forwarded-For": "198.51.100.8, 198.51.100.7"})[0] == 401
     assert failed_targets() == ["198.51.100.7"] * login_throttle.MAX_FAILURES_PER_PAIR
