@@ -132,7 +132,7 @@ def callee_script(args) -> LegScript:
 def run_setups(kind: str, args) -> dict:
     proc, port = start_app(kind, args)
     try:
-        fake = FakeFreeSwitch("127.0.0.1", port, event_step=args.event_step, record_frames=False,
+        fake = FakeFreeSwitch("127.0.0.1", port, tick=args.tick, record_frames=False,
                               time_scale=args.time_scale, default_callee=callee_script(args))
         dialer = Dialer(kind, fake, args.seats)
         gate = BoundedSemaphore(args.concurrency)
@@ -209,7 +209,7 @@ def run_live(kind: str, args) -> dict:
     proc, port = start_app(kind, args, hold=True)
     try:
         # callees never hang up by themselves; ours: they decline recording (2) and get bridged
-        fake = FakeFreeSwitch("127.0.0.1", port, event_step=args.event_step, record_frames=False,
+        fake = FakeFreeSwitch("127.0.0.1", port, tick=args.tick, record_frames=False,
                               time_scale=args.live_time_scale,
                               default_callee=LegScript(presses=[Press("2", 0.01)]))
         dialer = Dialer(kind, fake, args.seats)
@@ -293,7 +293,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--db-pool-size", type=int, default=0, help="ours: FSAPP_DB_POOL_SIZE (default: product default)")
     parser.add_argument("--seats", type=int, default=0, help="ours: seats (default max(1000, 2 x live))")
     parser.add_argument("--log-level", default="INFO", help="ours: FSAPP_LOG_LEVEL (production default INFO)")
-    parser.add_argument("--event-step", type=float, default=0.0, help="fake's pause before event bursts (real: 0.02)")
+    parser.add_argument("--tick", type=float, default=0.0,
+                        help="the fake's FreeSWITCH tick in seconds (real: 0.02; 0 measures the app alone)")
     parser.add_argument("--call-timeout", type=float, default=20.0)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="stop placing calls after this")
     parser.add_argument("--app", help="module:function hook for our app, run before the originate")
@@ -336,7 +337,7 @@ def main(argv=None) -> dict:
     if args.rates:
         print_sweep(report)
     print(f"\ncall setup: {args.calls} calls at {args.rate:g}/s, concurrency {args.concurrency}, "
-          f"event step {args.event_step * 1000:g} ms, "
+          f"tick {args.tick * 1000:g} ms, "
           + (f"fake on core {FAKE_CPU}, app on core {APP_CPU}" if args.pin else "not pinned"))
     header = f"{'app':<10}{'setups':>8}{'failed':>8}{'setups/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}" \
              f"{'max ms':>9}{'peak RSS MB':>13}"
