@@ -57,6 +57,8 @@ TARGETS = {"setups_per_s": 500, "p99_ms_at_200_concurrent": 10.0, "p99_vs_baseli
 
 def start_app(kind: str, args, hold: bool = False):
     cmd = [sys.executable, "-m", "bench.call_app", "--kind", kind] + (["--hold"] if hold else [])
+    if kind == "ours" and getattr(args, "flow", None):
+        cmd += ["--flow", args.flow]
     if args.app and kind == "channel":
         cmd += ["--app", args.app]
     if kind == "ours":

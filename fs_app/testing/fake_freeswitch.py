@@ -170,6 +170,7 @@ class FakeConnection:
         self.connected_at: float | None = None
         self.connect_command_at: float | None = None
         self.connect_received = GeventEvent()
+        self.writes_received = 0  # socket reads that brought commands (~ the app's writes)
         self.closed = GeventEvent()
         self.close_reason = ""
         self._sock = None
@@ -255,7 +256,10 @@ class FakeConnection:
                     except OSError:
                         pass
                     return
-                for line, headers, body, raw in parser.feed(data):
+                commands = parser.feed(data)
+                if commands:
+                    self.writes_received += 1  # one write of the app: it waits for the replies
+                for line, headers, body, raw in commands:
                     self._record("app->fs", raw)
                     self.leg.commands.append(line)
                     self._on_command(line, headers)
@@ -1249,6 +1253,8 @@ class FakeCall:
         self.a_leg: FakeLeg | None = None
         self.t_connect: float | None = None
         self.t_callee_command: float | None = None
+        self.ticks_before_callee_command: int | None = None
+        self.writes_before_callee_command: int | None = None
         self.callee_failures: list[tuple[str, str]] = []
         self.connect_error: Exception | None = None
         self.ended = GeventEvent()
@@ -1274,6 +1280,11 @@ class FakeCall:
     def note_callee_command(self) -> None:
         if self.t_callee_command is None:
             self.t_callee_command = time.monotonic()
+            leg = self.a_leg
+            if leg is not None and leg.connection is not None:
+                # what the first leg went through before the callee's INVITE (bench/call_pdd.py)
+                self.ticks_before_callee_command = leg.ticks
+                self.writes_before_callee_command = leg.connection.writes_received
 
     @property
     def admission_latency(self) -> float | None:
