@@ -793,6 +793,33 @@ class Channel:
         return self.execute("playback", path, timeout=timeout,
                             tolerate_hangup=tolerate_hangup).get("Application-Response")
 
+    def play_and_hang_up(self, path: str, cause: str, *, break_media: bool = False,
+                         timeout: float | None = None) -> str | None:
+        """Play a file, then hang up with ``cause``: one write (``api uuid_break`` first when
+        ``break_media``, to stop what plays; then ``playback`` and the ``hangup`` application,
+        both with event-lock so the hangup waits for the prompt, fs-transcripts 01/03). Waits for
+        CHANNEL_HANGUP; returns the hangup cause."""
+        commands: list[tuple[str, Mapping[str, str] | None]] = []
+        if break_media:
+            commands.append((f"api uuid_break {self.uuid} all", None))
+        executions = []
+        for app, arg in (("playback", path), ("hangup", cause)):
+            execution, headers = self._prepare_execution(app, arg, event_lock=True, tolerate_hangup=True)
+            executions.append(execution)
+            commands.append(("sendmsg", headers))
+        try:
+            replies = self._commands(commands)
+        except ChannelError:
+            for execution in executions:
+                self._executions.pop(execution.app_uuid, None)
+            raise
+        refused = [reply.text for reply in replies[-2:] if not reply.ok]
+        if refused:
+            for execution in executions:
+                self._executions.pop(execution.app_uuid, None)
+            raise CommandError("execute playback, hangup", refused[0])
+        return self.wait_hangup(timeout)
+
     def playback_until_key(self, path: str, *, timeout: float | None = None) -> str | None:
         """Play a file that a key of the channel's ``playback_terminators`` cuts short; returns
         that key (``playback_terminator_used``, which playback clears first) or None when it

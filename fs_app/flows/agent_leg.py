@@ -39,7 +39,7 @@ from fs_app.logs import bind_call, call_context
 from fs_app.metering import Meter
 from fs_app.policy import seat_identity
 
-from .common import OUTCOME_VAR, RINGBACK, play, quietly, socket_address, update_record
+from .common import OUTCOME_VAR, RINGBACK, end_with_prompt, quietly, socket_address, update_record
 from .ticker import TICKER
 
 log = logging.getLogger("fsapp.flows.agent")
@@ -124,9 +124,9 @@ def refuse(channel: Channel, settings, admission: Admission) -> None:
     log.info("blocked %s: %s, hanging up with %s", ",".join(admission.codes), name, cause)
     try:  # the call record already names this prompt and cause (admission wrote them)
         channel.execute("pre_answer")
-        play(channel, settings, name, prompts.AGENT_LANGUAGE, [])
+        end_with_prompt(channel, settings, name, cause)
     finally:
-        quietly(channel.hangup, cause)
+        quietly(channel.hangup, cause)  # nothing to do once the channel is gone
 
 
 class AgentCall:
@@ -174,8 +174,7 @@ class AgentCall:
                     continue
         prompt, cause = OUTCOME_ENDINGS.get(outcome, OUTCOME_ENDINGS["failed"])
         log.info("callee leg ended without a bridge (%s): %s, hanging up with %s", outcome, prompt, cause)
-        play(channel, self.settings, prompt, prompts.AGENT_LANGUAGE, [])
-        channel.hangup(cause)
+        end_with_prompt(channel, self.settings, prompt, cause)
 
     def _ring_callee(self) -> str | None:
         """Originate the callee leg, with early media and ringback for the agent in the same
@@ -270,14 +269,11 @@ class AgentCall:
             metrics.db_error("charge")
             log.exception("could not settle the failed call")
             update_record(callee_uuid=self.callee_uuid, **changes)
-        if ringback is not None:
-            self.channel.uuid_break()
-            quietly(ringback.wait, timeout=self.settings.esl_command_timeout_s)
-        else:  # the originate was not taken; the early media may or may not have started
+        if ringback is None:  # the originate was not taken; the early media may or may not have started
             quietly(self.channel.uuid_break)
             self.channel.execute("pre_answer")
-        play(self.channel, self.settings, prompt, prompts.AGENT_LANGUAGE, [])
-        self.channel.hangup(agent_cause)
+        # the ringback is stopped in the same write
+        end_with_prompt(self.channel, self.settings, prompt, agent_cause, break_media=ringback is not None)
 
     def _agent_gone_while_ringing(self) -> None:
         """The agent hung up while the callee rang or was being prompted: cancel the callee leg
