@@ -294,7 +294,7 @@ class Reply:
 class Execution:
     """One ``sendmsg execute``; ``wait()`` returns its CHANNEL_EXECUTE_COMPLETE event."""
 
-    __slots__ = ("channel", "app", "arg", "app_uuid", "tolerate_hangup", "_result")
+    __slots__ = ("channel", "app", "arg", "app_uuid", "tolerate_hangup", "_result", "_started")
 
     def __init__(self, channel: "Channel", app: str, arg: str | None, app_uuid: str, tolerate_hangup: bool):
         self.channel = channel
@@ -303,10 +303,19 @@ class Execution:
         self.app_uuid = app_uuid
         self.tolerate_hangup = tolerate_hangup
         self._result = AsyncResult()
+        self._started = GeventEvent()  # its CHANNEL_EXECUTE came
 
     @property
     def done(self) -> bool:
         return self._result.ready()
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until FreeSWITCH started the application (its CHANNEL_EXECUTE) or it ended;
+        False on timeout. A queued application is not stopped by ``uuid_break``: break it only
+        once it runs."""
+        timeout = self.channel.execute_timeout if timeout is None else timeout
+        gevent.wait([self._started, self._result], timeout=timeout, count=1)
+        return self._started.is_set() or self._result.ready()
 
     def wait(self, timeout: float | None = None) -> EslEvent:
         timeout = self.channel.execute_timeout if timeout is None else timeout
@@ -608,6 +617,12 @@ class Channel:
             execution = self._executions.pop(app_uuid, None) if app_uuid else None
             if execution is not None:
                 execution._result.set(ev)
+        elif name == "CHANNEL_EXECUTE":
+            app_uuid = raw.get("Application-UUID")
+            self._log("in", f"{name} {raw.get('Application')}")
+            execution = self._executions.get(app_uuid) if app_uuid else None
+            if execution is not None:
+                execution._started.set()
         elif name == "BACKGROUND_JOB":
             job_uuid = raw.get("Job-UUID", "")
             self._log("in", f"{name} {job_uuid} {(ev.body or '').strip()[:60]}")

@@ -272,6 +272,10 @@ class AgentCall:
         if ringback is None:  # the originate was not taken; the early media may or may not have started
             quietly(self.channel.uuid_break)
             self.channel.execute("pre_answer")
+        elif not ringback.wait_started(self.settings.esl_command_timeout_s):
+            # a fast failure can come before the ringback started (it waits for pre_answer's
+            # tick); uuid_break does not reach a queued application, which would then play on
+            log.warning("ringback did not start within %ss", self.settings.esl_command_timeout_s)
         # the ringback is stopped in the same write
         end_with_prompt(self.channel, self.settings, prompt, agent_cause, break_media=ringback is not None)
 
