@@ -137,27 +137,16 @@ def ring_callee_before_issue_15(self):
     """The agent leg's sequence before issue 15, the baseline of bench/call_pdd.py: ``answer``
     (waited for: two FreeSWITCH ticks), the ringback, then ``bgapi originate``; everything after
     the originate is today's flow."""
-    from fs_app.channel import ChannelGone, OriginateFailed
-    from fs_app.flows.agent_leg import PRE_INVITE_CAUSES
     from fs_app.flows.common import RINGBACK, socket_address
 
     channel = self.channel
     channel.answer()
     ringback = channel.execute_async("playback", RINGBACK)
-    try:
-        channel.originate(self._dial_string(), socket_address=socket_address(self.settings, callee=True),
-                          variables=self._variables(),
-                          timeout=self.settings.originate_timeout_s + self.settings.esl_command_timeout_s)
-        self.originated = True
-    except OriginateFailed as failed:
-        self.originated = failed.cause not in PRE_INVITE_CAUSES
-        self._callee_failed(ringback, failed.cause)
-        return None
-    except ChannelGone:
-        self._agent_gone_while_ringing()
-        raise
-    self.callee_answered = True
-    return self._wait_for_callee_leg(ringback)
+    return self._follow_originate(
+        lambda: channel.originate(self._dial_string(), socket_address=socket_address(self.settings, callee=True),
+                                  variables=self._variables(),
+                                  timeout=self.settings.originate_timeout_s + self.settings.esl_command_timeout_s),
+        ringback)
 
 
 def ours(port: int, hook, hold: bool, args):

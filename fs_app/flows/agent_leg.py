@@ -191,17 +191,17 @@ class AgentCall:
         except ChannelGone:
             self._agent_gone_while_ringing()
             raise
-        except (ChannelTimeout, CommandError) as exc:
-            # whether FreeSWITCH took the originate is unknown: make sure no callee leg lives on
-            metrics.esl_error("timeout" if isinstance(exc, ChannelTimeout) else "command_failed")
-            log.error("originate not taken: %s", exc)
-            self.originated = True
-            quietly(channel.uuid_kill, self.callee_uuid, "NORMAL_TEMPORARY_FAILURE")
-            self._callee_failed(None, "NORMAL_TEMPORARY_FAILURE")
+        except (ChannelTimeout, CommandError) as exc:  # whether FreeSWITCH took it is unknown
+            self._originate_unknown(exc, None)
             return None
-        ringback = job.executions[1]
+        timeout = self.settings.originate_timeout_s + self.settings.esl_command_timeout_s
+        return self._follow_originate(lambda: job.leg_uuid(timeout=timeout), ringback=job.executions[1])
+
+    def _follow_originate(self, outcome, ringback) -> str | None:
+        """``outcome()`` returns once the callee leg answered (or raises): then wait for the
+        callee leg's outcome; a failed originate is handled here (None)."""
         try:
-            job.leg_uuid(timeout=self.settings.originate_timeout_s + self.settings.esl_command_timeout_s)
+            outcome()
             self.originated = True
         except OriginateFailed as failed:
             self.originated = failed.cause not in PRE_INVITE_CAUSES
@@ -211,12 +211,7 @@ class AgentCall:
             self._agent_gone_while_ringing()
             raise
         except (ChannelTimeout, CommandError) as exc:
-            # the originate's outcome is unknown: make sure no callee leg lives on without us
-            metrics.esl_error("timeout" if isinstance(exc, ChannelTimeout) else "command_failed")
-            log.error("originate failed: %s", exc)
-            self.originated = True
-            quietly(channel.uuid_kill, self.callee_uuid, "NORMAL_TEMPORARY_FAILURE")
-            self._callee_failed(ringback, "NORMAL_TEMPORARY_FAILURE")
+            self._originate_unknown(exc, ringback)
             return None
 
         self.callee_answered = True
@@ -225,6 +220,14 @@ class AgentCall:
         except ChannelGone:
             self._agent_gone_while_ringing()
             raise
+
+    def _originate_unknown(self, exc: Exception, ringback) -> None:
+        """The originate's outcome is unknown: make sure no callee leg lives on without us."""
+        metrics.esl_error("timeout" if isinstance(exc, ChannelTimeout) else "command_failed")
+        log.error("originate failed: %s", exc)
+        self.originated = True
+        quietly(self.channel.uuid_kill, self.callee_uuid, "NORMAL_TEMPORARY_FAILURE")
+        self._callee_failed(ringback, "NORMAL_TEMPORARY_FAILURE")
 
     def _wait_for_callee_leg(self, ringback) -> str:
         """Wait until the ringback ends, i.e. until the callee leg bridged us (the bridge takes the
