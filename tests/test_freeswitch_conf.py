@@ -210,17 +210,12 @@ def test_event_socket_listens_on_loopback_with_the_password_from_the_environment
     assert params(conf_section(doc, "event_socket.conf").find("settings"))["password"] == EXEC_SET_OUTPUT
 
 
-def test_agent_calls_are_handed_to_the_app_socket_async_full(tmp_path):
+def test_agent_calls_are_handed_to_the_app_socket_async_full_with_nothing_before_it(tmp_path):
     doc, _ = assemble(tmp_path)
     agents = context(doc, "fsapp_agents")
-    actions = route(agents, "13800138000")
-    assert actions[-1] == ("socket", "127.0.0.1:8084 async full")
-    sets = [data for app, data in actions if app == "set"]
-    assert "fsapp_campaign=${sip_h_X-Campaign}" in sets
-    assert "hangup_after_bridge=false" in sets
-    assert "continue_on_fail=true" in sets
-    assert "fsapp_direction=outbound" in sets
-    assert {app for app, _ in actions} == {"set", "socket"}  # no bridge/answer/hangup behind the app's back
+    # every application before the socket is post-dial delay: the app reads what it needs from
+    # the channel data (sip_h_X-Campaign, the SIP authentication, the dialled number)
+    assert route(agents, "13800138000") == [("socket", "127.0.0.1:8084 async full")]
 
 
 def test_the_socket_address_comes_from_the_environment(tmp_path):
@@ -230,12 +225,10 @@ def test_the_socket_address_comes_from_the_environment(tmp_path):
 
 
 @pytest.mark.parametrize("code", ["110", "119", "120", "122"])
-def test_emergency_codes_go_through_the_app_and_are_marked(tmp_path, code):
+def test_emergency_codes_go_through_the_app(tmp_path, code):
     doc, _ = assemble(tmp_path)
-    actions = route(context(doc, "fsapp_agents"), code)
-    assert ("set", "fsapp_emergency=true") in actions
-    assert actions[-1] == ("socket", "127.0.0.1:8084 async full")
-    assert ("set", "fsapp_emergency=true") not in route(context(doc, "fsapp_agents"), "1100")
+    # the app knows them by the dialled number (A5) and records them like any call
+    assert route(context(doc, "fsapp_agents"), code) == [("socket", "127.0.0.1:8084 async full")]
 
 
 def test_inbound_calls_to_any_number_go_to_the_app_as_inbound(tmp_path):
