@@ -138,6 +138,8 @@ class FakeInboundEventSocket:
             return '{"row_count": 0}\n'  # fs-transcripts 06, surprise 6
         if words[:1] == ["status"]:
             return "UP 0 years, 0 days\nFreeSWITCH (Version 1.10.12 fake) is ready\n"
+        if words and words[0].startswith("uuid_"):
+            return "-ERR No such channel!\n"  # no live channels without a FakeFreeSwitch (06)
         return f"-ERR {words[0] if words else ''} Command not found!\n"
 
     # ------------------------------------------------------------------ connection
@@ -164,6 +166,8 @@ class FakeInboundEventSocket:
                         return
                     if word == "api":
                         sock.sendall(api_response(self.api(rest)))
+                    elif word == "sendmsg":  # inbound sendmsg to a channel that is not there (06)
+                        sock.sendall(command_reply(f"-ERR invalid session id [{rest}]"))
                     elif word == "event":
                         sock.sendall(command_reply("+OK event listener enabled plain"))
                     elif word == "exit":
