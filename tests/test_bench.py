@@ -58,3 +58,17 @@ def test_highest_rate_meeting_stops_at_the_knee():
     assert highest_rate_meeting([point(50, 4), point(100, 12), point(150, 9)], 10) == 50
     assert highest_rate_meeting([point(50, 4, failed=1)], 10) is None
     assert highest_rate_meeting([point(50, float("nan"))], 10) is None
+
+
+def test_directory_benchmark_runs_and_every_answer_is_right(tmp_path):
+    out = tmp_path / "directory.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.directory", "--tenants", "30", "--seats-per-tenant", "3", "--requests", "60",
+         "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["seats"] == 90 and report["wrong_answers"] == 0
+    for kind in ("directory", "baseline", "lookup"):
+        assert report[kind]["n"] == 60 and report[kind]["p99_ms"] > 0
+    assert "p99 over the static baseline" in proc.stdout
