@@ -31,17 +31,14 @@ def register(seat) -> None:
     p.add_argument("--campaign")
     p.set_defaults(handler=seat_add)
 
-    p = seat.add_parser("password", help="give a seat a new SIP password (shown once); the old one stops working")
-    p.add_argument("tenant")
-    p.add_argument("address", metavar="USER[@DOMAIN]")
-    p.set_defaults(handler=seat_password)
-
-    for action in ("disable", "enable"):
-        p = seat.add_parser(action, help="disable a seat: FreeSWITCH refuses it at once" if action == "disable"
-                            else "enable a disabled seat again (within the purchased seats)")
+    for name, handler, helptext, defaults in (
+            ("password", seat_password, "give a seat a new SIP password (shown once); the old one stops working", {}),
+            ("disable", seat_set_active, "disable a seat: FreeSWITCH refuses it at once", {"active": False}),
+            ("enable", seat_set_active, "enable a disabled seat again (within the purchased seats)", {"active": True})):
+        p = seat.add_parser(name, help=helptext)
         p.add_argument("tenant")
         p.add_argument("address", metavar="USER[@DOMAIN]")
-        p.set_defaults(handler=seat_set_active, active=(action == "enable"))
+        p.set_defaults(handler=handler, **defaults)
 
     p = seat.add_parser("import", help="add seats from CSV (user[,role,days,pin_number,campaign]); their "
                                        "passwords go to --passwords-file")

@@ -35,7 +35,7 @@ def variables(account: SipAccount) -> list[tuple[str, str]]:
 
 def user_document(account: SipAccount, cache_ms: int) -> bytes:
     cacheable = f" cacheable={quoteattr(str(cache_ms))}" if cache_ms > 0 else ""
-    lines = "".join(f"              <variable name={quoteattr(name)} value={quoteattr(value)}/>\n"
+    lines = "".join(f"                <variable name={quoteattr(name)} value={quoteattr(value)}/>\n"
                     for name, value in variables(account))
     return (
         '<document type="freeswitch/xml">\n'
