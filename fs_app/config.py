@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from models.bounds import BILLING_INCREMENT_S, DAYS, Bound
+from models.sip_credentials import DEFAULT_SIP_BASE_DOMAIN, check_domain
 from models.windows import format_windows, parse_windows
 
 ENV_PREFIX = "FSAPP_"
@@ -247,6 +248,26 @@ SETTINGS: tuple[Setting, ...] = (
             show=lambda v: f"{v[0]}:{v[1]}"),
     Setting("node_name", "", _text, "name of this app process in holds and logs (default hostname:pid; "
             "each worker of --workers appends :pid)"),
+    # The SIP directory FreeSWITCH reads over HTTP (mod_xml_curl; docs/freeswitch.md).
+    Setting("directory_listen", ("127.0.0.1", 8088), _host_port,
+            "listen address of the SIP directory for FreeSWITCH (loopback or the FreeSWITCH network only)",
+            show=lambda v: f"{v[0]}:{v[1]}"),
+    Setting("directory_allowed_peers", ("127.0.0.1/32", "::1/128"), _networks,
+            "FreeSWITCH addresses allowed to ask the directory"),
+    Setting("directory_secret", "", _text,
+            "shared secret FreeSWITCH sends as HTTP basic auth password (xml_curl gateway-credentials); "
+            "empty: every directory request is refused"),
+    Setting("directory_cache_ms", 30000, _integer(0, 3_600_000),
+            "how long FreeSWITCH may cache a directory answer (the user's cacheable attribute; 0: never)"),
+    Setting("sip_base_domain", DEFAULT_SIP_BASE_DOMAIN, lambda raw: check_domain(_text(raw)),
+            "default tenant SIP domains are <tenant code>.<sip_base_domain>"),
+    Setting("sip_profile", "internal", _text, "the sofia profile agents register on"),
+    # FreeSWITCH's inbound Event Socket (registrations, revoking credentials).
+    Setting("inbound_esl_address", ("127.0.0.1", 8021), _host_port, "FreeSWITCH's inbound Event Socket",
+            show=lambda v: f"{v[0]}:{v[1]}"),
+    Setting("esl_password", "", _text, "password of FreeSWITCH's inbound Event Socket (same variable as FreeSWITCH's)"),
+    Setting("inbound_esl_timeout_s", 1.0, _number(0.05), "longest wait for FreeSWITCH's inbound Event Socket, "
+            "connect and each command"),
     # A4 identity.
     Setting("trust_sip_from_header", False, _boolean, "lab only: take the seat from sip_from_user/host when unauthenticated", "A4"),
     # A5 numbers.

@@ -75,3 +75,17 @@ def test_post_dial_delay_benchmark_counts_what_comes_before_the_originate(tmp_pa
     assert (after["dialplan_applications"], after["writes_before_originate"], after["ticks_max"]) == (["socket"], 2, 0)
     assert after["agent_leg_endings"] == ["USER_BUSY"]  # 486 to the agent's phone, from early media
     assert "modelled PDD" in proc.stdout
+
+
+def test_directory_benchmark_runs_and_every_answer_is_right(tmp_path):
+    out = tmp_path / "directory.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.directory", "--tenants", "30", "--seats-per-tenant", "3", "--requests", "60",
+         "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["seats"] == 90 and report["wrong_answers"] == 0
+    for kind in ("directory", "baseline", "lookup"):
+        assert report[kind]["n"] == 60 and report[kind]["p99_ms"] > 0
+    assert "p99 over the static baseline" in proc.stdout
