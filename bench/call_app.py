@@ -133,6 +133,22 @@ def provision_into(data_dir: str, args) -> None:
     models.database.close()
 
 
+def ring_callee_before_issue_15(self):
+    """The agent leg's sequence before issue 15, the baseline of bench/call_pdd.py: ``answer``
+    (waited for: two FreeSWITCH ticks), the ringback, then ``bgapi originate``; everything after
+    the originate is today's flow."""
+    from fs_app.flows.common import RINGBACK, socket_address
+
+    channel = self.channel
+    channel.answer()
+    ringback = channel.execute_async("playback", RINGBACK)
+    return self._follow_originate(
+        lambda: channel.originate(self._dial_string(), socket_address=socket_address(self.settings, callee=True),
+                                  variables=self._variables(),
+                                  timeout=self.settings.originate_timeout_s + self.settings.esl_command_timeout_s),
+        ringback)
+
+
 def ours(port: int, hook, hold: bool, args):
     import models
     import models.db
@@ -160,6 +176,9 @@ def ours(port: int, hook, hold: bool, args):
     subprocess.run([sys.executable, "-m", "bench.call_app", "--kind", "ours", "--provision-into", data_dir,
                     "--seats", str(args.seats), "--numbers", str(args.numbers), "--callees", str(args.callees)],
                    check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if args.flow == "before-issue-15":
+        from fs_app.flows.agent_leg import AgentCall
+        AgentCall._ring_callee = ring_callee_before_issue_15
     models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size,
                          checkpoint_in_background=True)
     models.migrations.require_current()
@@ -265,6 +284,8 @@ def main(argv=None) -> None:
     parser.add_argument("--log-level", default="INFO", help="(ours) FSAPP_LOG_LEVEL (production default INFO)")
     parser.add_argument("--db-pool-size", type=int, default=0, help="(ours) FSAPP_DB_POOL_SIZE (default: the product's)")
     parser.add_argument("--keep-data", action="store_true", help="(ours) keep the temporary data dir")
+    parser.add_argument("--flow", choices=("current", "before-issue-15"), default="current",
+                        help="(ours) the agent leg's sequence: today's, or answer-then-originate as before issue 15")
     parser.add_argument("--provision-into", metavar="DATA_DIR",
                         help="(ours) create and provision the database in DATA_DIR, then exit")
     args = parser.parse_args(argv)

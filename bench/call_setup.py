@@ -33,7 +33,9 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
+import tempfile  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -51,12 +53,64 @@ KINDS = ("baseline", "channel", "ours")
 # --pin: the fake FreeSWITCH on one core, the app on another, as a switch and an app server
 # would not share a core; each is one Python process (one core at most) either way.
 FAKE_CPU, APP_CPU = 0, 1
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TARGETS = {"setups_per_s": 500, "p99_ms_at_200_concurrent": 10.0, "p99_vs_baseline": 1.5, "rss_mb_2000_live": 300}
 
 
+class Workers:
+    """``fsapp serve --workers N`` on a provisioned database (``--workers``): the product as an
+    operator runs it, N worker processes sharing one Event Socket port."""
+
+    def __init__(self, args):
+        from bench.call_app import TENANT, write_prompt_dir
+        from fs_app.testing.serve_process import ServeProcess
+
+        self.data_dir = tempfile.mkdtemp(prefix="fsapp-bench-workers-")
+        prompt_dir = os.path.join(self.data_dir, "prompts")
+        write_prompt_dir(prompt_dir, TENANT)
+        subprocess.run([sys.executable, "-m", "bench.call_app", "--kind", "ours", "--provision-into", self.data_dir,
+                        "--seats", str(args.seats), "--numbers", "4", "--callees", str(args.calls + args.live + 100)],
+                       check=True, cwd=ROOT)
+        env = dict(os.environ, FSAPP_DATA_DIR=self.data_dir, FSAPP_PROMPT_DIR=prompt_dir,
+                   FSAPP_CALLING_WINDOWS="00:00-24:00", FSAPP_ESL_MAX_LIVE_CALLS=str(max(4 * args.seats, 10_000)),
+                   FSAPP_LOG_LEVEL=args.log_level)
+        self.serve = ServeProcess(env, "--workers", str(args.workers)).wait_serving(workers=args.workers)
+        self.pid = self.serve.pid
+        self.port = self.serve.esl_port
+
+    def pids(self) -> list[int]:
+        """The supervisor and every process under it."""
+        out, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            try:
+                with open(f"/proc/{pid}/task/{pid}/children") as fh:
+                    todo += [int(child) for child in fh.read().split()]
+            except OSError:
+                pass
+        return out
+
+    def stop(self) -> None:
+        self.serve.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def app_cpu_seconds(proc) -> float:
+    if isinstance(proc, Workers):
+        return sum(cpu_seconds(pid) for pid in proc.pids())
+    return cpu_seconds(proc.pid)
+
+
 def start_app(kind: str, args, hold: bool = False):
+    if kind == "ours" and getattr(args, "workers", 0):
+        workers = Workers(args)
+        workers.idle_rss_kb = 0
+        return workers, workers.port
     cmd = [sys.executable, "-m", "bench.call_app", "--kind", kind] + (["--hold"] if hold else [])
+    if kind == "ours" and getattr(args, "flow", None):
+        cmd += ["--flow", args.flow]
     if args.app and kind == "channel":
         cmd += ["--app", args.app]
     if kind == "ours":
@@ -85,6 +139,9 @@ def proc_memory_kb(pid: int) -> dict[str, int]:
 
 
 def stop_app(proc) -> None:
+    if isinstance(proc, Workers):
+        proc.stop()
+        return
     proc.terminate()
     try:
         proc.wait(timeout=15)
@@ -132,7 +189,7 @@ def callee_script(args) -> LegScript:
 def run_setups(kind: str, args) -> dict:
     proc, port = start_app(kind, args)
     try:
-        fake = FakeFreeSwitch("127.0.0.1", port, event_step=args.event_step, record_frames=False,
+        fake = FakeFreeSwitch("127.0.0.1", port, tick=args.tick, record_frames=False,
                               time_scale=args.time_scale, default_callee=callee_script(args))
         dialer = Dialer(kind, fake, args.seats)
         gate = BoundedSemaphore(args.concurrency)
@@ -161,7 +218,7 @@ def run_setups(kind: str, args) -> dict:
         failures.update({"connect": 0, "no_callee_command": 0, "not_ended": 0})
 
         load_before = loadavg()
-        app_cpu0, fake_cpu0 = cpu_seconds(proc.pid), cpu_seconds()
+        app_cpu0, fake_cpu0 = app_cpu_seconds(proc), cpu_seconds()
         interval = 1.0 / args.rate
         started = time.monotonic()
         deadline = started + args.max_seconds
@@ -176,13 +233,13 @@ def run_setups(kind: str, args) -> dict:
             gate.acquire()
             workers.append(gevent.spawn(one_call, i))
         gevent.joinall(workers, timeout=args.call_timeout + 10)
-        app_cpu, fake_cpu = cpu_seconds(proc.pid) - app_cpu0, cpu_seconds() - fake_cpu0
+        app_cpu, fake_cpu = app_cpu_seconds(proc) - app_cpu0, cpu_seconds() - fake_cpu0
         latencies = [c.admission_latency * 1000 for c in calls if c.admission_latency is not None]
         failures["no_callee_command"] = sum(1 for c in calls if c.connect_error is None and c.admission_latency is None)
         commands = sorted(c.t_callee_command for c in calls if c.t_callee_command is not None)
         connects = sorted(c.t_connect for c in calls if c.t_connect is not None)
         span = (commands[-1] - connects[0]) if commands and connects else float("nan")
-        memory = proc_memory_kb(proc.pid)
+        memory = {} if isinstance(proc, Workers) else proc_memory_kb(proc.pid)
         endings: dict[str, int] = {}
         for c in calls:
             cause = c.a_leg.hangup_cause if c.a_leg is not None else None
@@ -209,7 +266,7 @@ def run_live(kind: str, args) -> dict:
     proc, port = start_app(kind, args, hold=True)
     try:
         # callees never hang up by themselves; ours: they decline recording (2) and get bridged
-        fake = FakeFreeSwitch("127.0.0.1", port, event_step=args.event_step, record_frames=False,
+        fake = FakeFreeSwitch("127.0.0.1", port, tick=args.tick, record_frames=False,
                               time_scale=args.live_time_scale,
                               default_callee=LegScript(presses=[Press("2", 0.01)]))
         dialer = Dialer(kind, fake, args.seats)
@@ -293,7 +350,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--db-pool-size", type=int, default=0, help="ours: FSAPP_DB_POOL_SIZE (default: product default)")
     parser.add_argument("--seats", type=int, default=0, help="ours: seats (default max(1000, 2 x live))")
     parser.add_argument("--log-level", default="INFO", help="ours: FSAPP_LOG_LEVEL (production default INFO)")
-    parser.add_argument("--event-step", type=float, default=0.0, help="fake's pause before event bursts (real: 0.02)")
+    parser.add_argument("--tick", type=float, default=0.0,
+                        help="the fake's FreeSWITCH tick in seconds (real: 0.02; 0 measures the app alone)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="ours: run `fsapp serve --workers N` (N processes on one port) instead of one process")
     parser.add_argument("--call-timeout", type=float, default=20.0)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="stop placing calls after this")
     parser.add_argument("--app", help="module:function hook for our app, run before the originate")
@@ -336,7 +396,7 @@ def main(argv=None) -> dict:
     if args.rates:
         print_sweep(report)
     print(f"\ncall setup: {args.calls} calls at {args.rate:g}/s, concurrency {args.concurrency}, "
-          f"event step {args.event_step * 1000:g} ms, "
+          f"tick {args.tick * 1000:g} ms, "
           + (f"fake on core {FAKE_CPU}, app on core {APP_CPU}" if args.pin else "not pinned"))
     header = f"{'app':<10}{'setups':>8}{'failed':>8}{'setups/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}" \
              f"{'max ms':>9}{'peak RSS MB':>13}"

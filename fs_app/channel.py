@@ -294,7 +294,7 @@ class Reply:
 class Execution:
     """One ``sendmsg execute``; ``wait()`` returns its CHANNEL_EXECUTE_COMPLETE event."""
 
-    __slots__ = ("channel", "app", "arg", "app_uuid", "tolerate_hangup", "_result")
+    __slots__ = ("channel", "app", "arg", "app_uuid", "tolerate_hangup", "_result", "_started")
 
     def __init__(self, channel: "Channel", app: str, arg: str | None, app_uuid: str, tolerate_hangup: bool):
         self.channel = channel
@@ -303,10 +303,19 @@ class Execution:
         self.app_uuid = app_uuid
         self.tolerate_hangup = tolerate_hangup
         self._result = AsyncResult()
+        self._started = GeventEvent()  # its CHANNEL_EXECUTE came
 
     @property
     def done(self) -> bool:
         return self._result.ready()
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until FreeSWITCH started the application (its CHANNEL_EXECUTE) or it ended;
+        False on timeout. A queued application is not stopped by ``uuid_break``: break it only
+        once it runs."""
+        timeout = self.channel.execute_timeout if timeout is None else timeout
+        gevent.wait([self._started, self._result], timeout=timeout, count=1)
+        return self._started.is_set() or self._result.ready()
 
     def wait(self, timeout: float | None = None) -> EslEvent:
         timeout = self.channel.execute_timeout if timeout is None else timeout
@@ -327,6 +336,45 @@ class _JobWaiter(AsyncResult):
     def __init__(self, tolerate_hangup: bool):
         super().__init__()
         self.tolerate_hangup = tolerate_hangup
+
+
+class BackgroundJob:
+    """One ``bgapi`` FreeSWITCH took: :meth:`wait` returns the BACKGROUND_JOB body.
+    ``executions``: the applications sent in the same write (:meth:`Channel.bgapi_async`)."""
+
+    __slots__ = ("channel", "command", "job_uuid", "waiter", "executions")
+
+    def __init__(self, channel: "Channel", command: str, job_uuid: str, tolerate_hangup: bool):
+        self.channel = channel
+        self.command = command
+        self.job_uuid = job_uuid
+        self.waiter = _JobWaiter(tolerate_hangup)
+        self.executions: list[Execution] = []
+
+    def wait(self, timeout: float | None = None) -> str:
+        timeout = self.channel.execute_timeout if timeout is None else timeout
+        try:
+            return self.waiter.get(timeout=timeout).body or ""
+        except gevent.Timeout:
+            raise ChannelTimeout(f"no BACKGROUND_JOB for {self.command.split(' ', 1)[0]!r} "
+                                 f"within {timeout}s") from None
+        finally:
+            if self.waiter.ready():
+                self.channel._jobs.pop(self.job_uuid, None)
+
+    def leg_uuid(self, timeout: float | None = None) -> str:
+        """For an originate: the new leg's uuid once it answered; :class:`OriginateFailed`
+        with FreeSWITCH's cause otherwise."""
+        body = self.wait(timeout)
+        if body.startswith("+OK"):
+            return body[3:].strip()
+        cause = body[4:].strip() if body.startswith("-ERR") else body.strip()
+        raise OriginateFailed(cause or "UNKNOWN", body)
+
+    def forget(self) -> None:
+        self.channel._jobs.pop(self.job_uuid, None)
+        for execution in self.executions:
+            self.channel._executions.pop(execution.app_uuid, None)
 
 
 class _EventWaiter:
@@ -359,7 +407,8 @@ class Channel:
         self.lingering = False
         self.bridged_with: str | None = None
         self.hangup_event: EslEvent | None = None  # CHANNEL_HANGUP_COMPLETE, once it came
-        self.dtmf: list[str] = []
+        self.dtmf: list[str] = []  # keys the far end pressed (DTMF events), in order
+        self.dtmf_stamps: list[str | None] = []  # their Event-Date-Timestamp (microseconds)
         self.event_log: collections.deque = collections.deque(maxlen=event_log_size)
         self._hangup_seen = False
         self._closed = False
@@ -568,6 +617,12 @@ class Channel:
             execution = self._executions.pop(app_uuid, None) if app_uuid else None
             if execution is not None:
                 execution._result.set(ev)
+        elif name == "CHANNEL_EXECUTE":
+            app_uuid = raw.get("Application-UUID")
+            self._log("in", f"{name} {raw.get('Application')}")
+            execution = self._executions.get(app_uuid) if app_uuid else None
+            if execution is not None:
+                execution._started.set()
         elif name == "BACKGROUND_JOB":
             job_uuid = raw.get("Job-UUID", "")
             self._log("in", f"{name} {job_uuid} {(ev.body or '').strip()[:60]}")
@@ -581,6 +636,7 @@ class Channel:
         elif name == "DTMF":
             digit = ev.get("DTMF-Digit", "")
             self.dtmf.append(digit)
+            self.dtmf_stamps.append(raw.get("Event-Date-Timestamp"))
             self._log("in", f"DTMF {digit}")
         elif name == "CHANNEL_ANSWER":
             self.answered = True
@@ -710,6 +766,21 @@ class Channel:
         ``event_lock=False`` lets a later app start *nested inside* this one (fs-transcripts
         01b): use it for a ringback that keeps playing while other things happen.
         """
+        execution, headers = self._prepare_execution(app, arg, event_lock=event_lock,
+                                                     tolerate_hangup=tolerate_hangup)
+        try:
+            reply = self._command("sendmsg", headers)
+        except ChannelError:
+            self._executions.pop(execution.app_uuid, None)
+            raise
+        if not reply.ok:
+            self._executions.pop(execution.app_uuid, None)
+            raise CommandError(f"execute {app}", reply.text)
+        return execution
+
+    def _prepare_execution(self, app: str, arg: str | None, *, event_lock: bool,
+                           tolerate_hangup: bool) -> "tuple[Execution, dict[str, str]]":
+        """An Execution registered for its completion, and its sendmsg headers."""
         if self.is_gone:
             raise self._gone_error(app)
         app_uuid = str(uuid_module.uuid4())
@@ -721,15 +792,7 @@ class Channel:
             headers["event-lock"] = "true"
         headers["Event-UUID"] = app_uuid
         self._executions[app_uuid] = execution  # before sending: the completion may come first
-        try:
-            reply = self._command("sendmsg", headers)
-        except ChannelError:
-            self._executions.pop(app_uuid, None)
-            raise
-        if not reply.ok:
-            self._executions.pop(app_uuid, None)
-            raise CommandError(f"execute {app}", reply.text)
-        return execution
+        return execution, headers
 
     def execute(self, app: str, arg: str | None = None, *, event_lock: bool = True,
                 timeout: float | None = None, tolerate_hangup: bool = False) -> EslEvent:
@@ -744,6 +807,48 @@ class Channel:
         """Play a file; returns Application-Response (``FILE PLAYED``, ``PLAYBACK ERROR``, ...)."""
         return self.execute("playback", path, timeout=timeout,
                             tolerate_hangup=tolerate_hangup).get("Application-Response")
+
+    def play_and_hang_up(self, path: str, cause: str, *, break_media: bool = False,
+                         timeout: float | None = None) -> str | None:
+        """Play a file, then hang up with ``cause``: one write (``api uuid_break`` first when
+        ``break_media``, to stop what plays; then ``playback`` and the ``hangup`` application,
+        both with event-lock so the hangup waits for the prompt, fs-transcripts 01/03). Waits for
+        CHANNEL_HANGUP; returns the hangup cause."""
+        commands: list[tuple[str, Mapping[str, str] | None]] = []
+        if break_media:
+            commands.append((f"api uuid_break {self.uuid} all", None))
+        executions = []
+        for app, arg in (("playback", path), ("hangup", cause)):
+            execution, headers = self._prepare_execution(app, arg, event_lock=True, tolerate_hangup=True)
+            executions.append(execution)
+            commands.append(("sendmsg", headers))
+        try:
+            replies = self._commands(commands)
+        except ChannelError:
+            for execution in executions:
+                self._executions.pop(execution.app_uuid, None)
+            raise
+        refused = [reply.text for reply in replies[-2:] if not reply.ok]
+        if refused:
+            for execution in executions:
+                self._executions.pop(execution.app_uuid, None)
+            raise CommandError("execute playback, hangup", refused[0])
+        return self.wait_hangup(timeout)
+
+    def playback_until_key(self, path: str, *, timeout: float | None = None) -> str | None:
+        """Play a file that a key of the channel's ``playback_terminators`` cuts short; returns
+        that key (``playback_terminator_used``, which playback clears first) or None when it
+        played to the end. Other keys pressed meanwhile are consumed by FreeSWITCH (08a/08c)."""
+        done = self.execute("playback", path, timeout=timeout)
+        return done.get("variable_playback_terminator_used") or None
+
+    def key_pressed_at(self, digit: str) -> str | None:
+        """FreeSWITCH's time (Event-Date-Timestamp, microseconds) of the last DTMF event of
+        ``digit`` on this channel, or None."""
+        for pressed, stamp in zip(reversed(self.dtmf), reversed(self.dtmf_stamps)):
+            if pressed == digit:
+                return stamp
+        return None
 
     def play_and_get_digits(self, prompt: str, *, min_digits: int = 1, max_digits: int = 1, tries: int = 1,
                             digit_timeout_ms: int = 5000, terminators: str = "#",
@@ -837,7 +942,8 @@ class Channel:
     def getvar(self, name: str, *, timeout: float | None = None) -> str | None:
         """Current value of a channel variable (``getvar``); ``None`` when unset."""
         value = self._command(f"getvar {name}", timeout=timeout).text
-        return None if value in ("", "_undef_") else value
+        # an unset variable is answered "-ERR command not found" (fs-transcripts 08a/08c)
+        return None if value in ("", "_undef_", "-ERR command not found") else value
 
     def api(self, command: str, *, timeout: float | None = None) -> str:
         """Synchronous ``api``; returns the raw body (``+OK ...\\n`` / ``-ERR ...\\n``)."""
@@ -848,30 +954,45 @@ class Channel:
 
     def bgapi(self, command: str, *, timeout: float | None = None, tolerate_hangup: bool = False) -> str:
         """``bgapi``; waits for the BACKGROUND_JOB with our Job-UUID and returns its body."""
+        return self.bgapi_async(command, tolerate_hangup=tolerate_hangup).wait(timeout)
+
+    def bgapi_async(self, command: str, *, tolerate_hangup: bool = False,
+                    then: Iterable[tuple[str, str | None]] = ()) -> "BackgroundJob":
+        """Send ``bgapi`` and return at once (after FreeSWITCH's ``+OK Job-UUID``): FreeSWITCH
+        runs the command in a thread of its own meanwhile. ``then`` are applications
+        (``(app, arg)``) executed on this channel, written in the same write (one round trip
+        for all; each with event-lock, so they run in order): see :attr:`BackgroundJob.executions`."""
         if self._closed or (self._hangup_seen and not tolerate_hangup):
             raise self._gone_error("bgapi")
         job_uuid = str(uuid_module.uuid4())
-        waiter = _JobWaiter(tolerate_hangup)
-        self._jobs[job_uuid] = waiter
+        job = BackgroundJob(self, command, job_uuid, tolerate_hangup)
+        self._jobs[job_uuid] = job.waiter
+        commands = [(f"bgapi {command}", {"Job-UUID": job_uuid})]
+        for app, arg in then:
+            execution, headers = self._prepare_execution(app, arg, event_lock=True, tolerate_hangup=False)
+            job.executions.append(execution)
+            commands.append(("sendmsg", headers))
         try:
-            reply = self._command(f"bgapi {command}", {"Job-UUID": job_uuid})
-            if not reply.ok:
-                raise CommandError(f"bgapi {command}", reply.text)
-            actual = reply.headers.get("Job-UUID", job_uuid)
-            if actual != job_uuid:  # a FreeSWITCH that ignored our Job-UUID
-                self._jobs[actual] = self._jobs.pop(job_uuid)
-                job_uuid = actual
-            early = self._unclaimed_jobs.pop(job_uuid, None)
-            if early is not None:
-                return early.body or ""
-            timeout = self.execute_timeout if timeout is None else timeout
-            try:
-                return (waiter.get(timeout=timeout).body or "")
-            except gevent.Timeout:
-                raise ChannelTimeout(f"no BACKGROUND_JOB for {command.split(' ', 1)[0]!r} "
-                                     f"within {timeout}s") from None
-        finally:
-            self._jobs.pop(job_uuid, None)
+            replies = self._commands(commands)
+        except ChannelError:
+            job.forget()
+            raise
+        reply = replies[0]
+        for execution, app_reply in zip(job.executions, replies[1:]):
+            if not app_reply.ok:
+                self._executions.pop(execution.app_uuid, None)
+                execution._result.set_exception(CommandError(f"execute {execution.app}", app_reply.text))
+        if not reply.ok:
+            job.forget()
+            raise CommandError(f"bgapi {command}", reply.text)
+        actual = reply.headers.get("Job-UUID", job_uuid)
+        if actual != job_uuid:  # a FreeSWITCH that ignored our Job-UUID
+            self._jobs[actual] = self._jobs.pop(job_uuid)
+            job.job_uuid = actual
+        early = self._unclaimed_jobs.pop(job.job_uuid, None)
+        if early is not None:
+            job.waiter.set(early)
+        return job
 
     def originate(self, dial_string: str, *, socket_address: tuple[str, int],
                   variables: Mapping[str, str] | None = None, origination_uuid: str | None = None,
@@ -884,6 +1005,17 @@ class Channel:
         ``,`` or ``}``. Note that the new leg's connection may reach the server *before* this
         returns.
         """
+        return self.originate_async(dial_string, socket_address=socket_address, variables=variables,
+                                    origination_uuid=origination_uuid,
+                                    tolerate_hangup=tolerate_hangup).leg_uuid(timeout)
+
+    def originate_async(self, dial_string: str, *, socket_address: tuple[str, int],
+                        variables: Mapping[str, str] | None = None, origination_uuid: str | None = None,
+                        tolerate_hangup: bool = False,
+                        then: Iterable[tuple[str, str | None]] = ()) -> "BackgroundJob":
+        """:meth:`originate` that returns as soon as FreeSWITCH took the command (the INVITE is on
+        its way); ``job.leg_uuid()`` waits for the outcome. ``then``: applications for this
+        channel sent in the same write (e.g. ``pre_answer`` and a ringback), see :meth:`bgapi_async`."""
         variables = dict(variables or {})
         if origination_uuid is not None:
             variables["origination_uuid"] = origination_uuid
@@ -892,12 +1024,8 @@ class Channel:
                 raise ValueError(f"originate variable {key}={value!r} needs escaping")
         prefix = "{" + ",".join(f"{k}={v}" for k, v in variables.items()) + "}" if variables else ""
         host, port = socket_address
-        body = self.bgapi(f"originate {prefix}{dial_string} '&socket({host}:{port} async full)'",
-                          timeout=timeout, tolerate_hangup=tolerate_hangup)
-        if body.startswith("+OK"):
-            return body[3:].strip()
-        cause = body[4:].strip() if body.startswith("-ERR") else body.strip()
-        raise OriginateFailed(cause or "UNKNOWN", body)
+        return self.bgapi_async(f"originate {prefix}{dial_string} '&socket({host}:{port} async full)'",
+                                tolerate_hangup=tolerate_hangup, then=then)
 
     def _api_ok(self, command: str, timeout: float | None) -> str:
         body = self.api(command, timeout=timeout)

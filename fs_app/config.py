@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from models.bounds import BILLING_INCREMENT_S, DAYS, Bound
+from models.sip_credentials import DEFAULT_SIP_BASE_DOMAIN, check_domain
 from models.windows import format_windows, parse_windows
 
 ENV_PREFIX = "FSAPP_"
@@ -247,6 +248,26 @@ SETTINGS: tuple[Setting, ...] = (
             show=lambda v: f"{v[0]}:{v[1]}"),
     Setting("node_name", "", _text, "name of this app process in holds and logs (default hostname:pid; "
             "each worker of --workers appends :pid)"),
+    # The SIP directory FreeSWITCH reads over HTTP (mod_xml_curl; docs/freeswitch.md).
+    Setting("directory_listen", ("127.0.0.1", 8088), _host_port,
+            "listen address of the SIP directory for FreeSWITCH (loopback or the FreeSWITCH network only)",
+            show=lambda v: f"{v[0]}:{v[1]}"),
+    Setting("directory_allowed_peers", ("127.0.0.1/32", "::1/128"), _networks,
+            "FreeSWITCH addresses allowed to ask the directory"),
+    Setting("directory_secret", "", _text,
+            "shared secret FreeSWITCH sends as HTTP basic auth password (xml_curl gateway-credentials); "
+            "empty: every directory request is refused"),
+    Setting("directory_cache_ms", 30000, _integer(0, 3_600_000),
+            "how long FreeSWITCH may cache a directory answer (the user's cacheable attribute; 0: never)"),
+    Setting("sip_base_domain", DEFAULT_SIP_BASE_DOMAIN, lambda raw: check_domain(_text(raw)),
+            "default tenant SIP domains are <tenant code>.<sip_base_domain>"),
+    Setting("sip_profile", "internal", _text, "the sofia profile agents register on"),
+    # FreeSWITCH's inbound Event Socket (registrations, revoking credentials).
+    Setting("inbound_esl_address", ("127.0.0.1", 8021), _host_port, "FreeSWITCH's inbound Event Socket",
+            show=lambda v: f"{v[0]}:{v[1]}"),
+    Setting("esl_password", "", _text, "password of FreeSWITCH's inbound Event Socket (same variable as FreeSWITCH's)"),
+    Setting("inbound_esl_timeout_s", 1.0, _number(0.05), "longest wait for FreeSWITCH's inbound Event Socket, "
+            "connect and each command"),
     # A4 identity.
     Setting("trust_sip_from_header", False, _boolean, "lab only: take the seat from sip_from_user/host when unauthenticated", "A4"),
     # A5 numbers.
@@ -292,11 +313,15 @@ SETTINGS: tuple[Setting, ...] = (
     # B prompts and the call.
     Setting("recording_consent_timeout_s", 5, _integer(1, 60), "seconds to press 1 or 2", "B2"),
     Setting("recording_consent_repeats", 1, _integer(0, 5), "repeats of the notice before silence counts as decline", "B2"),
+    Setting("consent_agree_key", "1", _choice(*"0123456789*#"), "key that agrees to the recording", "B2"),
+    Setting("consent_decline_key", "2", _choice(*"0123456789*#"), "key that declines the recording", "B2"),
     Setting("optout_key", "9", _choice(*"0123456789*#"), "key that puts the callee on the do-not-call list", "B3"),
     Setting("duration_warning_s", 30, _integer(0), "warning this many seconds before the duration limit", "B5"),
     Setting("dial_string", "sofia/gateway/{gateway}/{number}", _text, "callee dial string template", "B4"),
     Setting("gateway", "trunk", _text, "SIP gateway name used in dial_string"),
     Setting("originate_timeout_s", 30, _integer(1, 300), "seconds the callee may ring"),
+    Setting("early_media_max_s", 180, _integer(10, 3600),
+            "longest the agent's phone waits in early media (183) before the bridge answers it: SIP Timer C"),
     Setting("inbound_ring_timeout_s", 30, _integer(1, 300), "seconds an inbound call rings the tenant's seats"),
     Setting("prompt_upload_max_seconds", 30, _integer(1, 300), "longest tenant-uploaded prompt", "B7"),
     # C money.
@@ -346,6 +371,7 @@ class Settings:
                 raise ConfigError(f"unknown setting {key!r}")
             values[key] = _parse(setting, raw, "override")
             sources[key] = "override"
+        _check_together(values, sources)
         _fill_derived(values)
         return Settings(values, sources)
 
@@ -355,6 +381,31 @@ def _parse(setting: Setting, raw: Any, origin: str) -> Any:
         return setting.parse(raw)
     except ValueError as exc:
         raise ConfigError(f"invalid value for {setting.key} (from {origin}): {exc}") from None
+
+
+def pre_bridge_budget_s(values: Mapping[str, Any]) -> int:
+    """The longest the agent leg may stay in early media: the callee rings (originate_timeout_s),
+    then hears the disclosure, the consent question with its repeats and timeouts, and the
+    acknowledgement, each prompt at most prompt_upload_max_seconds long."""
+    questions = 1 + values["recording_consent_repeats"]
+    prompts = 2 + questions  # disclosure, the questions, connecting / consent_declined
+    return (values["originate_timeout_s"] + prompts * values["prompt_upload_max_seconds"]
+            + questions * values["recording_consent_timeout_s"])
+
+
+def _check_together(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """Rules between settings, refused at start like a bad value."""
+    keys = ("consent_agree_key", "consent_decline_key", "optout_key")
+    if len({values[k] for k in keys}) < len(keys):
+        named = ", ".join(f"{k}={values[k]!r} (from {sources[k]})" for k in keys)
+        raise ConfigError(f"the callee's keys must differ: {named}")
+    budget = pre_bridge_budget_s(values)
+    if budget >= values["early_media_max_s"]:
+        raise ConfigError(
+            f"originate_timeout_s ({values['originate_timeout_s']}, from {sources['originate_timeout_s']}) plus the "
+            f"prompts before the bridge ({budget - values['originate_timeout_s']} s at most) must stay below "
+            f"early_media_max_s ({values['early_media_max_s']}, from {sources['early_media_max_s']}): the agent's "
+            f"phone waits that long in early media before a SIP proxy's Timer C ends the call")
 
 
 def _fill_derived(values: dict[str, Any]) -> None:
@@ -396,6 +447,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values[key] = _parse(setting, raw, name)
         sources[key] = f"env {name}"
 
+    _check_together(values, sources)
     _fill_derived(values)
     return Settings(values, sources)
 

@@ -1,4 +1,5 @@
-"""The two listening sockets of `fsapp serve` (Event Socket and HTTP), bound before anything starts.
+"""The listening sockets of `fsapp serve` (Event Socket, HTTP, the SIP directory), bound before
+anything starts.
 
 Binding both first means a taken port is found before a greenlet, a thread or a database file
 exists: `fsapp serve` then prints one line naming the address and exits 2. ``SO_REUSEPORT`` is
@@ -56,26 +57,35 @@ def address_of(sock) -> tuple[str, int]:
 
 @dataclass
 class Listeners:
-    """The bound Event Socket and HTTP listening sockets of one `fsapp serve`."""
+    """The bound Event Socket, HTTP and (optional) SIP directory listening sockets of one
+    `fsapp serve`. The directory is call-path: its own socket, never the admin's."""
 
     esl: object
     http: object
+    directory: object = None
 
     @classmethod
-    def bind(cls, esl: tuple[str, int], http: tuple[str, int]) -> "Listeners":
-        """Bind both or neither: if the second fails, the first is closed again."""
-        esl_socket = listen(*esl, "the Event Socket")
+    def bind(cls, esl: tuple[str, int], http: tuple[str, int],
+             directory: tuple[str, int] | None = None) -> "Listeners":
+        """Bind all or none: if a later one fails, the ones bound are closed again."""
+        wanted = [(esl, "the Event Socket"), (http, "HTTP (admin, /metrics)")]
+        if directory is not None:
+            wanted.append((directory, "the SIP directory (mod_xml_curl)"))
+        bound = []
         try:
-            http_socket = listen(*http, "HTTP (admin, /metrics)")
+            for address, what in wanted:
+                bound.append(listen(*address, what))
         except ListenError:
-            esl_socket.close()
+            for sock in bound:
+                sock.close()
             raise
-        return cls(esl_socket, http_socket)
+        return cls(*bound)
 
     @classmethod
-    def from_fds(cls, esl_fd: int, http_fd: int) -> "Listeners":
+    def from_fds(cls, esl_fd: int, http_fd: int, directory_fd: int | None = None) -> "Listeners":
         """The sockets a worker process inherited from the supervisor (already listening)."""
-        return cls(gevent.socket.socket(fileno=esl_fd), gevent.socket.socket(fileno=http_fd))
+        directory = gevent.socket.socket(fileno=directory_fd) if directory_fd is not None else None
+        return cls(gevent.socket.socket(fileno=esl_fd), gevent.socket.socket(fileno=http_fd), directory)
 
     @property
     def esl_address(self) -> tuple[str, int]:
@@ -85,11 +95,18 @@ class Listeners:
     def http_address(self) -> tuple[str, int]:
         return address_of(self.http)
 
-    def fds(self) -> tuple[int, int]:
-        return self.esl.fileno(), self.http.fileno()
+    @property
+    def directory_address(self) -> tuple[str, int] | None:
+        return address_of(self.directory) if self.directory is not None else None
+
+    def sockets(self) -> list:
+        return [sock for sock in (self.esl, self.http, self.directory) if sock is not None]
+
+    def fds(self) -> tuple[int, ...]:
+        return tuple(sock.fileno() for sock in self.sockets())
 
     def close(self) -> None:
-        for sock in (self.esl, self.http):
+        for sock in self.sockets():
             try:
                 sock.close()
             except OSError:

@@ -7,6 +7,7 @@ The rest of the app reports through a few functions and never touches prometheus
     metrics.charge(120)                # one call charged 120 fen
     metrics.db_error("admission")
     metrics.cdr_mismatch()
+    metrics.directory_answer("found", 0.0004) / metrics.directory_failure("auth")
     metrics.call_started() / metrics.call_ended() / metrics.set_live_calls(n)
 
 Holds (count and held fen) are not reported by anyone: they are read from the database when
@@ -79,6 +80,15 @@ CHARGES_FEN = Counter("fsapp_charges_fen", "Money charged for calls, in fen", re
 CHARGED_CALLS = Counter("fsapp_charged_calls", "Calls charged (each exactly once)", registry=registry)
 DB_ERRORS = Counter("fsapp_db_errors", "Database errors by operation", ["operation"], registry=registry)
 ESL_ERRORS = Counter("fsapp_esl_errors", "Event Socket errors by kind", ["kind"], registry=registry)
+DIRECTORY_ANSWERS = Counter(
+    "fsapp_directory_answers", "SIP directory answers to FreeSWITCH by outcome (found, not_found)",
+    ["outcome"], registry=registry)
+DIRECTORY_FAILURES = Counter(
+    "fsapp_directory_failures", "SIP directory requests refused or failed, by kind "
+    "(peer, auth, bad_request, database)", ["kind"], registry=registry)
+DIRECTORY_SECONDS = Histogram(
+    "fsapp_directory_seconds", "Time to answer a SIP directory request", buckets=ADMISSION_BUCKETS,
+    registry=registry)
 CDR_MISMATCHES = Counter(
     "fsapp_cdr_mismatches", "Calls whose FreeSWITCH CDR disagreed with the app's record", registry=registry)
 
@@ -121,6 +131,18 @@ def db_error(operation: str = "other") -> None:
 def esl_error(kind: str) -> None:
     """An Event Socket error: e.g. "timeout", "disconnect", "command_failed", "protocol"."""
     ESL_ERRORS.labels(_kind_label(kind)).inc()
+
+
+def directory_answer(outcome: str, seconds: float) -> None:
+    """The directory answered FreeSWITCH: "found" (an account) or "not_found"."""
+    DIRECTORY_ANSWERS.labels(_kind_label(outcome)).inc()
+    if seconds is not None and seconds >= 0:
+        DIRECTORY_SECONDS.observe(seconds)
+
+
+def directory_failure(kind: str) -> None:
+    """A directory request refused (peer, auth, bad_request) or failed (database)."""
+    DIRECTORY_FAILURES.labels(_kind_label(kind)).inc()
 
 
 def cdr_mismatch(count: int = 1) -> None:

@@ -1,5 +1,5 @@
-"""`fsapp serve`: the Event Socket server for FreeSWITCH and the web admin (with /metrics,
-/healthz, /readyz). SIGTERM drains: stop accepting channels, let live calls finish up to
+"""`fsapp serve`: the Event Socket server for FreeSWITCH, the web admin (with /metrics,
+/healthz, /readyz) and the SIP directory FreeSWITCH reads over HTTP (``fs_app.directory``). SIGTERM drains: stop accepting channels, let live calls finish up to
 ``esl_drain_timeout_s``, then stop the web server and exit.
 
 Order of start, so that a refused start leaves nothing behind: bind both listening sockets (a
@@ -37,8 +37,19 @@ def node_settings(settings, *, worker: bool = False):
 def with_listen_addresses(settings, listeners: Listeners):
     """The addresses actually bound (port 0 becomes the real port), so that callee legs are sent
     back to where we listen."""
-    return settings.replace(esl_listen=format_address(*listeners.esl_address),
-                            http_listen=format_address(*listeners.http_address))
+    bound = dict(esl_listen=format_address(*listeners.esl_address),
+                 http_listen=format_address(*listeners.http_address))
+    if listeners.directory is not None:
+        bound["directory_listen"] = format_address(*listeners.directory_address)
+    return settings.replace(**bound)
+
+
+def directory_address(settings, directory: tuple[str, int] | None):
+    """Where the SIP directory listens: only with a shared secret, since without one no request
+    could be authorised (the port would only refuse)."""
+    if not settings.directory_secret:
+        return None
+    return directory or settings.directory_listen
 
 
 def build_call_server(settings, host: str, port: int, *, listener=None):
@@ -80,17 +91,21 @@ def open_database(settings) -> None:
                          checkpoint_in_background=True)
 
 
-def serve(settings, esl: tuple[str, int], http: tuple[str, int], workers: int = 1) -> int:
+def serve(settings, esl: tuple[str, int], http: tuple[str, int], workers: int = 1,
+          directory: tuple[str, int] | None = None) -> int:
     """Bind, check, then serve here (workers=1) or supervise ``workers`` worker processes.
 
     Raises ``fs_app.listeners.ListenError`` (before anything started) when a port is taken, and
     ``models.InvalidInput`` when the schema needs `fsapp init`."""
     from fs_app.logs import setup_logging
 
-    listeners = Listeners.bind(esl, http)
+    listeners = Listeners.bind(esl, http, directory_address(settings, directory))
     try:
         settings = with_listen_addresses(settings, listeners)
         setup_logging(settings)
+        if listeners.directory is None:
+            log.warning("directory_secret is not set: the SIP directory for FreeSWITCH (mod_xml_curl) is off, "
+                        "and FreeSWITCH only knows the users of its static XML files")
         if settings.trust_sip_from_header:
             log.warning("trust_sip_from_header is on: seats are identified by the unauthenticated From header "
                         "(A4). Lab use only; anyone who can reach FreeSWITCH can call as any seat.")
@@ -120,8 +135,15 @@ def run(settings, listeners: Listeners, *, checkpointer: bool, worker: str = "")
     stop_checkpointer = models.db.start_wal_checkpointer() if checkpointer else (lambda: None)
     call_server = build_call_server(settings, *listeners.esl_address, listener=listeners.esl)
     web = WSGIServer(listeners.http, build_web_app(settings, call_server), log=None, error_log=log)
+    servers = [web]
+    if listeners.directory is not None:
+        from fs_app.directory.app import PATH, DirectoryApp
+
+        servers.append(WSGIServer(listeners.directory, DirectoryApp(settings), log=None, error_log=log))
+        log.info("SIP directory for FreeSWITCH on http://%s%s", format_address(*listeners.directory_address), PATH)
     call_server.start()
-    web.start()
+    for server in servers:
+        server.start()
     log.info("fsapp serving: Event Socket %s, admin http://%s (node %s%s)",
              format_address(*call_server.address), format_address(*listeners.http_address),
              settings.node_name, f", worker {worker}" if worker else "")
@@ -129,7 +151,8 @@ def run(settings, listeners: Listeners, *, checkpointer: bool, worker: str = "")
     try:
         call_server.serve_forever()  # returns after a SIGTERM/SIGINT drain
     finally:
-        web.stop(timeout=5)
+        for server in servers:
+            server.stop(timeout=5)
         stop_checkpointer()
         gevent.wait(timeout=1)
     log.info("fsapp stopped%s", f" (worker {worker})" if worker else "")

@@ -1,6 +1,6 @@
 """One worker process of ``fsapp serve --workers N``, started by ``fs_app.supervisor``:
 
-    python -P -m fs_app.serve_worker --esl-fd 3 --http-fd 4 --worker 2 --workers 4 --supervisor PID
+    python -P -m fs_app.serve_worker --esl-fd 3 --http-fd 4 [--directory-fd 5] --worker 2 --workers 4 --supervisor PID
 
 It serves calls and the admin on the listening sockets it inherited (file descriptors), reads the
 same configuration as its supervisor (FSAPP_CONFIG and the environment), names itself
@@ -41,12 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fs_app.serve_worker")
     parser.add_argument("--esl-fd", type=int, required=True)
     parser.add_argument("--http-fd", type=int, required=True)
+    parser.add_argument("--directory-fd", type=int)
     parser.add_argument("--worker", type=int, required=True)
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--supervisor", type=int, required=True)
     args = parser.parse_args(argv)
     stop_with_supervisor(args.supervisor)
-    listeners = Listeners.from_fds(args.esl_fd, args.http_fd)
+    listeners = Listeners.from_fds(args.esl_fd, args.http_fd, args.directory_fd)
     try:
         settings = runtime.with_listen_addresses(load_settings(), listeners)
     except ConfigError as exc:

@@ -19,7 +19,6 @@ listening socket it is given (``listener=``): that is how the worker processes o
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import signal
 import socket as stdlib_socket
@@ -32,20 +31,13 @@ from gevent.server import StreamServer
 
 from .channel import Channel, ChannelError, ChannelGone
 from .listeners import BACKLOG, address_of, listen
+from .peers import parse_peers, peer_in
 
 log = logging.getLogger(__name__)
 
 OVER_CAPACITY_CAUSE = "SWITCH_CONGESTION"
 HANDLER_FAILURE_CAUSE = "NORMAL_TEMPORARY_FAILURE"
 SHUTDOWN_CAUSE = "SYSTEM_SHUTDOWN"
-
-
-def parse_peers(peers: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """IPs and CIDRs ("127.0.0.1", "10.0.0.0/8", "::1/128") -> networks."""
-    networks = []
-    for peer in peers:
-        networks.append(ipaddress.ip_network(peer.strip(), strict=False))
-    return networks
 
 
 class CallServer:
@@ -185,13 +177,7 @@ class CallServer:
         return allowed
 
     def _peer_allowed(self, ip: str) -> bool:
-        try:
-            address = ipaddress.ip_address(ip.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.allowed_networks)
+        return peer_in(ip, self.allowed_networks)
 
     def _handle(self, sock, address) -> None:
         peer_ip = address[0]

@@ -125,11 +125,11 @@ class Supervisor:
             pass
 
     def _command(self, number: int) -> list[str]:
-        esl_fd, http_fd = self.listeners.fds()
+        esl_fd, http_fd, *directory_fd = self.listeners.fds()
         # -P: do not put the current directory on sys.path (the fsapp script does not either)
         return [sys.executable, "-P", "-m", "fs_app.serve_worker", "--esl-fd", str(esl_fd), "--http-fd",
-                str(http_fd), "--worker", str(number), "--workers", str(self.workers),
-                "--supervisor", str(os.getpid())]
+                str(http_fd), *(["--directory-fd", str(directory_fd[0])] if directory_fd else []),
+                "--worker", str(number), "--workers", str(self.workers), "--supervisor", str(os.getpid())]
 
     def _keep_running(self, number: int, metrics_dir: MetricsDirectory) -> None:
         """One worker slot: start its process, restart it when it dies, until stopping."""

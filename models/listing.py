@@ -166,8 +166,9 @@ def _optional_time(value):
     return parse_iso(value) if value else None
 
 
-def _validate_csv(text: str, *, required: tuple[str, ...], optional: tuple[str, ...], build):
-    """Parse and validate every row; returns (report with errors, list of built rows)."""
+def _validate_csv(text: str, *, required: tuple[str, ...], optional: tuple[str, ...], build, with_lines=False):
+    """Parse and validate every row; returns (report with errors, list of built rows), each row
+    as (line number, built row) with ``with_lines``."""
     report = ImportReport()
     if text.startswith("\ufeff"):
         text = text[1:]  # Excel writes a BOM
@@ -202,7 +203,8 @@ def _validate_csv(text: str, *, required: tuple[str, ...], optional: tuple[str, 
             report.errors.append((line, f"expected {len(columns)} fields, got {len(values)}"))
             continue
         try:
-            rows.append(build(dict(zip(columns, values))))
+            built = build(dict(zip(columns, values)))
+            rows.append((line, built) if with_lines else built)
         except InvalidInput as exc:
             report.errors.append((line, str(exc)))
     return report, rows

@@ -42,6 +42,13 @@ def _lease_daily_use(migrator) -> None:
     rebuild_lease_use(utcnow())
 
 
+def _seat_sip_accounts(migrator) -> None:
+    """Seats carry their SIP accounts: tenant.sip_domain and seat.sip_a1_hash (issue 16)."""
+    from .seat_accounts_migration import upgrade
+
+    upgrade(migrator)
+
+
 def _admin_sessions(migrator) -> None:
     """Server-side admin sessions: logout and password resets revoke them (models.admin_sessions)."""
     from .people import AdminSession
@@ -52,7 +59,8 @@ def _admin_sessions(migrator) -> None:
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _initial_schema),
     (2, "daily use counters of leased numbers", _lease_daily_use),
-    (3, "server-side admin sessions", _admin_sessions),
+    (3, "tenant SIP domains and seat SIP credentials (a1-hash)", _seat_sip_accounts),
+    (4, "server-side admin sessions", _admin_sessions),
 ]
 
 

@@ -22,7 +22,7 @@ class AdminUser(BaseModel):
     last_login_at = DateTimeField(null=True)
     disabled_at = DateTimeField(null=True)
     disabled_reason = CharField(max_length=100, default="")
-    # Not read since schema 3 (the lockout is per username and address, counted in the audit
+    # Not read since schema 4 (the lockout is per username and address, counted in the audit
     # log: models.login_throttle); kept while a rolling upgrade may run older processes.
     failed_logins = IntegerField(default=0)
     locked_until = DateTimeField(null=True)

@@ -19,6 +19,7 @@ from .db import write_transaction
 from .errors import ForeignReference, InvalidInput, NotFound
 from .numbers import normalize, region_of
 from .screening import screen_script
+from .sip_credentials import DEFAULT_SIP_BASE_DOMAIN, check_domain, default_domain
 from .tenancy import (
     BAN_FUNCTIONS, INBOUND_MODES, SEAT_ROLES, TENANT_STATUSES, Campaign, NumberLease, Seat, Tenant,
     TenantBan,
@@ -94,10 +95,14 @@ def get_seat(address: str) -> Seat:
 def add_tenant(code: str, *, name: str, display_name: str, hotline: str, seats: int, rate: int,
                inbound_rate: int | None = None, connect_fee: int = 0, industry: str = "",
                seat_rent: int = 0, billing_increment_s: int = 60, region: str = "CN",
+               sip_domain: str | None = None, sip_base_domain: str = DEFAULT_SIP_BASE_DOMAIN,
                actor: str = "system") -> Tenant:
+    """A new tenant; its SIP domain is ``sip_domain`` or ``<code>.<sip_base_domain>``."""
     code = _code(code, "tenant")
+    domain = check_domain(sip_domain) if sip_domain else default_domain(code, sip_base_domain)
     fields = dict(
         code=code,
+        sip_domain=domain,
         name=_text(name, "name"),
         display_name=_text(display_name, "display name", 60),
         hotline=normalize(hotline, region),
@@ -112,6 +117,8 @@ def add_tenant(code: str, *, name: str, display_name: str, hotline: str, seats: 
     with write_transaction():
         if Tenant.select().where(Tenant.code == code).exists():
             raise InvalidInput(f"tenant {code!r} already exists")
+        if domain_owner(domain) is not None:
+            raise InvalidInput(f"SIP domain {domain} belongs to another tenant")
         tenant = Tenant.create(**fields)
         audit(actor, "tenant.add", tenant=tenant, target=code)
     return tenant
@@ -120,9 +127,11 @@ def add_tenant(code: str, *, name: str, display_name: str, hotline: str, seats: 
 def set_tenant(code: str, *, status: str | None = None, seats: int | None = None, rate: int | None = None,
                inbound_rate: int | None = None, connect_fee: int | None = None,
                industry_approved: bool | None = None, windows: str | None = None,
-               platform_windows=None, termination_kind: str = "", actor: str = "system") -> Tenant:
+               platform_windows=None, termination_kind: str = "", sip_domain: str | None = None,
+               actor: str = "system") -> Tenant:
     tenant = get_tenant(code)
     changes: dict = {}
+    new_domain = check_domain(sip_domain) if sip_domain is not None else None
     if status is not None:
         if status not in TENANT_STATUSES:
             raise InvalidInput(f"invalid status {status!r}: expected one of {', '.join(TENANT_STATUSES)}")
@@ -158,10 +167,13 @@ def set_tenant(code: str, *, status: str | None = None, seats: int | None = None
                     f"windows {format_windows(parsed)} are wider than the platform's "
                     f"{format_windows(platform_windows)}: a tenant may only narrow them")
             changes["calling_windows"] = format_windows(parsed)
-    if not changes:
+    if not changes and new_domain is None:
         raise InvalidInput("nothing to change: give at least one option")
     with write_transaction():
-        Tenant.update(**changes).where(Tenant.id == tenant.id).execute()
+        if new_domain is not None:
+            claim_domain(tenant, new_domain, actor=actor)
+        if changes:
+            Tenant.update(**changes).where(Tenant.id == tenant.id).execute()
         audit(actor, "tenant.set", tenant=tenant, target=code,
               **{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in changes.items()})
     return Tenant.get_by_id(tenant.id)
@@ -207,37 +219,6 @@ def active_bans(tenant: Tenant, now=None) -> list[TenantBan]:
 
 
 # --- seats ----------------------------------------------------------------------------------
-
-
-def add_seat(tenant_code: str, address: str, *, role: str = "agent", days: int = 30,
-             pin_number: str | None = None, campaign: str | None = None, region: str = "CN",
-             period_days: int = 30, actor: str = "system") -> Seat:
-    tenant = get_tenant(tenant_code)
-    user, domain = split_sip_address(address)
-    if role not in SEAT_ROLES:
-        raise InvalidInput(f"invalid role {role!r}: expected agent or admin")
-    bounds.DAYS.check(days, "days")
-    pinned = None
-    if pin_number:
-        number = normalize(pin_number, region)
-        pinned = NumberLease.get_or_none((NumberLease.number == number) & (NumberLease.tenant == tenant))
-        if pinned is None:
-            raise ForeignReference("number", number, tenant.code, f"{number} is not leased to tenant {tenant.code}")
-    default_campaign = get_campaign(tenant, campaign) if campaign else None
-    now = utcnow()
-    with write_transaction():
-        if Seat.select().where((Seat.sip_user == user) & (Seat.sip_domain == domain)).exists():
-            raise InvalidInput(f"seat {user}@{domain} already exists")
-        used = Seat.select().where((Seat.tenant == tenant) & Seat.active).count()
-        if used >= tenant.seats_purchased:
-            raise InvalidInput(
-                f"tenant {tenant.code} has used all {tenant.seats_purchased} purchased seats")
-        seat = Seat.create(tenant=tenant, sip_user=user, sip_domain=domain, role=role, valid_from=now,
-                           valid_to=now + timedelta(days=days), pinned_number=pinned,
-                           default_campaign=default_campaign)
-        recurring.charge_seat_purchase(seat, tenant, days, period_days, actor=actor)  # C3: rent in advance
-        audit(actor, "seat.add", tenant=tenant, target=seat.address, role=role, days=days)
-    return seat
 
 
 # --- number leases --------------------------------------------------------------------------
@@ -349,3 +330,7 @@ def topup(tenant_code: str, amount_fen: int, *, promo: bool = False, note: str =
 
 def seats_in_use(tenant: Tenant) -> int:
     return Seat.select(fn.COUNT(Seat.id)).where((Seat.tenant == tenant) & Seat.active).scalar()
+
+
+# Seats live in models.seats (they carry SIP accounts); these names stay importable from here.
+from .seats import add_seat, claim_domain, domain_owner  # noqa: E402

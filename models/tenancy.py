@@ -17,6 +17,9 @@ INBOUND_MODES = ("simultaneous", "sequential")
 
 class Tenant(BaseModel):
     code = CharField(max_length=64, unique=True)
+    # The tenant's own SIP domain: its seats are USER@sip_domain, so two tenants can both have a
+    # 1001 (docs/freeswitch.md). Null only between schema step 3's column and its backfill.
+    sip_domain = CharField(max_length=200, null=True, unique=True)
     name = CharField(max_length=200)
     display_name = CharField(max_length=200)  # what callees hear in the disclosure (B1)
     hotline = CharField(max_length=32)  # E.164 complaint hotline (B1)
@@ -104,6 +107,9 @@ class Seat(BaseModel):
     auto_renew = BooleanField(default=True)
     pinned_number = ForeignKeyField(NumberLease, null=True, on_delete="SET NULL")
     default_campaign = ForeignKeyField(Campaign, null=True, on_delete="SET NULL")
+    # FreeSWITCH's a1-hash, MD5(user:domain:password): the only form of the SIP password kept
+    # (RULEBOOK D7). Empty: no credential from the product (a seat from before schema step 3).
+    sip_a1_hash = CharField(max_length=32, default="")
     created_at = DateTimeField(default=utcnow)
 
     class Meta:

@@ -184,7 +184,8 @@ def test_no_default_password_and_no_stun_anywhere():
         assert "stun:" not in text.lower() and "stun-set" not in text.lower(), path
         assert "default_password" not in text, path
         assert "auto-nat" not in text, path
-        assert not re.search(r"https?://", text), f"{path} names an outside URL"
+        # the only URL is the app's SIP directory, at the configured (loopback by default) address
+        assert not re.search(r"https?://(?!\$\$\{fsapp_directory_address\}/)", text), f"{path} names an outside URL"
 
 
 def test_every_referenced_variable_is_defined_and_secrets_are_never_fixed(tmp_path):
@@ -193,10 +194,11 @@ def test_every_referenced_variable_is_defined_and_secrets_are_never_fixed(tmp_pa
     assert assembly.vars["fsapp_esl_password"] == EXEC_SET_OUTPUT
     assert assembly.vars["fsapp_agent_password"] == EXEC_SET_OUTPUT
     assert assembly.vars["fsapp_trunk_password"] == EXEC_SET_OUTPUT
+    assert assembly.vars["fsapp_directory_secret"] == EXEC_SET_OUTPUT
     for command in assembly.exec_set:
         assert "/dev/urandom" in command
     vars_xml = (CONF / "vars.xml").read_text(encoding="utf-8")
-    for secret in ("fsapp_esl_password", "fsapp_agent_password", "fsapp_trunk_password"):
+    for secret in ("fsapp_esl_password", "fsapp_agent_password", "fsapp_trunk_password", "fsapp_directory_secret"):
         assert not re.search(rf'cmd="set" data="{secret}=', vars_xml)
 
 
@@ -210,17 +212,12 @@ def test_event_socket_listens_on_loopback_with_the_password_from_the_environment
     assert params(conf_section(doc, "event_socket.conf").find("settings"))["password"] == EXEC_SET_OUTPUT
 
 
-def test_agent_calls_are_handed_to_the_app_socket_async_full(tmp_path):
+def test_agent_calls_are_handed_to_the_app_socket_async_full_with_nothing_before_it(tmp_path):
     doc, _ = assemble(tmp_path)
     agents = context(doc, "fsapp_agents")
-    actions = route(agents, "13800138000")
-    assert actions[-1] == ("socket", "127.0.0.1:8084 async full")
-    sets = [data for app, data in actions if app == "set"]
-    assert "fsapp_campaign=${sip_h_X-Campaign}" in sets
-    assert "hangup_after_bridge=false" in sets
-    assert "continue_on_fail=true" in sets
-    assert "fsapp_direction=outbound" in sets
-    assert {app for app, _ in actions} == {"set", "socket"}  # no bridge/answer/hangup behind the app's back
+    # every application before the socket is post-dial delay: the app reads what it needs from
+    # the channel data (sip_h_X-Campaign, the SIP authentication, the dialled number)
+    assert route(agents, "13800138000") == [("socket", "127.0.0.1:8084 async full")]
 
 
 def test_the_socket_address_comes_from_the_environment(tmp_path):
@@ -230,12 +227,10 @@ def test_the_socket_address_comes_from_the_environment(tmp_path):
 
 
 @pytest.mark.parametrize("code", ["110", "119", "120", "122"])
-def test_emergency_codes_go_through_the_app_and_are_marked(tmp_path, code):
+def test_emergency_codes_go_through_the_app(tmp_path, code):
     doc, _ = assemble(tmp_path)
-    actions = route(context(doc, "fsapp_agents"), code)
-    assert ("set", "fsapp_emergency=true") in actions
-    assert actions[-1] == ("socket", "127.0.0.1:8084 async full")
-    assert ("set", "fsapp_emergency=true") not in route(context(doc, "fsapp_agents"), "1100")
+    # the app knows them by the dialled number (A5) and records them like any call
+    assert route(context(doc, "fsapp_agents"), code) == [("socket", "127.0.0.1:8084 async full")]
 
 
 def test_inbound_calls_to_any_number_go_to_the_app_as_inbound(tmp_path):
@@ -283,8 +278,10 @@ def test_modules_are_the_minimal_set(tmp_path):
                 "mod_tone_stream", "mod_json_cdr"}
     assert required <= set(loaded)
     assert len(loaded) == len(set(loaded))
-    for unwanted in ("mod_spandsp", "mod_signalwire", "mod_verto", "mod_xml_curl", "mod_enum"):
+    for unwanted in ("mod_spandsp", "mod_signalwire", "mod_verto", "mod_enum"):
         assert unwanted not in loaded
+    # the directory comes from the app: mod_xml_curl is up before sofia asks for the first user
+    assert loaded.index("mod_xml_curl") < loaded.index("mod_sofia")
 
 
 def test_agents_must_authenticate_and_the_trunk_is_restricted(tmp_path):
@@ -333,18 +330,46 @@ def test_trunk_gateway_credentials_come_from_the_environment(tmp_path):
     assert load_settings({}).gateway == "trunk"  # the app's dial string names this gateway
 
 
-def test_directory_has_an_agent_whose_password_comes_from_the_environment(tmp_path):
+def test_the_static_fallback_directory_has_one_account_from_the_environment(tmp_path):
     env = {"FSAPP_SIP_DOMAIN": "pbx.example", "FSAPP_AGENT_USER": "2001", "FSAPP_AGENT_PASSWORD": "agent-pw"}
     doc, _ = assemble(tmp_path, env)
     domain = doc.find("./section[@name='directory']/domain[@name='pbx.example']")
     assert domain is not None
+    assert [u.get("id") for u in doc.iter("user")] == ["2001"]  # seats are not in files any more
     user = domain.find(".//user[@id='2001']")
-    assert user is not None
     assert params(user.find("params"))["password"] == "agent-pw"
     variables = {v.get("name"): v.get("value") for v in domain.iter("variable")}
     assert variables["user_context"] == "fsapp_agents"
     internal = params(profile(doc, "internal").find("settings"))
-    assert internal["force-register-domain"] == "pbx.example"
+    # every tenant registers to its own domain, which is also the digest realm of its a1-hashes
+    assert internal["challenge-realm"] == "auto_from"
+    for forced in ("force-register-domain", "force-register-db-domain", "force-subscription-domain"):
+        assert forced not in internal
+
+
+def test_the_directory_binding_asks_the_app_with_the_shared_secret(tmp_path):
+    from fs_app.config import load_settings
+    from fs_app.directory.app import LOOKUP_DEADLINE_S, PATH
+
+    env = {"FSAPP_DIRECTORY_SECRET": "s3cret-from-env", "FSAPP_DIRECTORY_ADDRESS": "10.0.0.5:9088"}
+    doc, _ = assemble(tmp_path, env)
+    bindings = conf_section(doc, "xml_curl.conf").findall("./bindings/binding")
+    assert len(bindings) == 1
+    binding = {p.get("name"): p for p in bindings[0].findall("param")}
+    url = binding["gateway-url"]
+    assert url.get("value") == f"http://10.0.0.5:9088{PATH}"
+    assert url.get("bindings") == "directory"  # only the directory: configuration and dialplan stay in files
+    assert binding["gateway-credentials"].get("value").split(":", 1)[1] == "s3cret-from-env"
+    assert binding["auth-scheme"].get("value") == "basic"
+    assert float(binding["timeout"].get("value")) > LOOKUP_DEADLINE_S  # the app answers (or 503s) first
+    # without the environment: the app's defaults on both sides, and a random secret
+    doc, assembly = assemble(tmp_path / "noenv")
+    binding = {p.get("name"): p.get("value") for p in conf_section(doc, "xml_curl.conf").iter("param")}
+    defaults = load_settings({})
+    assert binding["gateway-url"] == "http://{}:{}{}".format(*defaults.directory_listen, PATH)
+    assert binding["gateway-credentials"].endswith(":" + EXEC_SET_OUTPUT)
+    # the same variable drives the app's setting
+    assert load_settings(env).directory_secret == "s3cret-from-env"
 
 
 def test_vars_xml_reads_the_environment_the_documented_way():

@@ -14,6 +14,8 @@ from ..scope import chosen_tenant, visible_tenants
 
 blueprint = Blueprint("dashboard", __name__)
 
+REFRESH_SECONDS = 10  # admin/static/live-refresh.js re-reads the live figures this often
+
 
 @blueprint.route("/")
 def index():
@@ -27,4 +29,5 @@ def index():
     reason_chart = charts.blocked_reasons([(reason_label(code), n) for code, n in summary.blocked_by_reason],
                                           title=_("今日拦截原因"))
     return render_template("dashboard.html", tenant=tenant, tenants=visible_tenants(), summary=summary,
-                           live=live, now=now, hour_chart=hour_chart, reason_chart=reason_chart)
+                           live=live, now=now, hour_chart=hour_chart, reason_chart=reason_chart,
+                           refresh_seconds=REFRESH_SECONDS)

@@ -1,20 +1,37 @@
-"""Seats (purchased vs used, validity, live) and number leases (expiring soon, lapsed)."""
+"""Seats (purchased vs used, validity, live, SIP registration) and number leases (expiring soon,
+lapsed). Registrations come from FreeSWITCH over its inbound Event Socket (``fs_app.registrations``,
+an Event Socket client, not call code); when it cannot answer in time the page says so instead."""
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from peewee import fn
 
 from models.calls import Hold
 from models.clock import utcnow
 from models.tenancy import NumberLease, Seat, Tenant
 
+from fs_app.inbound_esl import InboundEventSocket
+from fs_app.registrations import registration_status
+
 from ..scope import chosen_tenant, restrict, visible_tenants
 
 blueprint = Blueprint("seats", __name__)
 
 EXPIRING_DAYS = 7
+REGISTRATIONS_DEADLINE_S = 0.5  # FreeSWITCH down or stuck: the page renders without registrations
+
+
+def _registrations():
+    """Registrations from FreeSWITCH's inbound Event Socket, asked with a short deadline."""
+    settings = current_app.extensions["fsapp_settings"]
+    esl = InboundEventSocket.from_settings(settings)
+    esl.timeout = min(esl.timeout, REGISTRATIONS_DEADLINE_S)
+    try:
+        return registration_status(settings, esl)
+    finally:
+        esl.close()
 
 
 def _live_counts(field, now) -> dict[int, int]:
@@ -33,7 +50,7 @@ def seats():
     tenants = [t for t in visible_tenants() if chosen_tenant() is None or t.id == chosen_tenant().id]
     return render_template("seats.html", seats=rows, usage=[(t, used.get(t.id, 0)) for t in tenants],
                            live=_live_counts(Hold.seat, now), now=now, tenant=chosen_tenant(),
-                           tenants=visible_tenants())
+                           tenants=visible_tenants(), registrations=_registrations())
 
 
 @blueprint.route("/numbers")

@@ -68,13 +68,13 @@ def _tenant(code: str) -> Tenant:
     return tenant
 
 
-def _detail_page(tenant: Tenant, status=200, errors=None, form=None):
+def _detail_page(tenant: Tenant, status=200, errors=None, form=None, issued=None):
     return render_template(
         "tenant_detail.html", tenant=tenant, bans=active_bans(tenant), used=seats_in_use(tenant),
         seats=list(Seat.select().where(Seat.tenant == tenant).order_by(Seat.sip_user)),
         leases=list(NumberLease.select().where(NumberLease.tenant == tenant).order_by(NumberLease.number)),
         functions=BAN_FUNCTIONS, errors=errors or {}, form=form or {}, now=utcnow(),
-        seat_days=_settings().seat_period_days, number_days=_settings().number_period_days,
+        seat_days=_settings().seat_period_days, number_days=_settings().number_period_days, issued=issued,
     ), status
 
 
@@ -129,14 +129,19 @@ def unban(code: str):
 @blueprint.route("/<code>/seats", methods=["POST"])
 @roles("operator")
 def add_seat(code: str):
-    def action(tenant, form):
-        provisioning.add_seat(
+    """The new seat's SIP password is shown once, on this very response (no redirect: a flashed
+    message would carry it in the session cookie), and is never stored (RULEBOOK D7)."""
+    tenant = _tenant(code)
+    form = request.form
+    try:
+        seat = provisioning.add_seat(
             tenant.code, form.get("address", ""), role=form.get("role", "agent"),
             days=optional_whole_number(form.get("days", ""), _("天数")) or _settings().seat_period_days,
             pin_number=form.get("pin_number", "").strip() or None, campaign=form.get("campaign", "").strip() or None,
-            region=_settings().default_region, actor=g.user.username)
-
-    return _run(code, "seat", action, _("已添加坐席"))
+            region=_settings().default_region, period_days=_settings().seat_period_days, actor=g.user.username)
+    except InvalidInput as exc:
+        return _detail_page(tenant, 400, {"seat": error_text(exc)}, form)
+    return _detail_page(Tenant.get_by_id(tenant.id), issued=(seat.address, seat.issued_password))
 
 
 @blueprint.route("/<code>/numbers", methods=["POST"])

@@ -9,6 +9,7 @@ from models.provisioning import active_bans, seats_in_use
 from fs_app.cli.arguments import (
     amount_fen, days, iso_time, list_rows, number_max_calls, price_fen, read_text_file, seat_count, yes_no,
 )
+from fs_app.cli import seats as seat_commands
 from fs_app.cli.output import write_json, write_rows
 
 BAN_FUNCTION_CHOICES = ("account", "outbound", "inbound", "recording")
@@ -28,6 +29,7 @@ def register(sub) -> None:
     p.add_argument("--connect-fee", type=price_fen, default=0)
     p.add_argument("--seat-rent", type=price_fen, default=0, help="fen per seat per 30-day period")
     p.add_argument("--industry", default="")
+    p.add_argument("--sip-domain", help="the tenant's own SIP domain (default: <code>.<sip_base_domain>)")
     p.set_defaults(handler=tenant_add)
 
     p = tenant.add_parser("set", help="change a tenant")
@@ -39,6 +41,7 @@ def register(sub) -> None:
     p.add_argument("--connect-fee", type=price_fen)
     p.add_argument("--industry-approved", type=yes_no)
     p.add_argument("--windows", help="calling windows, e.g. 09:00-12:00,14:00-18:00 (only narrower)")
+    p.add_argument("--sip-domain", help="a new SIP domain (only while no seat is on the current one)")
     p.set_defaults(handler=tenant_set)
 
     p = tenant.add_parser("ban", help="ban an account or a function until a time")
@@ -58,15 +61,9 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=tenant_show)
 
-    seat = sub.add_parser("seat", help="seats").add_subparsers(dest="seat_command", required=True)
-    p = seat.add_parser("add", help="add a seat (agent login)")
-    p.add_argument("tenant")
-    p.add_argument("address", metavar="USER@DOMAIN")
-    p.add_argument("--role", choices=("agent", "admin"), default="agent")
-    p.add_argument("--days", type=days, default=None, help="validity (default: seat_period_days)")
-    p.add_argument("--pin-number")
-    p.add_argument("--campaign")
-    p.set_defaults(handler=seat_add)
+    seat = sub.add_parser("seat", help="seats and their SIP accounts").add_subparsers(
+        dest="seat_command", required=True)
+    seat_commands.register(seat)
 
     number = sub.add_parser("number", help="number leases").add_subparsers(dest="number_command", required=True)
     p = number.add_parser("lease", help="lease a number to a tenant")
@@ -117,8 +114,9 @@ def tenant_add(args, ctx) -> int:
         args.code, name=args.name, display_name=args.display_name, hotline=args.hotline, seats=args.seats,
         rate=args.rate, inbound_rate=args.inbound_rate, connect_fee=args.connect_fee, seat_rent=args.seat_rent,
         industry=args.industry, billing_increment_s=ctx.settings.billing_increment_s,
-        region=ctx.settings.default_region, actor=ctx.actor)
-    print(f"tenant {tenant.code} added (status {tenant.status}; activate with "
+        region=ctx.settings.default_region, sip_domain=args.sip_domain,
+        sip_base_domain=ctx.settings.sip_base_domain, actor=ctx.actor)
+    print(f"tenant {tenant.code} added, SIP domain {tenant.sip_domain} (status {tenant.status}; activate with "
           f"`fsapp tenant set {tenant.code} --status active`)", file=ctx.out)
     return 0
 
@@ -127,7 +125,7 @@ def tenant_set(args, ctx) -> int:
     tenant = provisioning.set_tenant(
         args.code, status=args.status, seats=args.seats, rate=args.rate, inbound_rate=args.inbound_rate,
         connect_fee=args.connect_fee, industry_approved=args.industry_approved, windows=args.windows,
-        platform_windows=ctx.settings.calling_windows, actor=ctx.actor)
+        platform_windows=ctx.settings.calling_windows, sip_domain=args.sip_domain, actor=ctx.actor)
     print(f"tenant {tenant.code} updated (status {tenant.status})", file=ctx.out)
     return 0
 
@@ -150,6 +148,7 @@ def tenant_document(tenant: Tenant) -> dict:
     seats = Seat.select().where(Seat.tenant == tenant).order_by(Seat.sip_user)
     return {
         "code": tenant.code, "name": tenant.name, "display_name": tenant.display_name,
+        "sip_domain": tenant.sip_domain,
         "hotline": tenant.hotline, "status": tenant.status, "industry": tenant.industry,
         "industry_approved": tenant.industry_approved, "seats_purchased": tenant.seats_purchased,
         "seats_in_use": seats_in_use(tenant), "rate_out_fen": tenant.rate_out_fen,
@@ -178,15 +177,6 @@ def tenant_show(args, ctx) -> int:
                 print("  (none)", file=ctx.out)
         else:
             print(f"{key}: {value}", file=ctx.out)
-    return 0
-
-
-def seat_add(args, ctx) -> int:
-    seat = provisioning.add_seat(
-        args.tenant, args.address, role=args.role, days=args.days or ctx.settings.seat_period_days,
-        pin_number=args.pin_number, campaign=args.campaign, region=ctx.settings.default_region, actor=ctx.actor,
-        period_days=ctx.settings.seat_period_days)
-    print(f"seat {seat.address} added to {args.tenant}, valid to {seat.valid_to:%Y-%m-%d %H:%M} UTC", file=ctx.out)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`fsapp serve [--esl HOST:PORT] [--http HOST:PORT] [--workers N]`: the main job."""
+"""`fsapp serve [--esl HOST:PORT] [--http HOST:PORT] [--directory HOST:PORT] [--workers N]`: the main job."""
 from __future__ import annotations
 
 import argparse
@@ -31,6 +31,8 @@ def register(sub) -> None:
     p = sub.add_parser("serve", help="run the Event Socket server and the web admin")
     p.add_argument("--esl", type=_address, help="Event Socket listen address (default: esl_listen)")
     p.add_argument("--http", type=_address, help="web admin listen address (default: http_listen)")
+    p.add_argument("--directory", type=_address,
+                   help="SIP directory listen address (default: directory_listen; only with directory_secret)")
     p.add_argument("--workers", type=_workers, default=1,
                    help="worker processes sharing both ports, one per spare core (default 1: no supervisor)")
     p.set_defaults(handler=serve, needs_db=False)  # serve opens the database its own way
@@ -42,7 +44,7 @@ def serve(args, ctx) -> int:
 
     try:
         return run(ctx.settings, args.esl or ctx.settings.esl_listen, args.http or ctx.settings.http_listen,
-                   workers=args.workers)
+                   workers=args.workers, directory=args.directory)
     except ListenError as exc:  # a taken port: nothing was started, nothing written
         print(f"fsapp: {exc}", file=ctx.err)
         return 2

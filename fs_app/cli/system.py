@@ -31,13 +31,16 @@ def init(args, ctx) -> int:
     return 0
 
 
+SECRETS = ("secret_key", "directory_secret", "esl_password")
+
+
 def config_show(args, ctx) -> int:
     from fs_app.config import SETTINGS_BY_KEY
 
     rows = []
     for key, value, source in ctx.settings.items():
         shown = SETTINGS_BY_KEY[key].display(value)
-        if key in ("secret_key", "database_url") and value:
+        if key in SECRETS + ("database_url",) and value:
             shown = _redact(key, shown)
         rows.append({"key": key, "value": shown, "source": source, "rule": SETTINGS_BY_KEY[key].rule})
     if args.json:
@@ -51,7 +54,7 @@ def config_show(args, ctx) -> int:
 
 
 def _redact(key: str, shown: str) -> str:
-    if key == "secret_key":
+    if key in SECRETS:
         return "(set)"
     # Keep the host, hide a password in postgresql://user:password@host/db.
     scheme, sep, rest = shown.partition("://")

@@ -2,10 +2,17 @@
 call, end to end", steps 1-3 and 5).
 
 identify the seat (A4) -> admit -> blocked: pre_answer, category prompt, fitting cause (B6)
-                               -> allowed: answer, ringback (B4), ``bgapi originate`` the callee leg
-                                  to the socket ('&socket(...)' quoted) -> wait while the callee leg
-                                  (any process of the cluster) prompts and bridges -> heartbeat the
-                                  reservation until the agent leg ends -> release.
+                               -> allowed: ``bgapi originate`` the callee leg to the socket
+                                  ('&socket(...)' quoted) and, in the same write, ``pre_answer`` and
+                                  the ringback (B4) in early media -> wait while the callee leg (any
+                                  process of the cluster) prompts and bridges; the bridge answers
+                                  this leg (fs-transcripts 07) -> heartbeat the reservation until
+                                  the agent leg ends -> release. Any other ending: a short prompt in
+                                  early media, then a hangup cause the agent's phone gets as the
+                                  SIP final response (486, 480, 603, ..., 07b).
+
+Nothing comes before the originate that the originate does not need: the INVITE to the callee
+leaves right after admission, and the agent's early media is set up while it is on its way.
 
 The callee leg tells this leg how its prompts ended through one channel variable on this
 channel (``fsapp_callee_outcome``) and FreeSWITCH itself: ``uuid_bridge`` takes the channel away
@@ -32,7 +39,7 @@ from fs_app.logs import bind_call, call_context
 from fs_app.metering import Meter
 from fs_app.policy import seat_identity
 
-from .common import OUTCOME_VAR, RINGBACK, play, quietly, socket_address, update_record
+from .common import OUTCOME_VAR, RINGBACK, end_with_prompt, quietly, socket_address, update_record
 from .ticker import TICKER
 
 log = logging.getLogger("fsapp.flows.agent")
@@ -42,13 +49,36 @@ PRE_INVITE_CAUSES = frozenset({
     "CHAN_NOT_IMPLEMENTED", "INVALID_GATEWAY", "GATEWAY_DOWN", "INVALID_PROFILE", "MANDATORY_IE_MISSING",
     "INVALID_NUMBER_FORMAT", "SYSTEM_SHUTDOWN",
 })
-FAILURE_PROMPTS = {"busy": "callee_busy", "no_answer": "callee_no_answer", "rejected": "callee_rejected"}
+#: an unanswered callee (originate -ERR, by billing.final_result) -> (agent's prompt, the agent
+#: leg's hangup cause). The agent leg is only pre-answered, so the cause reaches the agent's phone
+#: as the SIP final response (mod_sofia's cause mapping; 486 for USER_BUSY in 07b).
+FAILURE_ENDINGS = {
+    "busy": ("callee_busy", "USER_BUSY"),  # 486 Busy Here
+    "no_answer": ("callee_no_answer", "NO_ANSWER"),  # 480 Temporarily Unavailable (also NO_USER_RESPONSE)
+    "rejected": ("callee_rejected", "CALL_REJECTED"),  # 603 Decline
+}
+#: other originate causes the agent's phone is told as they are (mod_sofia: 404, 484, 503, ...);
+#: anything else ends with NORMAL_TEMPORARY_FAILURE (503)
+PASSED_ON_CAUSES = frozenset({
+    "UNALLOCATED_NUMBER", "NO_ROUTE_DESTINATION", "NUMBER_CHANGED", "INVALID_NUMBER_FORMAT",
+    "NORMAL_TEMPORARY_FAILURE", "NORMAL_CIRCUIT_CONGESTION", "SWITCH_CONGESTION", "GATEWAY_DOWN",
+    "DESTINATION_OUT_OF_ORDER", "RECOVERY_ON_TIMER_EXPIRE", "INCOMPATIBLE_DESTINATION",
+    "OUTGOING_CALL_BARRED", "SUBSCRIBER_ABSENT",
+})
 #: how the agent leg ends after the callee leg ended the call without a bridge
 OUTCOME_ENDINGS = {
-    "opted_out": ("callee_opted_out", "CALL_REJECTED"),
-    "abandoned": ("callee_rejected", "NORMAL_CLEARING"),
-    "failed": ("callee_failed", "NORMAL_TEMPORARY_FAILURE"),
+    "opted_out": ("callee_opted_out", "CALL_REJECTED"),  # 603
+    "abandoned": ("callee_rejected", "CALL_REJECTED"),  # the callee hung up during the prompts: declined
+    "failed": ("callee_failed", "NORMAL_TEMPORARY_FAILURE"),  # 503
 }
+
+
+def failure_ending(cause: str) -> tuple[str, str, str]:
+    """(result, agent's prompt, agent leg's hangup cause) for an originate that failed with ``cause``."""
+    result = billing.final_result(False, cause)
+    if result in FAILURE_ENDINGS:
+        return (result, *FAILURE_ENDINGS[result])
+    return result, "callee_failed", cause if cause in PASSED_ON_CAUSES else "NORMAL_TEMPORARY_FAILURE"
 
 
 def call_request(channel: Channel, settings) -> CallRequest:
@@ -59,7 +89,13 @@ def call_request(channel: Channel, settings) -> CallRequest:
         trust_from_header=settings.trust_sip_from_header)
     return CallRequest(call_uuid=channel.uuid, dialled=channel.get("Caller-Destination-Number") or "",
                        seat_address=address, authenticated=authenticated,
-                       campaign_code=channel.variable("fsapp_campaign") or "")
+                       campaign_code=campaign_code(channel))
+
+
+def campaign_code(channel: Channel) -> str:
+    """The campaign the softphone or CRM chose: its SIP header X-Campaign, straight from the
+    channel data (the dialplan sets nothing); ``fsapp_campaign`` where an older dialplan set it."""
+    return channel.variable("sip_h_X-Campaign") or channel.variable("fsapp_campaign") or ""
 
 
 def run(channel: Channel, settings, meter: Meter) -> None:
@@ -88,9 +124,9 @@ def refuse(channel: Channel, settings, admission: Admission) -> None:
     log.info("blocked %s: %s, hanging up with %s", ",".join(admission.codes), name, cause)
     try:  # the call record already names this prompt and cause (admission wrote them)
         channel.execute("pre_answer")
-        play(channel, settings, name, prompts.AGENT_LANGUAGE, [])
+        end_with_prompt(channel, settings, name, cause)
     finally:
-        quietly(channel.hangup, cause)
+        quietly(channel.hangup, cause)  # nothing to do once the channel is gone
 
 
 class AgentCall:
@@ -138,20 +174,34 @@ class AgentCall:
                     continue
         prompt, cause = OUTCOME_ENDINGS.get(outcome, OUTCOME_ENDINGS["failed"])
         log.info("callee leg ended without a bridge (%s): %s, hanging up with %s", outcome, prompt, cause)
-        play(channel, self.settings, prompt, prompts.AGENT_LANGUAGE, [])
-        channel.hangup(cause)
+        end_with_prompt(channel, self.settings, prompt, cause)
 
     def _ring_callee(self) -> str | None:
-        """Answer, play ringback, originate the callee leg and wait until it bridged us or ended
-        (its outcome), or None when the originate failed (handled here). A helper of its own so
-        that the ringback's completion event (all channel variables) is not kept for the call."""
+        """Originate the callee leg, with early media and ringback for the agent in the same
+        write, and wait until the callee leg bridged us or ended (its outcome), or None when the
+        originate failed (handled here). A helper of its own so that the ringback's completion
+        event (all channel variables) is not kept for the call."""
         channel = self.channel
-        channel.answer()
-        ringback = channel.execute_async("playback", RINGBACK)
         try:
-            channel.originate(self._dial_string(), socket_address=socket_address(self.settings, callee=True),
-                              variables=self._variables(),
-                              timeout=self.settings.originate_timeout_s + self.settings.esl_command_timeout_s)
+            # one write, one round trip: the INVITE leaves first; pre_answer (183 to the agent's
+            # phone) and the ringback follow on the channel's next ticks (fs-transcripts 07)
+            job = channel.originate_async(
+                self._dial_string(), socket_address=socket_address(self.settings, callee=True),
+                variables=self._variables(), then=(("pre_answer", None), ("playback", RINGBACK)))
+        except ChannelGone:
+            self._agent_gone_while_ringing()
+            raise
+        except (ChannelTimeout, CommandError) as exc:  # whether FreeSWITCH took it is unknown
+            self._originate_unknown(exc, None)
+            return None
+        timeout = self.settings.originate_timeout_s + self.settings.esl_command_timeout_s
+        return self._follow_originate(lambda: job.leg_uuid(timeout=timeout), ringback=job.executions[1])
+
+    def _follow_originate(self, outcome, ringback) -> str | None:
+        """``outcome()`` returns once the callee leg answered (or raises): then wait for the
+        callee leg's outcome; a failed originate is handled here (None)."""
+        try:
+            outcome()
             self.originated = True
         except OriginateFailed as failed:
             self.originated = failed.cause not in PRE_INVITE_CAUSES
@@ -161,12 +211,7 @@ class AgentCall:
             self._agent_gone_while_ringing()
             raise
         except (ChannelTimeout, CommandError) as exc:
-            # the originate's outcome is unknown: make sure no callee leg lives on without us
-            metrics.esl_error("timeout" if isinstance(exc, ChannelTimeout) else "command_failed")
-            log.error("originate failed: %s", exc)
-            self.originated = True
-            quietly(channel.uuid_kill, self.callee_uuid, "NORMAL_TEMPORARY_FAILURE")
-            self._callee_failed(ringback, "NORMAL_TEMPORARY_FAILURE")
+            self._originate_unknown(exc, ringback)
             return None
 
         self.callee_answered = True
@@ -175,6 +220,14 @@ class AgentCall:
         except ChannelGone:
             self._agent_gone_while_ringing()
             raise
+
+    def _originate_unknown(self, exc: Exception, ringback) -> None:
+        """The originate's outcome is unknown: make sure no callee leg lives on without us."""
+        metrics.esl_error("timeout" if isinstance(exc, ChannelTimeout) else "command_failed")
+        log.error("originate failed: %s", exc)
+        self.originated = True
+        quietly(self.channel.uuid_kill, self.callee_uuid, "NORMAL_TEMPORARY_FAILURE")
+        self._callee_failed(ringback, "NORMAL_TEMPORARY_FAILURE")
 
     def _wait_for_callee_leg(self, ringback) -> str:
         """Wait until the ringback ends, i.e. until the callee leg bridged us (the bridge takes the
@@ -201,9 +254,10 @@ class AgentCall:
             return None
 
     def _callee_failed(self, ringback, cause: str) -> None:
-        result = billing.final_result(False, cause)
-        prompt = FAILURE_PROMPTS.get(result, "callee_failed")
-        log.info("callee leg failed: %s (%s)", cause, result)
+        """Settle the unanswered call, then tell the agent in early media and end the leg with
+        the cause its phone gets as the SIP final response."""
+        result, prompt, agent_cause = failure_ending(cause)
+        log.info("callee leg failed: %s (%s); hanging up the agent leg with %s", cause, result, agent_cause)
         # the prompt is recorded with the outcome, before it plays, as for a refused call: one
         # write per failed call instead of two
         changes = dict(result=result, hangup_cause=cause[:64], prompts=[prompt])
@@ -218,10 +272,15 @@ class AgentCall:
             metrics.db_error("charge")
             log.exception("could not settle the failed call")
             update_record(callee_uuid=self.callee_uuid, **changes)
-        self.channel.uuid_break()
-        quietly(ringback.wait, timeout=self.settings.esl_command_timeout_s)
-        play(self.channel, self.settings, prompt, prompts.AGENT_LANGUAGE, [])
-        self.channel.hangup("NORMAL_CLEARING")
+        if ringback is None:  # the originate was not taken; the early media may or may not have started
+            quietly(self.channel.uuid_break)
+            self.channel.execute("pre_answer")
+        elif not ringback.wait_started(self.settings.esl_command_timeout_s):
+            # a fast failure can come before the ringback started (it waits for pre_answer's
+            # tick); uuid_break does not reach a queued application, which would then play on
+            log.warning("ringback did not start within %ss", self.settings.esl_command_timeout_s)
+        # the ringback is stopped in the same write
+        end_with_prompt(self.channel, self.settings, prompt, agent_cause, break_media=ringback is not None)
 
     def _agent_gone_while_ringing(self) -> None:
         """The agent hung up while the callee rang or was being prompted: cancel the callee leg
@@ -262,6 +321,10 @@ class AgentCall:
             "fsapp_emergency": "1" if decision.emergency else "0",
             "origination_uuid": self.callee_uuid,
             "originate_timeout": str(self.settings.originate_timeout_s),
+            # the opt-out key ends any prompt the callee hears before the bridge, the disclosure
+            # too (mod_dptools playback stops on a playback_terminators key, fs-transcripts 08c;
+            # any other key is consumed, 08a)
+            "playback_terminators": self.settings.optout_key,
         }
         if self.admission.caller_id:
             variables["origination_caller_id_number"] = self.admission.caller_id

@@ -7,6 +7,12 @@ confirmation, end -> otherwise record_session only after an explicit 1, ``uuid_b
 the agent's recorded / not recorded notice (B4) -> hold extended while the call lasts (B5) ->
 hangup: the call record and the one charge under the callee uuid (C1, C6).
 
+The opt-out key works from the answer until the bridge: the leg is originated with
+``playback_terminators=<optout_key>``, so the key stops the disclosure or the acknowledgement
+where it is pressed (fs-transcripts 08c), and the questions (play_and_get_digits) accept it
+(08b). Any other key pressed during a plain prompt is consumed by FreeSWITCH (08a): a 1 or 2
+pressed during the disclosure is not an answer to a question not asked yet.
+
 Everything this leg knows about the call comes from its originate variables (``fsapp_parent``,
 ``fsapp_tenant``, ``fsapp_callee``, ``fsapp_record``, ``fsapp_emergency``) and the database.
 It tells the agent leg how the prompts ended by setting ``fsapp_callee_outcome`` on the agent
@@ -28,7 +34,7 @@ from fs_app.channel import Channel, ChannelGone, ChannelTimeout, CommandError
 from fs_app.logs import call_context
 from fs_app.metering import Meter
 
-from .common import (OUTCOME_VAR, DisclosureUnavailable, fs_time, play, prompt_file, quietly, update_record)
+from .common import OUTCOME_VAR, DisclosureUnavailable, fs_time, play, prompt_file, quietly, update_record
 from .limits import DurationLimit
 from .recording import recording_path
 
@@ -92,33 +98,51 @@ class CalleeCall:
     def _connect(self) -> None:
         channel = self.channel
         try:
-            channel.uuid_getvar(self.agent_uuid, "fsapp_direction")
+            channel.uuid_getvar(self.agent_uuid, "uuid")  # -ERR No such channel! when it is gone
         except CommandError:
             log.info("agent leg %s is gone: ending the callee leg", self.agent_uuid)
             self.result = "abandoned"
             channel.hangup("ORIGINATOR_CANCEL")
             return
         digit = None
+        optout, agree = self.settings.optout_key, self.settings.consent_agree_key
         if self.emergency:
             log.info("emergency call: no prompts, bridging at once (A5)")
         else:
-            play(channel, self.settings, "disclosure", self.lang, self.played, self.tenant_code)
-            if self.record_on:
-                valid = "12" + self.settings.optout_key
-                digit = self._ask("consent_request", "consent_repeat", valid,
-                                  self.settings.recording_consent_timeout_s, self.settings.recording_consent_repeats)
-                self.evidence = {"recording_digit": digit or "", "recording_consent_at": utcnow()}
-            else:
-                digit = self._ask("optout_offer", None, self.settings.optout_key,
-                                  min(OPTOUT_WINDOW_S, self.settings.recording_consent_timeout_s), 0)
-            if digit == self.settings.optout_key:
-                self._opt_out()
+            if self._prompt("disclosure") == optout:
+                self._note_answer(optout)
+                self._opt_out("disclosure")
                 return
-            ack = "connecting" if (digit == "1" or not self.record_on) else "consent_declined"
-            play(channel, self.settings, ack, self.lang, self.played, self.tenant_code)
-        if digit == "1":
+            if self.record_on:
+                digit = self._ask("consent_request", "consent_repeat", agree + self.settings.consent_decline_key + optout,
+                                  self.settings.recording_consent_timeout_s, self.settings.recording_consent_repeats)
+                self._note_answer(digit)
+            else:
+                digit = self._ask("optout_offer", None, optout,
+                                  min(OPTOUT_WINDOW_S, self.settings.recording_consent_timeout_s), 0)
+            if digit == optout:
+                self._opt_out(self.played[-1])
+                return
+            ack = "connecting" if (digit == agree or not self.record_on) else "consent_declined"
+            if self._prompt(ack) == optout:
+                self._opt_out(ack)
+                return
+        if digit == agree:
             self._start_recording()
         self._bridge()
+
+    def _note_answer(self, digit: str | None) -> None:
+        """Consent evidence on a recorded campaign: the key (or "" for silence) and FreeSWITCH's
+        time of its DTMF event (silence: now); the call is the record's callee uuid."""
+        if self.record_on:
+            pressed = fs_time(self.channel.key_pressed_at(digit)) if digit else None
+            self.evidence = {"recording_digit": digit or "", "recording_consent_at": pressed or utcnow()}
+
+    def _prompt(self, name: str) -> str | None:
+        """Play a prompt before the bridge; the opt-out key cuts it short: returns that key."""
+        path = prompt_file(self.settings, name, self.lang, self.tenant_code)
+        self.played.append(name)
+        return self.channel.playback_until_key(path)
 
     def _ask(self, first: str, repeat: str | None, valid: str, timeout_s: int, repeats: int) -> str | None:
         """One key among ``valid`` while the prompt plays and ``timeout_s`` after it; the
@@ -137,9 +161,10 @@ class CalleeCall:
         log.info("no key: counts as decline")
         return None
 
-    def _opt_out(self) -> None:
+    def _opt_out(self, during: str) -> None:
         """B3: the number goes on the tenant's do-not-call list at once (and the platform's when
         configured), consent is revoked, the callee hears the confirmation, the call ends."""
+        log.info("callee pressed the opt-out key during %s", during)
         with unit_of_work():
             tenant = Tenant.get(Tenant.code == self.tenant_code)
             add_dnc_entry(self.callee, tenant=tenant, reason="opt-out key pressed during the call",

@@ -57,6 +57,13 @@ def play(channel: Channel, settings, name: str, lang: str, played: list[str],
     channel.playback(path)
 
 
+def end_with_prompt(channel: Channel, settings, name: str, cause: str, *, break_media: bool = False) -> None:
+    """The agent hears ``name`` (in early media before a bridge), then the leg ends with
+    ``cause``: one write, see :meth:`Channel.play_and_hang_up`."""
+    channel.play_and_hang_up(prompt_file(settings, name, prompts.AGENT_LANGUAGE), cause, break_media=break_media,
+                             timeout=settings.esl_command_timeout_s + 600)
+
+
 def update_record(*, callee_uuid: str | None = None, record_id: int | None = None, **changes) -> None:
     """Write fields of one call record (by callee-leg uuid or id); never raises into a call."""
     if not changes:

@@ -77,12 +77,14 @@ class InboundCall:
             digit = None
             if self.admission.decision.record_allowed:
                 digit = self._ask_consent()
-                self.evidence = {"recording_digit": digit or "", "recording_consent_at": utcnow()}
+                # evidence: the key and FreeSWITCH's time of its DTMF event (silence: now)
+                pressed = fs_time(channel.key_pressed_at(digit)) if digit else None
+                self.evidence = {"recording_digit": digit or "", "recording_consent_at": pressed or utcnow()}
             targets = self._seat_targets()
             if not targets:
                 self._nobody()
                 return
-            if digit == "1":
+            if digit == self.settings.consent_agree_key:
                 path = recording_path(self.settings, self.code, uuid, utcnow())
                 channel.record_session(path)
                 self.evidence["recording_path"] = path
@@ -101,13 +103,14 @@ class InboundCall:
 
     def _ask_consent(self) -> str | None:
         path = prompt_file(self.settings, "inbound_consent_request", self.lang, self.code)
+        agree, decline = self.settings.consent_agree_key, self.settings.consent_decline_key
         for _ in range(1 + self.settings.recording_consent_repeats):
             self.played.append("inbound_consent_request")
             digit = self.channel.play_and_get_digits(
                 path, min_digits=1, max_digits=1, tries=1,
                 digit_timeout_ms=self.settings.recording_consent_timeout_s * 1000, terminators="none",
-                regexp="^[12]$", var_name="fsapp_digit")
-            if digit in ("1", "2"):
+                regexp="^[" + re.escape(agree + decline) + "]$", var_name="fsapp_digit")
+            if digit in (agree, decline):
                 return digit
         return None
 

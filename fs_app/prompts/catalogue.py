@@ -174,15 +174,15 @@ _PROMPTS: list[Prompt] = [
     # while it plays, so the callee can answer as soon as they know their options.
     Prompt(
         "consent_request", CALLEE,
-        "本次通话将被录音，同意请按1，不同意请按2。如不希望再接到我们的来电，请按{optout_key}。",
-        "This call will be recorded. Press 1 to agree, or 2 to decline. "
+        "本次通话将被录音，同意请按{agree_key}，不同意请按{decline_key}。如不希望再接到我们的来电，请按{optout_key}。",
+        "This call will be recorded. Press {agree_key} to agree, or {decline_key} to decline. "
         "If you do not want any more calls from us, press {optout_key}.",
         "B2+B3: recording notice with the 1/2 choice and the opt-out key",
     ),
     Prompt(
         "consent_repeat", CALLEE,
-        "抱歉，没有收到您的按键。同意录音请按1，不同意请按2，不希望再接到来电请按{optout_key}。",
-        "Sorry, we did not get your answer. Press 1 to allow recording, 2 to decline, "
+        "抱歉，没有收到您的按键。同意录音请按{agree_key}，不同意请按{decline_key}，不希望再接到来电请按{optout_key}。",
+        "Sorry, we did not get your answer. Press {agree_key} to allow recording, {decline_key} to decline, "
         "or {optout_key} to receive no more calls.",
         "B2: played once when no key came within the timeout; silence after it counts as decline",
     ),
@@ -262,8 +262,8 @@ _PROMPTS: list[Prompt] = [
     # Inbound calls to leased numbers.
     Prompt(
         "inbound_consent_request", INBOUND,
-        "欢迎来电。本次通话将被录音，同意请按1，不同意请按2。",
-        "Thank you for calling. This call will be recorded. Press 1 to agree, or 2 to decline.",
+        "欢迎来电。本次通话将被录音，同意请按{agree_key}，不同意请按{decline_key}。",
+        "Thank you for calling. This call will be recorded. Press {agree_key} to agree, or {decline_key} to decline.",
         "B2: the recording notice for inbound callers",
     ),
     Prompt(
@@ -377,12 +377,14 @@ def render_text(name: str, lang: str, values: Mapping[str, object] | None = None
     """The exact words of a prompt in one language, placeholders filled.
 
     ``values`` may hold ``display_name`` and ``hotline`` (E.164) for the disclosure,
-    ``optout_key`` (default 9) and ``warning_seconds`` (default 30).
+    ``optout_key`` (default 9), ``agree_key`` / ``decline_key`` (1 / 2) and ``warning_seconds`` (default 30).
     """
     prompt = get_prompt(name)
     values = dict(values or {})
     fields = {
         "optout_key": str(values.get("optout_key", "9")),
+        "agree_key": str(values.get("agree_key", "1")),
+        "decline_key": str(values.get("decline_key", "2")),
         "warning_seconds": spoken_integer(int(values.get("warning_seconds", 30)), lang),
     }
     if prompt.per_tenant:

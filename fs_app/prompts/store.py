@@ -82,6 +82,8 @@ def _check_lang(lang: str) -> str:
 def _render_values(settings, tenant: TenantLike | None = None) -> dict:
     values = {
         "optout_key": _setting(settings, "optout_key", "9"),
+        "agree_key": _setting(settings, "consent_agree_key", "1"),
+        "decline_key": _setting(settings, "consent_decline_key", "2"),
         "warning_seconds": _setting(settings, "duration_warning_s", 30),
     }
     if tenant is not None:

@@ -1,7 +1,8 @@
-"""Test support: a fake FreeSWITCH speaking the real outbound Event Socket protocol."""
+"""Test support: a fake FreeSWITCH speaking the real outbound and inbound Event Socket protocol."""
 
 from .fake_freeswitch import (FAILURES, CalleeScript, FakeCall, FakeConnection, FakeFreeSwitch, FakeLeg,
                               LegScript, Press)
+from .fake_inbound import FakeInboundEventSocket
 
-__all__ = ["FAILURES", "CalleeScript", "FakeCall", "FakeConnection", "FakeFreeSwitch", "FakeLeg", "LegScript",
+__all__ = ["FAILURES", "CalleeScript", "FakeInboundEventSocket", "FakeCall", "FakeConnection", "FakeFreeSwitch", "FakeLeg", "LegScript",
            "Press"]

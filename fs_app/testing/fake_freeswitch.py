@@ -16,8 +16,14 @@ get there. The agent/caller leg gets its script with ``place_call(..., script=..
 are looked up by dialled number in ``callee_scripts`` (else ``default_callee``). Tests wait on
 the same moments with :meth:`FakeCall.wait_for`.
 
-Time: ``event_step`` is the pause before each burst of events (real FreeSWITCH: ~20 ms; default
-0 for fast tests; ``realistic=True`` sets 20 ms). ``time_scale`` multiplies every *media* or
+Time: ``tick`` is FreeSWITCH's 20 ms media tick. A ``sendmsg`` (an application to execute, a
+hangup) is taken up on the channel's next tick, and each further burst of events an application
+causes waits one more tick: every transcript shows ~20.5-21.3 ms from a sendmsg to its
+CHANNEL_EXECUTE (or CHANNEL_HANGUP), and pre_answer / answer complete one tick after they start.
+``api`` and ``bgapi`` are run at once by the socket's own thread (an ``api`` reply comes in
+~0.5 ms; the originate's INVITE leaves ~3 ms after the bgapi, 07). The tick defaults to 20 ms of
+real time at time_scale 1 and is scaled like every other duration (0.2 ms at time_scale 0.01);
+``realistic=True`` keeps it at 20 ms whatever the scale. ``time_scale`` multiplies every *media* or
 *far-end* duration (tone lengths, ringing, digit delays, hangup_after, sched_* seconds, linger N)
 so tests can play a 2 s tone in 20 ms; these delays run on the monotonic clock. Wall-clock
 *values* on the wire (Event-Date-*, Caller-Channel-*-Time, *_epoch variables) come from the
@@ -63,6 +69,11 @@ FAILURES = {
 }
 #: seconds (before time_scale) a failing SIP answer takes to come back (41 ms in 03)
 FAILURE_DELAY = 0.04
+#: FreeSWITCH's media tick (seconds at time_scale 1): a sendmsg waits for the channel's next one
+FS_TICK = 0.02
+#: playback_terminators when the channel has none (mod_dptools on_dtmf); "any" stands for all keys
+DEFAULT_PLAYBACK_TERMINATORS = "*"
+ANY_KEY = "1234567890*#"
 
 _TEMPLATE_A_UUID = "5d660a80-a021-42c7-adef-2441f6c60b13"
 _TEMPLATE_B_UUID = "e3b3d28a-b288-46aa-baa9-27aac8df7126"
@@ -159,6 +170,7 @@ class FakeConnection:
         self.connected_at: float | None = None
         self.connect_command_at: float | None = None
         self.connect_received = GeventEvent()
+        self.writes_received = 0  # socket reads that brought commands (~ the app's writes)
         self.closed = GeventEvent()
         self.close_reason = ""
         self._sock = None
@@ -244,7 +256,10 @@ class FakeConnection:
                     except OSError:
                         pass
                     return
-                for line, headers, body, raw in parser.feed(data):
+                commands = parser.feed(data)
+                if commands:
+                    self.writes_received += 1  # one write of the app: it waits for the replies
+                for line, headers, body, raw in commands:
                     self._record("app->fs", raw)
                     self.leg.commands.append(line)
                     self._on_command(line, headers)
@@ -320,7 +335,9 @@ class FakeConnection:
             self.send(disconnect_notice(leg.uuid))
             self.close("exit")
         elif word == "getvar":
-            self.send(command_reply(leg.variables.get(rest.strip(), "")))
+            value = leg.variables.get(rest.strip())
+            # an unset variable is answered like an unknown command (08a/08c)
+            self.send(command_reply("-ERR command not found" if value is None else value))
         elif word == "sendmsg":
             self._sendmsg(rest.strip(), headers)
         elif word == "api":
@@ -371,7 +388,10 @@ class FakeConnection:
         elif command == "hangup":
             self.send(command_reply("+OK"))
             if not leg.hangup_started:
-                gevent.spawn(leg.hangup, headers.get("hangup-cause") or "NORMAL_CLEARING")
+                # the session thread takes the hangup between two frames of what plays: the
+                # playback ends as played, not as an error (07b, unlike the caller's BYE in 04)
+                gevent.spawn(leg.hangup, headers.get("hangup-cause") or "NORMAL_CLEARING",
+                             media_response="FILE PLAYED")
         else:
             self.send(command_reply("+OK"))
 
@@ -409,12 +429,12 @@ class FakeLeg:
         self.state_number = 4
         self.call_state = "ACTIVE" if answered else "RINGING"
         self.answer_state = "answered" if answered else "ringing"
+        self.early_media = False  # pre_answered (183 sent), not answered yet
         self._apps: list[_AppRun] = []  # running, innermost last
         self._queue: list[_AppRun] = []
         self._queue_event = GeventEvent()
         self._runner = None
         self._pending_presses = [p for p in script.presses if p.relative_to == "prompt"]
-        self._digit_waiters: list = []
         self._digit_buffer: list[str] = []
         self._var_cache: str | None = None
         self._var_lines: dict[str, tuple[str, str]] = {}  # name -> (value, encoded header line)
@@ -425,6 +445,8 @@ class FakeLeg:
         self.bridge_active = False
         self.bridged_us = 0  # when the leg was bridged (clock microseconds), for bridge_epoch
         self._moments: dict[str, GeventEvent] = {}
+        self.ticks = 0  # ticks this channel waited for (step)
+        self.pending_jobs: set[GeventEvent] = set()  # this leg's bgapi jobs not answered yet
 
         drop = set(drop_vars)
         self.channel_profile: list[tuple[str, str]] = []
@@ -596,7 +618,9 @@ class FakeLeg:
         self.emit("CHANNEL_STATE", variables=False)
 
     def step(self) -> None:
-        gevent.sleep(self.fs.event_step)
+        """Wait for the channel's next tick (see "Time" above); counted for the benchmarks."""
+        self.ticks += 1
+        gevent.sleep(self.fs.tick)
 
     def set_profile_time(self, name: str, usec: int | None = None) -> None:
         """Stamp a Caller-Channel-*-Time of the caller profile with the process clock (microseconds)."""
@@ -646,12 +670,15 @@ class FakeLeg:
         if self._apps:
             self._apps[-1].wake.set()  # resume the outer app
 
-    def media(self, run: _AppRun, seconds: float) -> str | None:
-        """Play for ``seconds`` (scaled) unless stopped; paused while a nested app runs."""
+    def media(self, run: _AppRun, seconds: float, until=None) -> str | None:
+        """Play for ``seconds`` (scaled) unless stopped (its reason) or ``until()`` becomes true
+        ("INPUT"); paused while a nested app runs. Wake ``run.wake`` to re-check ``until``."""
         remaining = seconds * self.fs.time_scale
         while True:
             if run.stop_reason:
                 return run.stop_reason
+            if until is not None and until():
+                return "INPUT"
             if remaining <= 0:
                 return None
             run.wake.clear()
@@ -704,10 +731,24 @@ class FakeLeg:
             self.variables.setdefault(name[9:], value)
         self._var_cache = None
         self.emit("CHANNEL_ANSWER")
+        if self.early_media:  # EARLY MEDIA since pre_answer, ANSWER from after CHANNEL_ANSWER on (07)
+            self.early_media = False
+            self.set_var("endpoint_disposition", "ANSWER")
         self.call_state = "ACTIVE"
         self.fs._leg_answered(self)
 
-    def _app_pre_answer(self, run):
+    def _app_pre_answer(self, run: _AppRun) -> None:
+        """183 with SDP to the caller (07): PROGRESS_MEDIA at once, the completion a tick later;
+        no CHANNEL_ANSWER."""
+        if self.answered or self.early_media:
+            return None
+        self.early_media = True
+        self.answer_state = "early"
+        self.set_profile_time("Caller-Channel-Progress-Media-Time")
+        self.set_var("endpoint_disposition", "EARLY MEDIA")
+        self.emit("CHANNEL_PROGRESS_MEDIA")
+        self.step()
+        self.call_state = "EARLY"
         return None
 
     def _app_ring_ready(self, run):
@@ -742,15 +783,42 @@ class FakeLeg:
             return 10 ** 9 if loops < 0 else once * max(loops, 1)
         return self.script.file_seconds
 
+    def playback_terminators(self) -> str:
+        """Keys that end a plain playback (mod_dptools on_dtmf): the channel's
+        ``playback_terminators``, ``*`` when unset, none for "none", every key for "any"."""
+        value = self.variables.get("playback_terminators")
+        if value is None:
+            return DEFAULT_PLAYBACK_TERMINATORS
+        if value.lower() == "none":
+            return ""
+        return ANY_KEY if value.lower() == "any" else value
+
     def _app_playback(self, run: _AppRun) -> str:
         seconds = self.media_seconds(run.arg or "")
+        self.set_var("playback_terminator_used", None)  # playback_function clears it first
+        queued, self._digit_buffer = self._digit_buffer, []
+        for digit in queued:  # keys pressed before the playback: read (and consumed) by it at once
+            if self._terminates(run, digit):
+                break
+        started = time.monotonic()
         stopped = self.media(run, seconds)
+        if run.stop_reason and seconds < 10 ** 8:
+            seconds = min(seconds, (time.monotonic() - started) / (self.fs.time_scale or 1))
         played_ms = int(seconds * 1000) if seconds < 10 ** 8 else 0
         self.set_var("playback_last_offset_pos", str(played_ms * 8))
         self.set_var("playback_seconds", str(played_ms // 1000))
         self.set_var("playback_ms", str(played_ms))
         self.set_var("playback_samples", str(played_ms * 8))
         return "PLAYBACK ERROR" if stopped == "PLAYBACK ERROR" else "FILE PLAYED"
+
+    def _terminates(self, run: _AppRun, digit: str) -> bool:
+        """A key reaching a plain playback: a terminator stops it (FILE PLAYED,
+        ``playback_terminator_used``, 08c); any other key is consumed and lost (08a)."""
+        if digit not in self.playback_terminators():
+            return False
+        self.set_var("playback_terminator_used", digit)
+        run.stop("FILE PLAYED")
+        return True
 
     def _app_sleep(self, run: _AppRun) -> None:
         try:
@@ -759,63 +827,67 @@ class FakeLeg:
             pass
 
     def _app_play_and_get_digits(self, run: _AppRun) -> None:
+        """switch_play_and_get_digits: per try, the prompt (cut short once ``max`` keys came),
+        then ``timeout`` ms for the keys; keys matching ``regexp`` succeed (08b); otherwise the
+        invalid prompt plays and the variable is unset; after the last try ``read_result`` is
+        ``failure`` (08a: prompt, timeout and invalid prompt, 7.25 s)."""
         args = (run.arg or "").split(" ")
         try:
+            max_digits = int(args[1])
             tries = int(args[2])
             timeout_s = int(args[3]) / 1000.0
             prompt = args[5]
-            var_name = args[7] if len(args) > 7 else "pagd_digit"
-            max_digits = int(args[1])
         except (IndexError, ValueError):
             return None
+        invalid = args[6] if len(args) > 6 else ""
+        var_name = args[7] if len(args) > 7 else "pagd_digit"
+        pattern = args[8] if len(args) > 8 else ""
         self.set_var(var_name, None)
-        result = "timeout"
+
+        def enough() -> bool:
+            return len(self._digit_buffer) >= max(max_digits, 1)
+
         for _ in range(max(tries, 1)):
-            self._digit_buffer.clear()
             if self._pending_presses:
                 press = self._pending_presses.pop(0)
                 if press.digit is not None:
                     gevent.spawn_later(press.after * self.fs.time_scale, self.press, press.digit)
-            stopped = self.media(run, self.media_seconds(prompt)) if not self._digit_buffer else None
+            stopped = None if enough() else self.media(run, self.media_seconds(prompt), until=enough)
             if stopped == "PLAYBACK ERROR" or self.hangup_started:
                 break
-            deadline = time.monotonic() + timeout_s * self.fs.time_scale
-            while not self._digit_buffer and not run.stop_reason:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                run.wake.clear()
-                waiter = run.wake
-                self._digit_waiters.append(waiter)
-                waiter.wait(left)
-                if waiter in self._digit_waiters:
-                    self._digit_waiters.remove(waiter)
-            if self._digit_buffer:
-                digits = "".join(self._digit_buffer[:max_digits])
-                self._digit_buffer.clear()
+            if not self._digit_buffer:
+                self.media(run, timeout_s, until=lambda: bool(self._digit_buffer))
+            if run.stop_reason == "PLAYBACK ERROR" or self.hangup_started:
+                break
+            digits = "".join(self._digit_buffer[:max_digits])
+            del self._digit_buffer[:max_digits]
+            if digits and (not pattern or re.search(pattern, digits)):
                 self.set_var("read_result", "success")
                 self.set_var(var_name, digits)
-                result = "success"
+                return None
+            self.set_var(var_name, None)
+            if invalid and self.media(run, self.media_seconds(invalid)) == "PLAYBACK ERROR":
                 break
-            if run.stop_reason == "PLAYBACK ERROR":
-                break
-        if result != "success":
-            self.set_var("read_result", "timeout" if not self.hangup_started else "failure")
+        self.set_var("read_result", "failure")
         return None
 
     def press(self, digit: str) -> None:
-        """The far end presses ``digit`` (RFC2833): a DTMF event, and input for a running pagd."""
+        """The far end presses ``digit`` (RFC2833): always a DTMF event (08a-c). The running
+        application takes the key: play_and_get_digits collects it, a plain playback stops on a
+        terminator and otherwise consumes it (08a); with nothing running it waits in the
+        channel's queue for the next application."""
         if self.hangup_started:
             return
         self.dtmf_sent.append(digit)
         self.emit("DTMF", variables=False,
                   suffix=[("DTMF-Digit", digit), ("DTMF-Duration", "2240"), ("DTMF-Source", "RTP")])
+        running = self._apps[-1] if self._apps else None
+        if running is not None and running.name == "playback":
+            self._terminates(running, digit)
+            return
         self._digit_buffer.append(digit)
-        for waiter in self._digit_waiters:
-            waiter.set()
-        for run in self._apps:
-            if run.name == "play_and_get_digits":
-                run.wake.set()  # a digit cuts the prompt short
+        if running is not None:
+            running.wake.set()
 
     def _app_record_session(self, run: _AppRun) -> None:
         self.step()
@@ -830,7 +902,7 @@ class FakeLeg:
             self.fs.schedule(int(parts[0][1:]), self.hangup, cause)
 
     def _app_hangup(self, run: _AppRun) -> None:
-        gevent.spawn(self.hangup, run.arg or "NORMAL_CLEARING")
+        gevent.spawn(self.hangup, run.arg or "NORMAL_CLEARING", at_once=True)
         gevent.sleep(0)  # CHANNEL_HANGUP goes out before this app's EXECUTE_COMPLETE (03)
         gevent.sleep(0)
 
@@ -854,7 +926,7 @@ class FakeLeg:
             else:
                 wait = FAILURE_DELAY
             stopped = self.media(run, wait)
-            if stopped == "PLAYBACK ERROR":
+            if stopped == "PLAYBACK ERROR" or self.hangup_started:
                 return None
             self.set_var("originate_signal_bond", b_uuid)
             self.set_var("originated_legs", f"{b_uuid};Outbound Call;{number}")
@@ -942,6 +1014,10 @@ class FakeLeg:
         self.bridge_first = first
         self.other_type = "originatee" if first else "originator"
         self.bridge_active = True
+        for job in list(self.pending_jobs):
+            # 07: the B app's uuid_bridge came before A's BACKGROUND_JOB for the originate, and A
+            # still got the job first: the originate returns before the bridged leg is transferred
+            job.wait(5)
         self.step()
         if peer.hangup_started:
             self.hangup_by_peer(peer.hangup_cause or "NORMAL_CLEARING")
@@ -972,6 +1048,10 @@ class FakeLeg:
             if had_media:  # 02b: the bridge took the channel away from a playback
                 self.emit_state("CS_CONSUME_MEDIA")
             self.emit_state("CS_EXCHANGE_MEDIA")
+            if not self.answered and peer.answered:
+                # 07: bridged to an answered leg, a pre-answered (or ringing) leg is answered by
+                # FreeSWITCH itself: CHANNEL_ANSWER (still reading Channel-Call-State EARLY), 200 OK
+                self.mark_answered()
         self.reached("bridge")
 
     @property
@@ -982,8 +1062,11 @@ class FakeLeg:
         return f"{conn.address[0]}:{conn.address[1]} async full"
 
     # ------------------------------------------------------------- hangup
-    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        """Hang this leg up with FreeSWITCH's event order (README "Timing and order")."""
+    def hangup(self, cause: str = "NORMAL_CLEARING", media_response: str = "PLAYBACK ERROR", *,
+               at_once: bool = False) -> None:
+        """Hang this leg up with FreeSWITCH's event order (README "Timing and order").
+        ``media_response``: how a playback cut short by the hangup completes; ``at_once``: the
+        hangup application runs on the session thread already (03), no tick to wait for."""
         if self.hangup_started:
             return
         self.hangup_started = True
@@ -998,12 +1081,13 @@ class FakeLeg:
                   or conn.socket_mode == "static")
         if silent:
             self.hangup_cause = cause
-            self._stop_apps("PLAYBACK ERROR")
+            self._stop_apps(media_response)
             if peer is not None:
                 gevent.spawn(peer.hangup_by_peer, cause)
             self._finish_hangup(conn)
             return
-        self.step()
+        if not at_once:
+            self.step()
         if self.bridge_first and self.bridge_active and self.bridge_peer.hangup_started:
             # the other side hung up first: UNBRIDGE, back to CS_EXECUTE, then our hangup (02b B)
             self.set_var("bridge_hangup_cause", self.bridge_peer.hangup_cause)
@@ -1025,13 +1109,14 @@ class FakeLeg:
             gevent.spawn(peer.hangup_by_peer, cause)
         if conn.linger is not None and conn.linger >= 0:
             conn.send(linger_notice(self.uuid, self.channel_name, conn.linger))  # 05: right after HANGUP
-        self._stop_apps("PLAYBACK ERROR")
+        self._stop_apps(media_response)
         if self.bridge_first and self.bridge_active and not unbridged:
             self.set_var("bridge_hangup_cause", cause)
             self.emit("CHANNEL_UNBRIDGE", prefix=[("Bridge-A-Unique-ID", self.uuid),
                                                   ("Bridge-B-Unique-ID", self.bridge_peer.uuid)])
         if not self.socket_app_done:
-            self.step()
+            if conn.linger is not None and conn.linger >= 0:
+                self.step()  # 05 (linger N, scheduled hangup): UNPARK a tick after HANGUP; 01-04: at once
             self.emit("CHANNEL_UNPARK")
             self.socket_app_done = True
             self.emit("CHANNEL_EXECUTE_COMPLETE",
@@ -1168,6 +1253,8 @@ class FakeCall:
         self.a_leg: FakeLeg | None = None
         self.t_connect: float | None = None
         self.t_callee_command: float | None = None
+        self.ticks_before_callee_command: int | None = None
+        self.writes_before_callee_command: int | None = None
         self.callee_failures: list[tuple[str, str]] = []
         self.connect_error: Exception | None = None
         self.ended = GeventEvent()
@@ -1193,6 +1280,11 @@ class FakeCall:
     def note_callee_command(self) -> None:
         if self.t_callee_command is None:
             self.t_callee_command = time.monotonic()
+            leg = self.a_leg
+            if leg is not None and leg.connection is not None:
+                # what the first leg went through before the callee's INVITE (bench/call_pdd.py)
+                self.ticks_before_callee_command = leg.ticks
+                self.writes_before_callee_command = leg.connection.writes_received
 
     @property
     def admission_latency(self) -> float | None:
@@ -1233,12 +1325,14 @@ class FakeCall:
 class FakeFreeSwitch:
     """The fake switch. ``place_call`` makes FreeSWITCH hand a new channel to the app."""
 
-    def __init__(self, app_host: str, app_port: int, *, event_step: float = 0.0, time_scale: float = 1.0,
+    def __init__(self, app_host: str, app_port: int, *, tick: float | None = None, time_scale: float = 1.0,
                  realistic: bool = False, default_callee: LegScript | None = None,
                  record_frames: bool = True, core_uuid: str | None = None):
         self.app_host = app_host
         self.app_port = app_port
-        self.event_step = 0.02 if realistic else event_step
+        if tick is None:
+            tick = FS_TICK if realistic else FS_TICK * time_scale
+        self.tick = tick
         self.time_scale = time_scale
         self.default_callee = default_callee or LegScript()
         self.record_frames = record_frames
@@ -1555,15 +1649,22 @@ class FakeFreeSwitch:
         word, _, rest = command.strip().partition(" ")
         if word == "originate":
             owner.call.note_callee_command()
-        body = self.api(command, owner=owner)
-        owner.step()
-        conn = owner.connection
-        if conn is None or not conn.wants("BACKGROUND_JOB"):
-            return
-        head = self.event_head("BACKGROUND_JOB", *self.calling("BACKGROUND_JOB"))
-        block = head + "".join(f"{k}: {url_encode(v)}\n" for k, v in (
-            ("Job-UUID", job_uuid), ("Job-Owner-UUID", owner.uuid), ("Job-Command", word), ("Job-Command-Arg", rest)))
-        conn.send(event_plain(block, body))
+        answered = GeventEvent()
+        owner.pending_jobs.add(answered)
+        try:
+            body = self.api(command, owner=owner)
+            owner.step()
+            conn = owner.connection
+            if conn is None or not conn.wants("BACKGROUND_JOB"):
+                return
+            head = self.event_head("BACKGROUND_JOB", *self.calling("BACKGROUND_JOB"))
+            block = head + "".join(f"{k}: {url_encode(v)}\n" for k, v in (
+                ("Job-UUID", job_uuid), ("Job-Owner-UUID", owner.uuid), ("Job-Command", word),
+                ("Job-Command-Arg", rest)))
+            conn.send(event_plain(block, body))
+        finally:
+            owner.pending_jobs.discard(answered)
+            answered.set()
 
     def _originate(self, rest: str, owner: FakeLeg | None) -> str:
         tokens = _split_originate_args(rest)

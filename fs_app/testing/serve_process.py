@@ -21,6 +21,7 @@ FSAPP = str(Path(sys.executable).parent / "fsapp")
 # "fsapp serving: Event Socket 127.0.0.1:8084, admin http://127.0.0.1:8080 (node host:123, worker 1 of 2)"
 SERVING = re.compile(r"fsapp serving: Event Socket (?P<esl>\S+), admin http://(?P<http>\S+) "
                      r"\(node (?P<node>[^,)]+)(?:, worker (?P<worker>\d+) of \d+)?\)")
+DIRECTORY = re.compile(r"SIP directory for FreeSWITCH on http://(?P<address>\S+)/directory")
 SUPERVISING = re.compile(r"fsapp supervising \d+ workers on Event Socket (?P<esl>\S+), admin http://(?P<http>\S+) ")
 
 
@@ -29,14 +30,18 @@ def port_of(address: str) -> int:
 
 
 class ServeProcess:
-    def __init__(self, env: dict, *options: str, esl: str = "127.0.0.1:0", http: str = "127.0.0.1:0"):
-        self.process = subprocess.Popen([FSAPP, "serve", "--esl", esl, "--http", http, *options], env=env,
+    def __init__(self, env: dict, *options: str, esl: str = "127.0.0.1:0", http: str = "127.0.0.1:0",
+                 directory: str = "127.0.0.1:0"):
+        # the directory only listens when env sets FSAPP_DIRECTORY_SECRET; its port is then picked too
+        self.process = subprocess.Popen([FSAPP, "serve", "--esl", esl, "--http", http, "--directory", directory,
+                                         *options], env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.esl_port = self.http_port = 0
+        self.directory_port = 0  # set by wait_directory()
         self.nodes: dict[int, str] = {}  # worker number (0 without --workers) -> node name
 
     @property
@@ -87,6 +92,12 @@ class ServeProcess:
             self.esl_port, self.http_port = port_of(match["esl"]), port_of(match["http"])
             index += 1
         return self
+
+    def wait_directory(self, timeout: float = 60.0) -> int:
+        """The SIP directory's port, once a process logged that it listens there."""
+        match, _ = self.wait_for(DIRECTORY, timeout=timeout)
+        self.directory_port = port_of(match["address"])
+        return self.directory_port
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 60.0) -> tuple[int, str]:
         """Send ``signum`` and wait for the exit; (exit code, output). Kills it if it hangs."""

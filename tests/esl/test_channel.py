@@ -434,3 +434,28 @@ def test_header_block_lookup_matches_a_dict_built_line_by_line():
     assert dict(block.items()) == expected
     with pytest.raises(ProtocolError):
         HeaderBlock("Event-Name: DTMF\nno separator here")
+
+
+def test_play_and_hang_up_stops_the_ringback_and_hangs_up_after_the_prompt(make_server, make_fake):
+    def flow(ch, results):
+        ch.execute("pre_answer")
+        ringback = ch.execute_async("playback", "tone_stream://%(2000,4000,440,480);loops=-1")
+        results["cause"] = ch.play_and_hang_up("tone_stream://%(100,0,440)", "USER_BUSY", break_media=True,
+                                               timeout=5)
+        results["ringback"] = ringback.response(timeout=5) if ringback.done else None
+
+    results, call, _ = run_call(make_server, make_fake, flow)
+    assert "error" not in results and results["cause"] == "USER_BUSY"
+    leg = call.a_leg
+    assert leg.hangup_cause == "USER_BUSY" and not leg.answered  # early media only: 486 to the caller
+    writes = [data for _, direction, data in leg.connection.frames if direction == "app->fs"]
+    joined = b"".join(writes)
+    # the ringback stopped, the prompt played to its end, then the hangup application ran
+    assert joined.index(b"api uuid_break") < joined.index(b"execute-app-arg: tone_stream://%(100") \
+        < joined.index(b"execute-app-name: hangup")
+    events = leg.events_sent
+    assert events.index("CHANNEL_PROGRESS_MEDIA") < events.index("CHANNEL_HANGUP")
+    completes = [data for _, direction, data in leg.connection.frames
+                 if direction == "fs->app" and b"Event-Name: CHANNEL_EXECUTE_COMPLETE" in data
+                 and b"Application: playback" in data]
+    assert len(completes) == 2 and all(b"Application-Response: FILE%20PLAYED" in c for c in completes)

@@ -39,7 +39,9 @@ KEY_VARIABLES = ("variable_pagd_digit", "variable_read_result", "variable_origin
                  "variable_bridge_hangup_cause", "variable_current_application",
                  "variable_current_application_response", "variable_fsapp_parent", "variable_fsapp_role",
                  "variable_origination_caller_id_number", "variable_origination_uuid",
-                 "variable_record_completion_cause", "variable_sip_invite_failure_status")
+                 "variable_record_completion_cause", "variable_sip_invite_failure_status",
+                 "variable_playback_terminators", "variable_playback_terminator_used", "variable_d",
+                 "variable_endpoint_disposition")
 
 pytestmark = pytest.mark.skipif(not TRANSCRIPTS.is_dir(), reason=f"{TRANSCRIPTS} not found")
 
@@ -301,6 +303,8 @@ SINGLE_LEG = {
                                                                         hangup_relative_to="execute:playback")),
     "05a-record-sched-hangup-sendmsg": {},
     "05b-record-sched-hangup-api": {},
+    # pre_answer, ringback, originate; the callee answers 486: hangup USER_BUSY on the early leg
+    "07b-early-media-busy-A": dict(callee_scripts={"callee": LegScript(outcome="busy")}),
 }
 #: scenarios whose FreeSWITCH timers start once the fake answered the app's frame with this text
 SCHEDULER_HELD_UNTIL = {"05a-record-sched-hangup-sendmsg": "sched_hangup", "05b-record-sched-hangup-api": "sched_hangup"}
@@ -366,17 +370,21 @@ def test_url_encoding_matches_freeswitch():
 
 TWO_LEG = {
     # 02a: the callee's BYE 2.53 s after the bridge; 02b: the caller's, 4.77 s after it
-    "02a": dict(a=dict(), callee={"2002": LegScript(presses=[Press("1", 1.7)], hangup_after=2.53,
-                                                    hangup_relative_to="bridge")}),
-    "02b": dict(a=dict(script=LegScript(hangup_after=4.77, hangup_relative_to="bridge")),
-                callee={"2003": LegScript(presses=[Press("1", 1.7)])}),
+    "02a-two-legs": dict(a=dict(), callee={"2002": LegScript(presses=[Press("1", 1.7)], hangup_after=2.53,
+                                                             hangup_relative_to="bridge")}),
+    "02b-two-legs": dict(a=dict(script=LegScript(hangup_after=4.77, hangup_relative_to="bridge")),
+                         callee={"2003": LegScript(presses=[Press("1", 1.7)])}),
+    # 07: the agent leg only pre-answered; the callee answers after 1.0 s and hangs up 3.92 s after
+    # the bridge; uuid_bridge answers the early A leg by itself
+    "07-early-media-uuid-bridge": dict(a=dict(), callee={"callee": LegScript(answer_after=1.0, hangup_after=3.92,
+                                                                             hangup_relative_to="bridge")}),
 }
 
 
 @pytest.mark.parametrize("name", sorted(TWO_LEG))
 def test_two_leg_transcripts(name):
-    frames_a = load(f"{name}-two-legs-A")
-    frames_b = load(f"{name}-two-legs-B")
+    frames_a = load(f"{name}-A")
+    frames_b = load(f"{name}-B")
     kwargs, call_id_real = call_kwargs_from(frames_a[1]["raw"])
     real_b_uuid = parse_block(frames_b[1]["raw"].split("\n\n")[0])
     real_b_uuid = dict(real_b_uuid)["Unique-ID"]
@@ -418,3 +426,37 @@ def test_two_leg_transcripts(name):
         fake.close()
         listener_a.close()
         listener_b.close()
+
+
+#: 08: an answered callee-like leg (originated over inbound ESL) hears a 4 s file; the far end
+#: presses 9 about 1.65 s after the answer (1.6 s into the prompt)
+DIGIT_DURING_PROMPT = ("08a-digits-during-playback-B", "08b-digits-during-pagd-B", "08c-playback-terminators-B")
+
+
+@pytest.mark.parametrize("name", DIGIT_DURING_PROMPT)
+def test_digit_during_prompt_transcripts(name):
+    frames = load(name)
+    inbound = load("08a-digits-during-playback-inbound")
+    originate = next(f["raw"] for f in inbound if f["dir"] == "app->fs" and f["raw"].startswith("bgapi originate"))
+    real_uuid = dict(parse_block(frames[1]["raw"].split("\n\n")[0]))["Unique-ID"]
+    listener = Listener()
+    b_address = "%s:%d" % listener.address
+    command = originate.strip()[len("bgapi "):].replace("127.0.0.1:8085", b_address)
+    command = re.sub(r"origination_uuid=[0-9a-f-]+", f"origination_uuid={real_uuid}", command)
+    fake = FakeFreeSwitch(*listener.address, time_scale=SCALE,
+                          default_callee=LegScript(file_seconds=4.0, presses=[Press("9", 1.65, "answer")]))
+    replayer = Replayer(frames, {})
+    try:
+        accept = gevent.spawn(listener.accept)
+        originate_job = gevent.spawn(fake.api, command)
+        conn = accept.get(timeout=5)
+        replayer.run(conn)
+        assert replayer.error is None, replayer.error
+        assert originate_job.get(timeout=5) == f"+OK {real_uuid}\n"
+        leg = fake.legs[real_uuid]
+        assert leg.call.wait_ended(5)
+        expected, eof = replayer.expected()
+        compare(expected, eof, replayer, None, None, fixed={real_uuid: "<B>"})
+    finally:
+        fake.close()
+        listener.close()

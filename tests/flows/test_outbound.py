@@ -115,6 +115,76 @@ def test_opt_out_writes_dnc_revokes_consent_and_blocks_the_next_call(db, make_se
     assert names(played(again.a_leg)) == ["blocked_callee_protected"]
 
 
+def test_the_originate_goes_first_and_the_bridge_answers_the_agent_leg(sqlite_db, make_settings, telephony):
+    make_tenant()
+    fake = telephony.start(make_settings())
+    call = finished(place_agent_call(fake, callee_scripts={CALLEE: LegScript(presses=[Press("2")], **TALKS)}))
+    a_leg = call.a_leg
+    # nothing between the socket's set-up and the originate; early media follows in the same write
+    assert a_leg.commands[:5] == ["connect", "myevents", "event plain BACKGROUND_JOB", "linger",
+                                  a_leg.commands[4]]
+    assert a_leg.commands[4].startswith("bgapi originate {") and "playback_terminators=9" in a_leg.commands[4]
+    executed = [data.split(b"execute-app-name: ")[1].split(b"\n")[0].decode()
+                for _, direction, data in a_leg.connection.frames
+                if direction == "app->fs" and b"execute-app-name: " in data]
+    assert executed[:2] == ["pre_answer", "playback"] and "answer" not in executed
+    # the 183 first; the 200 (CHANNEL_ANSWER) only once uuid_bridge joined it to the callee (07)
+    events = a_leg.events_sent
+    assert events.index("CHANNEL_PROGRESS_MEDIA") < events.index("CHANNEL_ANSWER")
+    assert events.index("CHANNEL_ANSWER") > events.index("CHANNEL_EXECUTE", events.index("CHANNEL_PROGRESS_MEDIA") + 1)
+    assert record_of(call).result == "completed"
+
+
+def test_opt_out_key_during_the_disclosure(db, make_settings, telephony):
+    tenant = make_tenant()
+    fake = telephony.start(make_settings())
+    # a 1 s disclosure; the callee presses 9 0.3 s into it (fs-transcripts 08: a playback
+    # consumes keys, so this works only because 9 is one of the leg's playback_terminators)
+    script = LegScript(file_seconds=100, presses=[Press("9", 30, relative_to="execute:playback")])
+    call = finished(place_agent_call(fake, callee_scripts={CALLEE: script}))
+    a_leg, (b_leg,) = call.a_leg, call.callee_legs
+    assert names(played(b_leg)) == ["disclosure", "optout_confirm"]  # no question asked
+    disclosure_done = next(data for _, direction, data in b_leg.connection.frames
+                           if direction == "fs->app" and b"Event-Name: CHANNEL_EXECUTE_COMPLETE" in data
+                           and b"Application: playback" in data)
+    assert b"variable_playback_terminator_used: 9\n" in disclosure_done  # cut short by the key
+    entry = DoNotCall.get(DoNotCall.number == CALLEE)
+    assert (entry.tenant_id, entry.source, entry.source_call) == (tenant.id, "optout", b_leg.uuid)
+    assert Consent.get(Consent.number == CALLEE).revoked_at is not None
+    assert a_leg.hangup_cause == "CALL_REJECTED" and early_media_only(a_leg)  # 603
+    record = record_of(call)
+    assert (record.result, record.recording_digit) == ("opted_out", "9") and record.recording_consent_at is not None
+
+
+def test_opt_out_key_during_the_acknowledgement_before_the_bridge(sqlite_db, make_settings, telephony):
+    make_tenant()
+    fake = telephony.start(make_settings())
+    script = LegScript(file_seconds=100, presses=[Press("2"),  # declines recording, then changes their mind
+                                                  Press("9", 30, relative_to="complete:play_and_get_digits")])
+    call = finished(place_agent_call(fake, callee_scripts={CALLEE: script}))
+    (b_leg,) = call.callee_legs
+    assert names(played(b_leg)) == ["disclosure", "consent_request", "consent_declined", "optout_confirm"]
+    assert b_leg.bridged_with is None and call.a_leg.hangup_cause == "CALL_REJECTED"
+    assert record_of(call).result == "opted_out"
+    assert DoNotCall.select().count() == 1
+
+
+def test_consent_key_during_the_disclosure_is_not_an_answer(sqlite_db, make_settings, telephony):
+    """A 1 pressed before the question was asked is consumed by the disclosure (08a): it is
+    neither consent nor an early end of the disclosure; silence afterwards is a decline."""
+    make_tenant()
+    fake = telephony.start(make_settings())
+    script = LegScript(file_seconds=100, presses=[Press("1", 30, relative_to="execute:playback"), Press(None),
+                                                  Press(None)], **TALKS)
+    call = finished(place_agent_call(fake, callee_scripts={CALLEE: script}))
+    (b_leg,) = call.callee_legs
+    assert b_leg.dtmf_sent == ["1"]
+    assert names(played(b_leg)) == ["disclosure", "consent_request", "consent_repeat", "consent_declined"]
+    assert b_leg.recordings == [] and "playback_terminator_used" not in b_leg.variables
+    record = record_of(call)
+    assert (record.result, record.recording_digit, record.recording_path) == ("completed", "", "")
+
+
 def test_opt_out_also_to_the_platform_list_when_configured(sqlite_db, make_settings, telephony):
     make_tenant()
     fake = telephony.start(make_settings(optout_to_platform_dnc="true"))
@@ -122,18 +192,28 @@ def test_opt_out_also_to_the_platform_list_when_configured(sqlite_db, make_setti
     assert sorted(e.scope for e in DoNotCall.select()) == ["platform", "tenant"]
 
 
-@pytest.mark.parametrize("outcome,result,cause,prompt", [
-    ("busy", "busy", "USER_BUSY", "callee_busy"),
-    ("no_answer", "no_answer", "NO_ANSWER", "callee_no_answer"),
-    ("reject", "rejected", "CALL_REJECTED", "callee_rejected"),
-    ("unallocated", "failed", "UNALLOCATED_NUMBER", "callee_failed"),
+def early_media_only(leg) -> bool:
+    """The leg got a 183 (pre_answer) and never a 200: its phone sees the hangup cause as the
+    SIP final response (fs-transcripts 07b)."""
+    events = leg.events_sent
+    return "CHANNEL_PROGRESS_MEDIA" in events and "CHANNEL_ANSWER" not in events
+
+
+@pytest.mark.parametrize("outcome,result,cause,prompt,agent_cause", [
+    ("busy", "busy", "USER_BUSY", "callee_busy", "USER_BUSY"),  # 486 Busy Here
+    ("no_answer", "no_answer", "NO_ANSWER", "callee_no_answer", "NO_ANSWER"),  # 480
+    ("reject", "rejected", "CALL_REJECTED", "callee_rejected", "CALL_REJECTED"),  # 603
+    ("unallocated", "failed", "UNALLOCATED_NUMBER", "callee_failed", "UNALLOCATED_NUMBER"),  # 404
+    ("unreachable", "failed", "NORMAL_TEMPORARY_FAILURE", "callee_failed", "NORMAL_TEMPORARY_FAILURE"),  # 503
 ])
-def test_failed_callee_leg(sqlite_db, make_settings, telephony, outcome, result, cause, prompt):
+def test_failed_callee_leg(sqlite_db, make_settings, telephony, outcome, result, cause, prompt, agent_cause):
     make_tenant()
     fake = telephony.start(make_settings())
     call = finished(place_agent_call(fake, callee_scripts={CALLEE: LegScript(outcome=outcome)}))
     assert call.callee_legs == [] and call.callee_failures == [(CALLEE, cause)]
-    assert names(played(call.a_leg)) == ["tone", prompt] and call.a_leg.hangup_cause == "NORMAL_CLEARING"
+    # the prompt in early media, then the cause the agent's phone gets as its final response
+    assert names(played(call.a_leg)) == ["tone", prompt] and call.a_leg.hangup_cause == agent_cause
+    assert early_media_only(call.a_leg)
     record = record_of(call)
     assert (record.result, record.hangup_cause, record.charge_fen, record.charged) == (result, cause, 0, True)
     assert record.prompts == [prompt]
@@ -163,7 +243,7 @@ def test_callee_hangs_up_during_the_prompts(sqlite_db, make_settings, telephony)
     slow = LegScript(file_seconds=100, hangup_after=30, hangup_relative_to="execute:playback")
     call = finished(place_agent_call(fake, callee_scripts={CALLEE: slow}))
     assert names(played(call.a_leg)) == ["tone", "callee_rejected"]
-    assert call.a_leg.hangup_cause == "NORMAL_CLEARING"
+    assert call.a_leg.hangup_cause == "CALL_REJECTED" and early_media_only(call.a_leg)  # 603 Decline
     record = record_of(call)
     assert record.result == "abandoned" and record.prompts == ["disclosure"] and record.charge_fen == 10
     assert_released(call)

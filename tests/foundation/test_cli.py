@@ -169,7 +169,7 @@ def test_seat_add_with_pin_and_campaign(cli, acme, script_file):
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["acme", "not-an-address"], "USER@DOMAIN"),
+    (["acme", "not an address!"], "expected USER or USER@DOMAIN"),  # a bare USER is on the tenant's domain
     (["ghost", "1001@pbx.example.com"], "unknown tenant"),
     (["acme", "1001@pbx.example.com", "--role", "boss"], "invalid choice"),
     (["acme", "1001@pbx.example.com", "--days", "0"], "--days: must be between 1 and 3660 days, got 0"),

@@ -97,3 +97,23 @@ def test_restricted_provinces_are_canonical_official_names():
     assert s.restricted_provinces == ("新疆维吾尔自治区", "广东省", "西藏自治区")
     with pytest.raises(ConfigError, match="restricted_provinces.*not a province"):
         load_settings({"FSAPP_RESTRICTED_PROVINCES": "Atlantis"})
+
+
+def test_the_callees_keys_must_differ():
+    assert load_settings({"FSAPP_OPTOUT_KEY": "#", "FSAPP_CONSENT_AGREE_KEY": "5"}).consent_agree_key == "5"
+    with pytest.raises(ConfigError, match=r"keys must differ.*optout_key='1' \(from env FSAPP_OPTOUT_KEY\)"):
+        load_settings({"FSAPP_OPTOUT_KEY": "1"})
+    with pytest.raises(ConfigError, match="keys must differ"):
+        load_settings({}).replace(consent_decline_key="1")
+
+
+def test_the_early_media_phase_must_end_before_the_agents_sip_timers():
+    """The agent leg stays in early media (183) while the callee rings and is prompted: ringing
+    plus the longest prompts must stay below early_media_max_s (SIP Timer C, > 3 minutes)."""
+    from fs_app.config import pre_bridge_budget_s
+    defaults = load_settings({})
+    assert pre_bridge_budget_s(defaults._values) == 30 + 4 * 30 + 2 * 5 < defaults.early_media_max_s == 180
+    with pytest.raises(ConfigError, match=r"originate_timeout_s \(60, from env FSAPP_ORIGINATE_TIMEOUT_S\).*"
+                                          r"below early_media_max_s \(180"):
+        load_settings({"FSAPP_ORIGINATE_TIMEOUT_S": "60"})
+    assert load_settings({"FSAPP_ORIGINATE_TIMEOUT_S": "60", "FSAPP_EARLY_MEDIA_MAX_S": "240"}).originate_timeout_s == 60

@@ -1,0 +1,58 @@
+"""The seats page shows each seat's SIP registration, read from FreeSWITCH (a fake inbound Event
+Socket here); when FreeSWITCH cannot answer, the page still renders, with a note instead of an
+error. The dashboard's live figures refresh themselves through a static script (CSP: 'self')."""
+from __future__ import annotations
+
+import pytest
+
+from admin import create_app
+from fs_app.testing import FakeInboundEventSocket
+
+
+@pytest.fixture
+def freeswitch():
+    fake = FakeInboundEventSocket("esl-pw")
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def app(settings, freeswitch):
+    """The admin, asking the fake FreeSWITCH for registrations."""
+    return create_app(settings.replace(inbound_esl_address="{}:{}".format(*freeswitch.address),
+                                       esl_password="esl-pw"), testing=True)
+
+
+def test_the_seats_page_shows_registrations_of_the_seats_one_may_see(world, browser, freeswitch):
+    freeswitch.register("1001", "acme.example.com", agent="Yealink SIP-T46U", network_ip="192.0.2.7")
+    freeswitch.register("2001", "globex.example.com", agent="Globex-Phone/1.0", network_ip="192.0.2.9")
+    page = browser("op").get("/seats").get_data(as_text=True)
+    assert "Yealink SIP-T46U" in page and "sip:1001@192.0.2.7:5062" in page and "Globex-Phone/1.0" in page
+    assert 'id="registrations-note"' not in page
+    assert page.count("已注册") == 2
+    own = browser("acme_admin").get("/seats").get_data(as_text=True)
+    assert "Yealink SIP-T46U" in own and "Globex-Phone" not in own and "192.0.2.9" not in own
+
+
+def test_an_unresponsive_freeswitch_leaves_a_note_and_the_page_renders(world, browser, freeswitch):
+    freeswitch.register("1001", "acme.example.com", agent="Yealink SIP-T46U")
+    b = browser("op")
+    freeswitch.hold()  # accepts, then never answers: the page waits only its short deadline
+    response = b.get("/seats")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="registrations-note"' in page and "no answer" in page
+    assert "1001@acme.example.com" in page and "Yealink" not in page
+    freeswitch.release()
+
+
+def test_the_dashboard_refreshes_its_live_figures_with_a_static_script(world, browser):
+    b = browser("op")
+    page = b.get("/").get_data(as_text=True)
+    assert '<script src="/static/live-refresh.js" defer></script>' in page
+    assert 'id="live-refresh" data-live-refresh="10"' in page
+    assert 'id="live-cards" data-live-region' in page and 'id="live-wrap" data-live-region' in page
+    script = b.get("/static/live-refresh.js")
+    assert script.status_code == 200 and "javascript" in script.content_type
+    assert "data-live-region" in script.get_data(as_text=True)
+    assert "script-src 'self'" in b.get("/").headers["Content-Security-Policy"]
