@@ -1,7 +1,7 @@
 """CSV that a spreadsheet opens as data, never as formulas (OWASP "CSV injection").
 
-Every CSV the product writes (``fsapp calls|complaint list|statement --format csv``, the admin's
-``/calls/export.csv``) goes through ``CsvWriter``. A text cell that starts with ``=``, ``+``,
+Every CSV the product writes (``fsapp calls|complaint list|statement|seat list --format csv``,
+the admin's ``/calls/export.csv``) goes through ``CsvWriter``. A text cell that starts with ``=``, ``+``,
 ``-``, ``@``, a tab or a carriage return is written with a leading single quote: Excel and
 LibreOffice then show it as text instead of evaluating it, and the rest of the value is intact
 (a SIP From user of ``=HYPERLINK(...)`` reaches the file as ``'=HYPERLINK(...)``). Lines end

@@ -15,6 +15,8 @@ import pytest
 from fs_app.testing import FakeInboundEventSocket
 from models import AuditLog, Seat
 
+from csv_checks import HOSTILE, assert_kept, assert_no_formula, parse
+
 PASSWORD = re.compile(r"SIP password \(shown once\): ([A-Za-z0-9]{20})$", re.M)
 DOMAIN = "acme.pbx.example.com"
 
@@ -95,6 +97,16 @@ def test_seat_list_shows_registrations_or_a_note(cli, acme, freeswitch):
     down = cli("seat", "list", "acme", extra_env={"FSAPP_INBOUND_ESL_ADDRESS": "127.0.0.1:1"})
     assert down.code == 0 and "note: registrations not shown" in down.err
     assert f"1001@{DOMAIN}" in down.out
+
+
+def test_seat_list_csv_neutralises_what_a_phone_reports(cli, acme, freeswitch):
+    """A registration's user agent is whatever the phone says: in a CSV it must not be a formula."""
+    cli("seat", "add", "acme", "1001")
+    freeswitch.register("1001", DOMAIN, agent=HOSTILE[0], network_ip="192.0.2.7")
+    listed = cli("seat", "list", "acme", "--format", "csv", extra_env=esl_env(freeswitch))
+    rows = parse(listed.out)
+    assert_no_formula(rows)
+    assert_kept(rows, "user_agent", HOSTILE[0])
 
 
 def test_import_writes_the_passwords_to_a_private_file_and_reports_bad_rows(cli, acme, tmp_path):
