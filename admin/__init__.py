@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from flask import Flask, g, render_template
+from flask_babel import gettext as _
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -12,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import models
 from models.admin_sessions import SESSION_LIFETIME
 
-from . import auth, formatting, i18n, labels
+from . import auth, display, formatting, i18n, labels
 from .secret import load_secret_key
 from .views import BLUEPRINTS
 
@@ -49,6 +50,7 @@ def create_app(settings, *, testing: bool = False) -> Flask:
     Babel(app, locale_selector=i18n.selected_locale)
     formatting.register(app)
     labels.register(app)
+    display.register(app)
     app.register_blueprint(auth.blueprint)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
@@ -67,11 +69,22 @@ def create_app(settings, *, testing: bool = False) -> Flask:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error):
-        return render_template("error.html", code=400, message=error.description), 400
+        # Flask-WTF's own description is English ("The CSRF token is missing."): say it in the page's language
+        return render_template("error.html", code=400, message=_(
+            "表单已过期或来源无法验证（CSRF 校验失败）。请返回上一页刷新后重新提交。")), 400
 
-    for code in (403, 404):
+    for code in (400, 403, 404, 405, 413):
         app.register_error_handler(code, lambda error, code=code: (
             render_template("error.html", code=code, message=""), code))
+
+    @app.errorhandler(500)
+    def _server_error(error):
+        # never Werkzeug's English page; the exception itself goes to the log (Flask logs it first)
+        try:
+            return render_template("error.html", code=500, message=""), 500
+        except Exception:  # the error page itself failed (the database is down): a bare page in both languages
+            app.logger.exception("the error page could not be rendered")
+            return "500 · 服务器出错 / server error", 500, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.after_request
     def _security_headers(response):

@@ -2,23 +2,33 @@
 
 Paging never uses OFFSET: a page starts strictly after the last row of the previous one, so a
 deep page costs what the first one does (indexes: (created_at), (tenant, created_at),
-(callee_number, created_at), (seat, created_at))."""
+(callee_number, created_at), (seat, created_at)).
+
+The reason filter: a call's reasons are a JSON list in a text column, which no index can search
+inside. Blocked calls have a partial index on (reasons, created_at) (migration 5), and the
+distinct reason lists are few (combinations of ~20 codes), so the filter first walks that index
+from one distinct list to the next (one seek each), keeps the lists containing the code, then
+reads each list's newest calls from the index in order and merges them. A code that no call has
+answers after the walk, without touching a call row."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from peewee import Value, fn
+from peewee import SQL, Value
 
 from models.calls import CALL_RESULTS, CallRecord
-from models.clock import local_day_bounds
-from models.numbers import try_normalize
+from models.clock import local_day, local_day_bounds, utcnow
 from models.tenancy import Campaign, Tenant
 
+from . import number_search
 from .form_values import optional_local_date
+from .paging import Total, capped_total
 
 PAGE_SIZE = 50
+PARTIAL_NUMBER_DAYS = 7  # a prefix/suffix search without dates looks at this many local days
 _CURSOR = re.compile(r"^(\d{8}T\d{6}\.\d{6})_(\d{1,18})$")
 _REASON = re.compile(r"^[A-Z_]{2,40}$")
 
@@ -36,9 +46,10 @@ class CallFilters:
     date_from: str = ""
     date_to: str = ""
     problems: list[str] = field(default_factory=list)
+    number_search: number_search.NumberSearch = number_search.NumberSearch("")
 
     @classmethod
-    def from_args(cls, args, tenant_id: int | None) -> "CallFilters":
+    def from_args(cls, args, tenant_id: int | None, *, pii: bool = False) -> "CallFilters":
         filters = cls(tenant_id=tenant_id, seat=args.get("seat", "").strip(),
                       campaign=args.get("campaign", "").strip(), number=args.get("number", "").strip(),
                       result=args.get("result", "").strip(), reason=args.get("reason", "").strip().upper(),
@@ -47,8 +58,12 @@ class CallFilters:
             filters.problems.append("result")
         if filters.reason and not _REASON.match(filters.reason):
             filters.problems.append("reason")
-        if filters.number and try_normalize(filters.number) is None:
-            filters.problems.append("number")
+        filters.number_search = number_search.parse(filters.number, pii=pii)
+        if filters.number_search.kind in ("prefix", "suffix") and not (filters.date_from or filters.date_to):
+            # a partial number is matched by scanning calls by time: bound the scan to the last week
+            filters.date_from = (local_day(utcnow()) - timedelta(days=PARTIAL_NUMBER_DAYS - 1)).isoformat()
+        if filters.number and not filters.number_search.usable:
+            filters.problems.append("number_too_long" if filters.number_search.kind == "too_long" else "number")
         for name in ("date_from", "date_to"):
             if getattr(filters, name) and optional_local_date(getattr(filters, name)) is None:
                 filters.problems.append(name)
@@ -72,13 +87,12 @@ class CallFilters:
             ids = [c.id for c in campaigns]
             # an unknown campaign matches nothing: answer without scanning the calls
             query = query.where(CallRecord.campaign.in_(ids) if ids else CallRecord.id < 0)
-        if self.number and "number" not in self.problems:
-            query = query.where(CallRecord.callee_number == try_normalize(self.number))
+        if self.number:
+            query = self.number_search.apply(query, CallRecord.callee_number)
         if self.result and "result" not in self.problems:
             query = query.where(CallRecord.result == self.result)
-        if self.reason and "reason" not in self.problems:
-            # reasons is a JSON list stored as text: match the quoted code, bypassing the JSON converter
-            query = query.where(CallRecord.reasons ** Value(f'%"{self.reason}"%', converter=False))
+        if self.reason and "reason" in self.problems:
+            query = query.where(CallRecord.id < 0)  # a malformed code matches nothing
         start = optional_local_date(self.date_from)
         if start is not None:
             query = query.where(CallRecord.created_at >= local_day_bounds(start)[0])
@@ -109,8 +123,35 @@ LIST_COLUMNS = (
 )
 
 
-def newest_first(filters: CallFilters, after: tuple[datetime, int] | None = None):
+#: the partial index's condition, written as it is in the index so that both databases use it
+BLOCKED = SQL("decision = 'blocked'")
+
+
+def reason_lists_with(code: str) -> list[str]:
+    """Every distinct reasons list (stored JSON text) of blocked calls that contains ``code``.
+
+    A walk over the partial index (reasons, created_at): one seek per distinct list."""
+    found, last = [], None
+    while True:
+        query = CallRecord.select(CallRecord.reasons).where(BLOCKED)
+        if last is not None:
+            query = query.where(CallRecord.reasons > Value(last, converter=False))
+        row = query.order_by(CallRecord.reasons).limit(1).tuples().first()
+        if row is None:
+            return found
+        last = row[0] if isinstance(row[0], str) else json.dumps(row[0], ensure_ascii=False, sort_keys=True)
+        if code in json.loads(last):
+            found.append(last)
+
+
+def _with_reason_list(query, reasons_text: str):
+    return query.where(BLOCKED & (CallRecord.reasons == Value(reasons_text, converter=False)))
+
+
+def newest_first(filters: CallFilters, after: tuple[datetime, int] | None = None, *, reasons_text: str | None = None):
     query = filters.apply(CallRecord.select(*LIST_COLUMNS))
+    if reasons_text is not None:
+        query = _with_reason_list(query, reasons_text)
     if after is not None:
         created_at, call_id = after
         # (created_at, id) < (after): written as a range on created_at so the index bounds the scan
@@ -125,13 +166,26 @@ class CallPage:
     next_cursor: str | None
     tenant_codes: dict[int, str]
     campaign_codes: dict[int, str]
+    total: Total
+
+
+def _newest(filters: CallFilters, after, limit: int) -> list[CallRecord]:
+    """The ``limit`` newest matching calls after the cursor; with a reason, merged from each
+    reasons list containing it (each read in index order)."""
+    if not (filters.reason and "reason" not in filters.problems):
+        return list(newest_first(filters, after).limit(limit))
+    rows = []
+    for reasons_text in reason_lists_with(filters.reason):
+        rows.extend(newest_first(filters, after, reasons_text=reasons_text).limit(limit))
+    rows.sort(key=lambda call: (call.created_at, call.id), reverse=True)
+    return rows[:limit]
 
 
 def page(filters: CallFilters, cursor: str = "", size: int = PAGE_SIZE) -> CallPage:
-    rows = list(newest_first(filters, decode_cursor(cursor)).limit(size + 1))
+    rows = _newest(filters, decode_cursor(cursor), size + 1)
     more = len(rows) > size
     rows = rows[:size]
-    return CallPage(rows, encode_cursor(rows[-1]) if more else None, *labels_for(rows))
+    return CallPage(rows, encode_cursor(rows[-1]) if more else None, *labels_for(rows), total=total_matching(filters))
 
 
 def labels_for(rows: list[CallRecord]) -> tuple[dict[int, str], dict[int, str]]:
@@ -149,7 +203,7 @@ def iterate_all(filters: CallFilters, limit: int, chunk: int = 2000):
     after = None
     produced = 0
     while produced < limit:
-        rows = list(newest_first(filters, after).limit(min(chunk, limit - produced)))
+        rows = _newest(filters, after, min(chunk, limit - produced))
         if not rows:
             return
         yield rows
@@ -157,5 +211,11 @@ def iterate_all(filters: CallFilters, limit: int, chunk: int = 2000):
         after = (rows[-1].created_at, rows[-1].id)
 
 
-def count_matching(filters: CallFilters) -> int:
-    return filters.apply(CallRecord.select(fn.COUNT(CallRecord.id))).scalar()
+def total_matching(filters: CallFilters) -> Total:
+    """How many calls match, counted up to paging.COUNT_CAP."""
+    if not (filters.reason and "reason" not in filters.problems):
+        return capped_total(filters.apply(CallRecord.select(CallRecord.id)))
+    total = Total(0, False)
+    for reasons_text in reason_lists_with(filters.reason):
+        total += capped_total(_with_reason_list(filters.apply(CallRecord.select(CallRecord.id)), reasons_text))
+    return total

@@ -17,7 +17,7 @@ def yuan_to_fen(text: str, what: str) -> int:
     """'12.3' -> 1230: decimal text, never a float (C2)."""
     match = _YUAN.match(text or "")
     if not match:
-        raise InvalidInput(f"{what}: enter an amount in yuan such as 100 or 99.50")
+        raise InvalidInput("%(what)s: enter an amount in yuan such as 100 or 99.50", what=what)
     whole, cents = match.group(1), (match.group(2) or "").ljust(2, "0")
     return int(whole) * 100 + int(cents)
 
@@ -25,7 +25,7 @@ def yuan_to_fen(text: str, what: str) -> int:
 def whole_number(text: str, what: str) -> int:
     text = (text or "").strip()
     if not re.fullmatch(r"\d{1,9}", text):
-        raise InvalidInput(f"{what} must be a whole number")
+        raise InvalidInput("%(what)s must be a whole number", what=what)
     return int(text)
 
 
@@ -39,13 +39,13 @@ def local_datetime(text: str, what: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{what}: expected a date and time such as 2026-11-23 18:00") from None
+        raise InvalidInput("%(what)s: expected a date and time such as 2026-11-23 18:00", what=what) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=LOCAL_ZONE)
     try:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     except OverflowError:  # past year 1 or 9999 in UTC
-        raise OutOfRange(f"{what} must be {TIME_RANGE_TEXT}") from None
+        raise OutOfRange("%(what)s must be %(time_range)s", what=what, time_range=TIME_RANGE_TEXT) from None
     return check_time(value, what)
 
 

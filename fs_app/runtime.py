@@ -14,11 +14,11 @@ import os
 import socket
 
 import gevent
-from gevent.pywsgi import WSGIServer
 
 import models
 import models.db
 import models.migrations
+from fs_app.http_server import NoDelayWSGIServer
 from fs_app.listeners import Listeners, format_address
 
 log = logging.getLogger("fsapp.serve")
@@ -134,12 +134,12 @@ def run(settings, listeners: Listeners, *, checkpointer: bool, worker: str = "")
     settings = node_settings(settings, worker=bool(worker))
     stop_checkpointer = models.db.start_wal_checkpointer() if checkpointer else (lambda: None)
     call_server = build_call_server(settings, *listeners.esl_address, listener=listeners.esl)
-    web = WSGIServer(listeners.http, build_web_app(settings, call_server), log=None, error_log=log)
+    web = NoDelayWSGIServer(listeners.http, build_web_app(settings, call_server), log=None, error_log=log)
     servers = [web]
     if listeners.directory is not None:
         from fs_app.directory.app import PATH, DirectoryApp
 
-        servers.append(WSGIServer(listeners.directory, DirectoryApp(settings), log=None, error_log=log))
+        servers.append(NoDelayWSGIServer(listeners.directory, DirectoryApp(settings), log=None, error_log=log))
         log.info("SIP directory for FreeSWITCH on http://%s%s", format_address(*listeners.directory_address), PATH)
     call_server.start()
     for server in servers:

@@ -56,7 +56,7 @@ def hash_password(password: str) -> str:
 
 def check_password_strength(password: str) -> str:
     if not isinstance(password, str) or len(password) < PASSWORD_MIN_LENGTH:
-        raise InvalidInput(f"password must be at least {PASSWORD_MIN_LENGTH} characters")
+        raise InvalidInput("password must be at least %(length)s characters", length=PASSWORD_MIN_LENGTH)
     if len(password) > 200:
         raise InvalidInput("password is longer than 200 characters")
     if password.strip() != password:
@@ -71,7 +71,7 @@ def generate_password() -> str:
 def get_user(username: str) -> AdminUser:
     user = AdminUser.get_or_none(AdminUser.username == (username or "").strip())
     if user is None:
-        raise NotFound(f"unknown user {username!r}")
+        raise NotFound("unknown user %(username)r", username=username)
     return user
 
 
@@ -79,19 +79,19 @@ def add_user(username: str, *, role: str, password: str, tenant_code: str | None
              actor: str = "system") -> AdminUser:
     username = (username or "").strip()
     if not (USERNAME_MIN <= len(username) <= USERNAME_MAX) or not all(c.isalnum() or c in "._-@" for c in username):
-        raise InvalidInput(f"invalid username {username!r}: {USERNAME_MIN}-{USERNAME_MAX} letters, digits, '.', '_', '-', '@'")
+        raise InvalidInput("invalid username %(username)r: %(shortest)s-%(longest)s letters, digits, '.', '_', '-', '@'", username=username, shortest=USERNAME_MIN, longest=USERNAME_MAX)
     if role not in USER_ROLES:
-        raise InvalidInput(f"invalid role {role!r}: expected one of {', '.join(USER_ROLES)}")
+        raise InvalidInput("invalid role %(role)r: expected one of %(choices)s", role=role, choices=", ".join(USER_ROLES))
     if role == "tenant_admin" and not tenant_code:
         raise InvalidInput("a tenant_admin needs --tenant")
     if role != "tenant_admin" and tenant_code:
-        raise InvalidInput(f"a {role} sees all tenants: do not give --tenant")
+        raise InvalidInput("a %(role)s sees all tenants: do not give --tenant", role=role)
     tenant = get_tenant(tenant_code) if tenant_code else None
     check_password_strength(password)
     password_hash = hash_password(password)
     with write_transaction():
         if AdminUser.select().where(AdminUser.username == username).exists():
-            raise InvalidInput(f"user {username!r} already exists")
+            raise InvalidInput("user %(username)r already exists", username=username)
         user = AdminUser.create(username=username, password_hash=password_hash, role=role, tenant=tenant,
                                 pii=bool(pii))
         audit(actor, "user.add", tenant=tenant, target=username, role=role, pii=bool(pii))
@@ -101,7 +101,7 @@ def add_user(username: str, *, role: str, password: str, tenant_code: str | None
 def disable_user(username: str, *, reason: str = "disabled", actor: str = "system") -> AdminUser:
     user = get_user(username)
     if not user.active:
-        raise InvalidInput(f"user {username!r} is already disabled")
+        raise InvalidInput("user %(username)r is already disabled", username=username)
     with write_transaction():
         AdminUser.update(active=False, disabled_at=utcnow(), disabled_reason=reason[:100]).where(
             AdminUser.id == user.id).execute()
@@ -236,9 +236,9 @@ def revoke_token(user: AdminUser, token_id: int, *, actor: str = "system") -> Ap
     """Revoke one of ``user``'s tokens (another user's token id is not found)."""
     row = ApiToken.get_or_none((ApiToken.id == token_id) & (ApiToken.user == user))
     if row is None:
-        raise ForeignReference("token", str(token_id), user.username, f"unknown token {token_id}")
+        raise ForeignReference("token", str(token_id), user.username, "unknown token %(token_id)s", token_id=token_id)
     if row.revoked_at is not None:
-        raise InvalidInput(f"token {token_id} is already revoked")
+        raise InvalidInput("token %(token_id)s is already revoked", token_id=token_id)
     with write_transaction():
         ApiToken.update(revoked_at=utcnow()).where(ApiToken.id == row.id).execute()
         audit(actor, "token.revoke", tenant=user.tenant_id, target=user.username, token_id=row.id)

@@ -83,7 +83,7 @@ def debit(tenant_id: int, kind: str, amount_fen: int, *, key: str | None, requir
     hold). Returns (entry, created); the same key twice gives (existing entry, False).
     """
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
-        raise InvalidInput(f"a debit is a positive whole number of fen, got {amount_fen!r}")
+        raise InvalidInput("a debit is a positive whole number of fen, got %(amount_fen)r", amount_fen=amount_fen)
     at = at or utcnow()
     with write_transaction():
         tenant = ledger.locked_tenant(tenant_id)
@@ -351,7 +351,7 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
       the record is flagged ``cdr_mismatch`` for the operator instead of being charged again.
     """
     if source not in CHARGE_SOURCES:
-        raise InvalidInput(f"unknown charge source {source!r}")
+        raise InvalidInput("unknown charge source %(source)r", source=source)
     if not callee_uuid:
         raise InvalidInput("a call is charged by its callee-leg uuid: none given")
     at = at or utcnow()
@@ -363,10 +363,10 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
         if resolved is None:
             resolved = tenant_of_call(callee_uuid, agent_uuid)
         if resolved is None:
-            raise NotFound(f"cannot find the tenant of call {callee_uuid}")
+            raise NotFound("cannot find the tenant of call %(callee_uuid)s", callee_uuid=callee_uuid)
         tenant = _lock_tenant_row(resolved)
         if tenant is None:
-            raise NotFound(f"cannot find the tenant of call {callee_uuid}")
+            raise NotFound("cannot find the tenant of call %(callee_uuid)s", callee_uuid=callee_uuid)
         if record is not None and is_postgres():
             record = _record_row(callee_uuid, agent_uuid, lock=True)  # as it is now that we hold the lock
         record_created = record is None

@@ -39,6 +39,11 @@ class Bound:
     def range_text(self) -> str:
         return f"between {self.low} and {self.high}{' ' + self.unit if self.unit else ''}"
 
+    @property
+    def _range(self) -> dict:
+        """The parameters of the range in a message template."""
+        return dict(low=self.low, high=self.high, **({"unit": self.unit} if self.unit else {}))
+
     def problem(self, value: int) -> str | None:
         """None when ``value`` is inside; otherwise the end of the message: 'must be between ...'."""
         if self.low <= value <= self.high:
@@ -48,10 +53,13 @@ class Bound:
     def check(self, value, what: str) -> int:
         """``value`` when it is a whole number inside the bound; OutOfRange naming ``what`` otherwise."""
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInput(f"{what} must be a whole number {self.range_text}")
-        problem = self.problem(value)
-        if problem:
-            raise OutOfRange(f"{what} {problem}")
+            raise InvalidInput("%(what)s must be a whole number between %(low)s and %(high)s %(unit)s" if self.unit
+                               else "%(what)s must be a whole number between %(low)s and %(high)s",
+                               what=what, **self._range)
+        if self.problem(value):
+            raise OutOfRange("%(what)s must be between %(low)s and %(high)s %(unit)s, got %(value)s" if self.unit
+                             else "%(what)s must be between %(low)s and %(high)s, got %(value)s",
+                             what=what, value=shown(value), **self._range)
         return value
 
 
@@ -94,5 +102,6 @@ TIME_RANGE_TEXT = f"between {EARLIEST_TIME:%Y-%m-%d} and {LATEST_TIME:%Y-%m-%dT%
 def check_time(value: datetime | None, what: str) -> datetime | None:
     """A naive UTC time inside [EARLIEST_TIME, LATEST_TIME] (None passes)."""
     if value is not None and not EARLIEST_TIME <= value <= LATEST_TIME:
-        raise OutOfRange(f"{what} must be {TIME_RANGE_TEXT}, got {value.isoformat()}")
+        raise OutOfRange("%(what)s must be %(time_range)s, got %(value)s", what=what, time_range=TIME_RANGE_TEXT,
+                         value=value.isoformat())
     return value

@@ -119,7 +119,7 @@ def parse_iso(text: str) -> datetime:
     try:
         value = to_utc_naive(datetime.fromisoformat(cleaned))
     except ValueError:
-        raise InvalidInput(f"invalid date/time {text!r}: expected ISO 8601, e.g. 2026-11-23T10:00:00+08:00") from None
+        raise InvalidInput("invalid date/time %(text)r: expected ISO 8601, e.g. 2026-11-23T10:00:00+08:00", text=text) from None
     except OverflowError:  # an offset moved it past year 1 or 9999
-        raise OutOfRange(f"date/time {text!r} must be {TIME_RANGE_TEXT}") from None
+        raise OutOfRange("date/time %(text)r must be %(time_range)s", text=text, time_range=TIME_RANGE_TEXT) from None
     return check_time(value, f"date/time {text!r}")

@@ -132,7 +132,7 @@ def check_call_of_tenant(call_uuid: str, tenant: Tenant) -> None:
         (CallRecord.tenant == tenant) & ((CallRecord.agent_uuid == call_uuid) | (CallRecord.callee_uuid == call_uuid)))
     if not of_tenant.exists():
         raise ForeignReference("call", call_uuid, tenant.code,
-                               f"no call {call_uuid!r} of tenant {tenant.code}: check the call id")
+                               "no call %(call_uuid)r of tenant %(tenant_code)s: check the call id", call_uuid=call_uuid, tenant_code=tenant.code)
 
 
 def file_complaint(tenant_code: str, number: str, *, channel: str, text: str = "", call_uuid: str = "",
@@ -140,7 +140,8 @@ def file_complaint(tenant_code: str, number: str, *, channel: str, text: str = "
                    region: str = "CN", actor: str = "system") -> Filed:
     tenant = get_tenant(tenant_code)
     if channel not in COMPLAINT_CHANNELS:
-        raise InvalidInput(f"invalid channel {channel!r}: expected one of {', '.join(COMPLAINT_CHANNELS)}")
+        raise InvalidInput("invalid channel %(channel)r: expected one of %(choices)s", channel=channel,
+                           choices=", ".join(COMPLAINT_CHANNELS))
     e164 = normalize(number, region)
     call_uuid = (call_uuid or "").strip()
     if call_uuid:
@@ -162,12 +163,13 @@ def answer_complaint(complaint_id: int, text: str, *, at: datetime | None = None
     if not text:
         raise InvalidInput("the answer must not be empty")
     if isinstance(complaint_id, int) and ROW_ID.problem(complaint_id):  # no such row; the query would overflow
-        raise NotFound(f"unknown complaint {shown(complaint_id)}")
+        raise NotFound("unknown complaint %(complaint_id)s", complaint_id=shown(complaint_id))
     complaint = Complaint.get_or_none(Complaint.id == complaint_id)
     if complaint is None:
-        raise NotFound(f"unknown complaint {complaint_id}")
+        raise NotFound("unknown complaint %(complaint_id)s", complaint_id=complaint_id)
     if complaint.answered_at is not None:
-        raise InvalidInput(f"complaint {complaint_id} was already answered at {complaint.answered_at:%Y-%m-%d %H:%M} UTC")
+        raise InvalidInput("complaint %(complaint_id)s was already answered at %(answered_at)s", complaint_id=complaint_id,
+                           answered_at=complaint.answered_at)
     answered = at or utcnow()
     with write_transaction():
         Complaint.update(answered_at=answered, answer=text).where(Complaint.id == complaint_id).execute()

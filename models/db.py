@@ -66,7 +66,7 @@ def open_database(url: str = "", data_dir: Path | str = "var", pool_size: int = 
             timeout=10,
         )
     else:
-        raise InvalidInput(f"unsupported database URL {url!r}: use postgresql://... or leave empty for SQLite")
+        raise InvalidInput("unsupported database URL %(url)r: use postgresql://... or leave empty for SQLite", url=url)
     _opened[key] = db
     database.initialize(db)
     return db

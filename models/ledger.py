@@ -28,7 +28,7 @@ def post(tenant_id: int, kind: str, amount_fen: int, *, promo_fen: int = 0, key:
          call_uuid: str = "", note: str = "", actor: str = "", at=None) -> tuple[LedgerEntry, bool]:
     """Append an entry; returns (entry, created). With a key already posted: (existing, False)."""
     if kind not in LEDGER_KINDS:
-        raise InvalidInput(f"unknown ledger kind {kind!r}")
+        raise InvalidInput("unknown ledger kind %(kind)r", kind=kind)
     if not isinstance(amount_fen, int) or not isinstance(promo_fen, int):
         raise InvalidInput("ledger amounts are integer fen")
     with write_transaction():
@@ -65,9 +65,12 @@ def _check_columns(kind: str, amount_fen: int, promo_fen: int, balance: int, pro
     """Every number of the entry and the balance caches must fit its BIGINT column."""
     for value in (amount_fen, promo_fen):
         if BALANCE_FEN.problem(value):
-            raise OutOfRange(f"{kind} of {shown(amount_fen)} fen refused: an amount must be {BALANCE_FEN.range_text}")
+            raise OutOfRange("%(kind)s of %(amount)s fen refused: an amount must be between %(low)s and %(high)s fen",
+                             kind=kind, amount=shown(amount_fen), low=BALANCE_FEN.low, high=BALANCE_FEN.high)
     for what, value in (("balance", balance), ("promotional balance", promo_balance)):
         if BALANCE_FEN.problem(value):
-            side = f"more than the {BALANCE_FEN.high}" if value > 0 else f"less than the {BALANCE_FEN.low}"
-            raise OutOfRange(f"{kind} of {shown(amount_fen)} fen refused: the {what} would be {shown(value)} fen, "
-                             f"{side} fen a balance can hold")
+            raise OutOfRange("%(kind)s of %(amount)s fen refused: the %(what)s would be %(value)s fen, "
+                             "more than the %(limit)s fen a balance can hold" if value > 0 else
+                             "%(kind)s of %(amount)s fen refused: the %(what)s would be %(value)s fen, "
+                             "less than the %(limit)s fen a balance can hold", kind=kind, amount=shown(amount_fen), what=what, value=shown(value),
+                             limit=BALANCE_FEN.high if value > 0 else BALANCE_FEN.low)

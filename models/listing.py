@@ -25,7 +25,7 @@ from .tenancy import Tenant
 class ImportReport:
     imported: int = 0
     skipped_duplicates: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, message)
+    errors: list[tuple[int, InvalidInput]] = field(default_factory=list)  # (line number, why; str() is the line)
     written: bool = True
 
     @property
@@ -80,7 +80,7 @@ def revoke_consent_by_code(tenant_code: str, number: str, *, region: str = "CN",
     e164 = normalize(number, region)
     count = revoke_consent(tenant, e164, actor=actor)
     if not count:
-        raise InvalidInput(f"tenant {tenant.code} has no active consent for {e164}")
+        raise InvalidInput("tenant %(tenant_code)s has no active consent for %(e164)s", tenant_code=tenant.code, e164=e164)
     return count
 
 
@@ -178,15 +178,15 @@ def _validate_csv(text: str, *, required: tuple[str, ...], optional: tuple[str, 
     except StopIteration:
         raise InvalidInput("the CSV file is empty") from None
     except csv.Error as exc:
-        raise InvalidInput(f"line 1: {exc}") from None
+        raise InvalidInput("line 1: %(exc)s", exc=exc) from None
     columns = [h.strip().lower() for h in header]
     missing = [c for c in required if c not in columns]
     if missing:
-        raise InvalidInput(f"line 1: missing column(s) {', '.join(missing)}; expected header "
-                           f"{','.join(required + optional)}")
+        raise InvalidInput("line 1: missing column(s) %(missing)s; expected header %(header)s",
+                           missing=", ".join(missing), header=",".join(required + optional))
     unknown = [c for c in columns if c not in required + optional]
     if unknown:
-        raise InvalidInput(f"line 1: unknown column(s) {', '.join(unknown)}")
+        raise InvalidInput("line 1: unknown column(s) %(unknown)s", unknown=", ".join(unknown))
     rows = []
     while True:
         try:
@@ -194,17 +194,18 @@ def _validate_csv(text: str, *, required: tuple[str, ...], optional: tuple[str, 
         except StopIteration:
             break
         except csv.Error as exc:
-            report.errors.append((reader.line_num, str(exc)))
+            report.errors.append((reader.line_num, InvalidInput(str(exc))))
             continue
         line = reader.line_num
         if not any(v.strip() for v in values):
             continue  # blank lines are not errors
         if len(values) != len(columns):
-            report.errors.append((line, f"expected {len(columns)} fields, got {len(values)}"))
+            report.errors.append((line, InvalidInput("expected %(expected)s fields, got %(got)s",
+                                                      expected=len(columns), got=len(values))))
             continue
         try:
             built = build(dict(zip(columns, values)))
             rows.append((line, built) if with_lines else built)
         except InvalidInput as exc:
-            report.errors.append((line, str(exc)))
+            report.errors.append((line, exc))
     return report, rows

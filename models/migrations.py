@@ -56,11 +56,30 @@ def _admin_sessions(migrator) -> None:
     database.create_tables([AdminSession], safe=True)
 
 
+def _report_indexes(migrator) -> None:
+    """Reports and list filters over millions of calls (issue 17): daily statistics of settled days,
+    and partial indexes that only blocked calls (reasons) and CDR mismatches pay for on insert.
+    Plain SQL: both databases take partial indexes, which playhouse.migrate cannot express."""
+    from .call_stats import MODELS
+
+    database.create_tables(MODELS, safe=True)
+    for statement in REPORT_INDEXES:
+        database.execute_sql(statement)
+
+
+REPORT_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS call_record_blocked_reasons ON call_record (reasons, created_at) "
+    "WHERE decision = 'blocked'",
+    "CREATE INDEX IF NOT EXISTS call_record_cdr_mismatch ON call_record (created_at) WHERE cdr_mismatch",
+)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _initial_schema),
     (2, "daily use counters of leased numbers", _lease_daily_use),
     (3, "tenant SIP domains and seat SIP credentials (a1-hash)", _seat_sip_accounts),
     (4, "server-side admin sessions", _admin_sessions),
+    (5, "daily call statistics and partial indexes for reports", _report_indexes),
 ]
 
 
@@ -85,7 +104,8 @@ def require_current() -> None:
 
     version = current_version()
     if version < latest_version():
-        raise InvalidInput(f"database schema is at version {version}, expected {latest_version()}: run `fsapp init`")
+        raise InvalidInput("database schema is at version %(version)s, expected %(latest)s: run `fsapp init`",
+                           version=version, latest=latest_version())
 
 
 def migrate(migrations: list[Migration] | None = None) -> list[int]:

@@ -49,9 +49,9 @@ def normalize(raw: str, region: str = "CN") -> str:
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidInput(f"invalid phone number {raw!r}") from None
+        raise InvalidInput("invalid phone number %(raw)r", raw=raw) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidInput(f"invalid phone number {raw!r}")
+        raise InvalidInput("invalid phone number %(raw)r", raw=raw)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -40,9 +40,10 @@ def pay_out(tenant_id: int, kind: str, amount_fen: int, *, promo_fen: int | None
     can now and the rest when the live calls have ended).
     """
     if kind not in PAYOUT_KINDS:
-        raise InvalidInput(f"unknown payout kind {kind!r}: expected one of {', '.join(PAYOUT_KINDS)}")
+        raise InvalidInput("unknown payout kind %(kind)r: expected one of %(choices)s", kind=kind,
+                           choices=", ".join(PAYOUT_KINDS))
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
-        raise InvalidInput(f"a payout is a positive whole number of fen, got {amount_fen!r}")
+        raise InvalidInput("a payout is a positive whole number of fen, got %(amount_fen)r", amount_fen=amount_fen)
     if promo_fen is not None and (not isinstance(promo_fen, int) or not 0 <= promo_fen <= amount_fen):
         raise InvalidInput("the promotional part of a payout is between 0 and its amount")
     if kind == "refund" and promo_fen:

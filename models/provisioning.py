@@ -40,44 +40,44 @@ STATUS_TRANSITIONS = {
 
 def _code(value: str, what: str) -> str:
     if not isinstance(value, str) or not CODE_PATTERN.match(value):
-        raise InvalidInput(f"invalid {what} code {value!r}: use letters, digits, '_', '-', '.' (max 64)")
+        raise InvalidInput("invalid %(what)s code %(value)r: use letters, digits, '_', '-', '.' (max 64)", what=what, value=value)
     return value
 
 
 def _text(value: str, what: str, max_length: int = 200) -> str:
     value = (value or "").strip()
     if not value:
-        raise InvalidInput(f"{what} must not be empty")
+        raise InvalidInput("%(what)s must not be empty", what=what)
     if len(value) > max_length:
-        raise InvalidInput(f"{what} is longer than {max_length} characters")
+        raise InvalidInput("%(what)s is longer than %(max_length)s characters", what=what, max_length=max_length)
     return value
 
 
 def _fen(value, what: str, bound: Bound = bounds.PRICE_FEN) -> int:
     """Whole fen inside ``bound`` (a price by default; bounds.AMOUNT_FEN for a payment)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{what} must be a whole number of fen")
+        raise InvalidInput("%(what)s must be a whole number of fen", what=what)
     return bound.check(value, what)
 
 
 def get_tenant(code: str) -> Tenant:
     tenant = Tenant.get_or_none(Tenant.code == code)
     if tenant is None:
-        raise NotFound(f"unknown tenant {code!r}")
+        raise NotFound("unknown tenant %(code)r", code=code)
     return tenant
 
 
 def get_campaign(tenant: Tenant, code: str) -> Campaign:
     campaign = Campaign.get_or_none((Campaign.tenant == tenant) & (Campaign.code == code))
     if campaign is None:
-        raise ForeignReference("campaign", code, tenant.code, f"unknown campaign {code!r} of tenant {tenant.code}")
+        raise ForeignReference("campaign", code, tenant.code, "unknown campaign %(code)r of tenant %(tenant_code)s", code=code, tenant_code=tenant.code)
     return campaign
 
 
 def split_sip_address(address: str) -> tuple[str, str]:
     match = SIP_ADDRESS.match((address or "").strip())
     if not match:
-        raise InvalidInput(f"invalid seat {address!r}: expected USER@DOMAIN")
+        raise InvalidInput("invalid seat %(address)r: expected USER@DOMAIN", address=address)
     return match.group(1), match.group(2).lower()
 
 
@@ -85,7 +85,7 @@ def get_seat(address: str) -> Seat:
     user, domain = split_sip_address(address)
     seat = Seat.get_or_none((Seat.sip_user == user) & (Seat.sip_domain == domain))
     if seat is None:
-        raise NotFound(f"unknown seat {address!r}")
+        raise NotFound("unknown seat %(address)r", address=address)
     return seat
 
 
@@ -116,9 +116,9 @@ def add_tenant(code: str, *, name: str, display_name: str, hotline: str, seats: 
     )
     with write_transaction():
         if Tenant.select().where(Tenant.code == code).exists():
-            raise InvalidInput(f"tenant {code!r} already exists")
+            raise InvalidInput("tenant %(code)r already exists", code=code)
         if domain_owner(domain) is not None:
-            raise InvalidInput(f"SIP domain {domain} belongs to another tenant")
+            raise InvalidInput("SIP domain %(domain)s belongs to another tenant", domain=domain)
         tenant = Tenant.create(**fields)
         audit(actor, "tenant.add", tenant=tenant, target=code)
     return tenant
@@ -134,17 +134,18 @@ def set_tenant(code: str, *, status: str | None = None, seats: int | None = None
     new_domain = check_domain(sip_domain) if sip_domain is not None else None
     if status is not None:
         if status not in TENANT_STATUSES:
-            raise InvalidInput(f"invalid status {status!r}: expected one of {', '.join(TENANT_STATUSES)}")
+            raise InvalidInput("invalid status %(status)r: expected one of %(choices)s", status=status,
+                               choices=", ".join(TENANT_STATUSES))
         if status != tenant.status:
             if status not in STATUS_TRANSITIONS[tenant.status]:
-                raise InvalidInput(f"tenant {code} cannot go from {tenant.status} to {status}")
+                raise InvalidInput("tenant %(code)s cannot go from %(tenant_status)s to %(status)s", code=code, tenant_status=tenant.status, status=status)
             changes.update(status=status, status_changed_at=utcnow())
             if status == "terminated":
                 changes.update(terminated_at=utcnow(), termination_kind=termination_kind)
     if seats is not None:
         used = Seat.select().where((Seat.tenant == tenant) & Seat.active).count()
         if bounds.SEATS.check(seats, "seats") < used:
-            raise InvalidInput(f"tenant {code} has {used} seats in use; cannot set purchased seats to {seats}")
+            raise InvalidInput("tenant %(code)s has %(used)s seats in use; cannot set purchased seats to %(seats)s", code=code, used=used, seats=seats)
         changes["seats_purchased"] = seats
     if rate is not None:
         changes["rate_out_fen"] = _fen(rate, "rate")
@@ -161,11 +162,10 @@ def set_tenant(code: str, *, status: str | None = None, seats: int | None = None
             try:
                 parsed = parse_windows(windows)
             except ValueError as exc:
-                raise InvalidInput(f"invalid windows {windows!r}: {exc}") from None
+                raise InvalidInput("invalid windows %(windows)r: %(exc)s", windows=windows, exc=exc) from None
             if platform_windows is not None and not within(parsed, platform_windows):
-                raise InvalidInput(
-                    f"windows {format_windows(parsed)} are wider than the platform's "
-                    f"{format_windows(platform_windows)}: a tenant may only narrow them")
+                raise InvalidInput("windows %(windows)s are wider than the platform's %(platform)s: a tenant may only narrow them",
+                                   windows=format_windows(parsed), platform=format_windows(platform_windows))
             changes["calling_windows"] = format_windows(parsed)
     if not changes and new_domain is None:
         raise InvalidInput("nothing to change: give at least one option")
@@ -184,7 +184,8 @@ def ban_tenant(code: str, *, function: str, until, reason: str = "", actor: str 
     tenant = get_tenant(code)
     now = now or utcnow()
     if function not in BAN_FUNCTIONS:
-        raise InvalidInput(f"invalid function {function!r}: expected one of {', '.join(BAN_FUNCTIONS)}")
+        raise InvalidInput("invalid function %(function)r: expected one of %(choices)s", function=function,
+                           choices=", ".join(BAN_FUNCTIONS))
     check_time(until, "the ban's end time")
     if until is not None and until <= now:
         raise InvalidInput("the ban's end time is in the past")
@@ -206,7 +207,7 @@ def lift_ban(code: str, function: str, *, actor: str = "system", now=None) -> in
                          & (TenantBan.until.is_null() | (TenantBan.until > now)))
                   .execute())
         if not lifted:
-            raise InvalidInput(f"tenant {code} has no active {function} ban")
+            raise InvalidInput("tenant %(code)s has no active %(function)s ban", code=code, function=function)
         audit(actor, "tenant.unban", tenant=tenant, target=code, function=function)
     return lifted
 
@@ -233,7 +234,7 @@ def lease_number(tenant_code: str, number: str, *, days: int = 30, monthly_fee: 
     _fen(monthly_fee, "monthly fee")
     bounds.NUMBER_MAX_CALLS.check(max_calls, "max calls")
     if inbound_mode not in INBOUND_MODES:
-        raise InvalidInput(f"invalid inbound mode {inbound_mode!r}")
+        raise InvalidInput("invalid inbound mode %(inbound_mode)r", inbound_mode=inbound_mode)
     province, city = region_of(e164)
     now = utcnow()
     fields = dict(tenant=tenant, province=province, city=city, leased_at=now,
@@ -243,7 +244,8 @@ def lease_number(tenant_code: str, number: str, *, days: int = 30, monthly_fee: 
         existing = NumberLease.get_or_none(NumberLease.number == e164)
         if existing is not None and existing.released_at is None and existing.paid_through > now:
             owner = "this tenant" if existing.tenant_id == tenant.id else "another tenant"
-            raise InvalidInput(f"{e164} is already leased to {owner} until {existing.paid_through:%Y-%m-%d %H:%M} UTC")
+            raise InvalidInput("%(number)s is already leased to %(owner)s until %(until)s", number=e164, owner=owner,
+                               until=existing.paid_through)
         if existing is not None:
             NumberLease.update(**fields).where(NumberLease.id == existing.id).execute()
             lease = NumberLease.get_by_id(existing.id)
@@ -267,7 +269,7 @@ def add_campaign(tenant_code: str, code: str, *, script: str, record: bool = Tru
     status = "approved" if (auto_approve_clean and not hits) else "review"
     with write_transaction():
         if Campaign.select().where((Campaign.tenant == tenant) & (Campaign.code == code)).exists():
-            raise InvalidInput(f"campaign {code!r} already exists for tenant {tenant.code}")
+            raise InvalidInput("campaign %(code)r already exists for tenant %(tenant_code)s", code=code, tenant_code=tenant.code)
         campaign = Campaign.create(tenant=tenant, code=code, name=name or code, script=script,
                                    status=status, screening_hits=hits, record=bool(record))
         audit(actor, "campaign.add", tenant=tenant, target=code, status=status, hits=hits)
@@ -298,7 +300,7 @@ def review_campaign(tenant_code: str, code: str, *, approve: bool, note: str = "
     target = "approved" if approve else "rejected"
     allowed_from = {"review", "rejected", "draft"} if approve else {"review", "approved", "draft"}
     if campaign.status not in allowed_from:
-        raise InvalidInput(f"campaign {code} is {campaign.status}; cannot mark it {target}")
+        raise InvalidInput("campaign %(code)s is %(campaign_status)s; cannot mark it %(target)s", code=code, campaign_status=campaign.status, target=target)
     with write_transaction():
         Campaign.update(status=target, review_note=note or "", reviewed_by=actor, reviewed_at=utcnow(),
                         updated_at=utcnow()).where(Campaign.id == campaign.id).execute()

@@ -36,7 +36,7 @@ def split_seat(tenant: Tenant, address: str) -> tuple[str, str]:
         text = f"{text}@{tenant.sip_domain}"
     match = SIP_ADDRESS.match(text)
     if not match:
-        raise InvalidInput(f"invalid seat {address!r}: expected USER or USER@DOMAIN")
+        raise InvalidInput("invalid seat %(address)r: expected USER or USER@DOMAIN", address=address)
     return match.group(1), match.group(2).lower()
 
 
@@ -56,10 +56,9 @@ def claim_domain(tenant: Tenant, domain: str, *, actor: str) -> None:
         return
     owner = domain_owner(domain)
     if owner is not None and owner != tenant.id:
-        raise InvalidInput(f"SIP domain {domain} belongs to another tenant")
+        raise InvalidInput("SIP domain %(domain)s belongs to another tenant", domain=domain)
     if Seat.select().where((Seat.tenant == tenant) & (Seat.sip_domain == tenant.sip_domain)).exists():
-        raise InvalidInput(f"tenant {tenant.code} has seats on its SIP domain {tenant.sip_domain}; "
-                           f"a seat must be USER@{tenant.sip_domain}")
+        raise InvalidInput("tenant %(tenant_code)s has seats on its SIP domain %(tenant_sip_domain)s; a seat must be USER@%(tenant_sip_domain)s", tenant_code=tenant.code, tenant_sip_domain=tenant.sip_domain)
     Tenant.update(sip_domain=domain).where(Tenant.id == tenant.id).execute()
     audit(actor, "tenant.sip_domain", tenant=tenant, target=tenant.code, old=tenant.sip_domain, new=domain)
     tenant.sip_domain = domain
@@ -70,7 +69,7 @@ def get_tenant_seat(tenant_code: str, address: str) -> tuple[Tenant, Seat]:
     user, domain = split_seat(tenant, address)
     seat = Seat.get_or_none((Seat.sip_user == user) & (Seat.sip_domain == domain) & (Seat.tenant == tenant))
     if seat is None:
-        raise NotFound(f"tenant {tenant.code} has no seat {user}@{domain}")
+        raise NotFound("tenant %(tenant_code)s has no seat %(user)s@%(domain)s", tenant_code=tenant.code, user=user, domain=domain)
     return tenant, seat
 
 
@@ -90,14 +89,14 @@ def _validate(tenant: Tenant, address: str, role: str, days: int, pin_number: st
               region: str) -> SeatRequest:
     user, domain = split_seat(tenant, address)
     if role not in SEAT_ROLES:
-        raise InvalidInput(f"invalid role {role!r}: expected agent or admin")
+        raise InvalidInput("invalid role %(role)r: expected agent or admin", role=role)
     bounds.DAYS.check(days, "days")
     pinned = None
     if pin_number:
         number = normalize(pin_number, region)
         pinned = NumberLease.get_or_none((NumberLease.number == number) & (NumberLease.tenant == tenant))
         if pinned is None:
-            raise ForeignReference("number", number, tenant.code, f"{number} is not leased to tenant {tenant.code}")
+            raise ForeignReference("number", number, tenant.code, "%(number)s is not leased to tenant %(tenant_code)s", number=number, tenant_code=tenant.code)
     default_campaign = get_campaign(tenant, campaign) if campaign else None
     return SeatRequest(user, domain, role, days, pinned, default_campaign)
 
@@ -107,10 +106,10 @@ def _create(tenant: Tenant, request: SeatRequest, period_days: int, actor: str) 
     charge the first rent (C3). Returns the seat with ``issued_password``."""
     claim_domain(tenant, request.domain, actor=actor)
     if Seat.select().where((Seat.sip_user == request.user) & (Seat.sip_domain == request.domain)).exists():
-        raise InvalidInput(f"seat {request.user}@{request.domain} already exists")
+        raise InvalidInput("seat %(request_user)s@%(request_domain)s already exists", request_user=request.user, request_domain=request.domain)
     used = Seat.select().where((Seat.tenant == tenant) & Seat.active).count()
     if used >= tenant.seats_purchased:
-        raise InvalidInput(f"tenant {tenant.code} has used all {tenant.seats_purchased} purchased seats")
+        raise InvalidInput("tenant %(tenant_code)s has used all %(tenant_seats_purchased)s purchased seats", tenant_code=tenant.code, tenant_seats_purchased=tenant.seats_purchased)
     password = generate_password()
     now = utcnow()
     seat = Seat.create(tenant=tenant, sip_user=request.user, sip_domain=request.domain, role=request.role,
@@ -154,12 +153,13 @@ def set_active(tenant_code: str, address: str, active: bool, *, actor: str = "sy
     the purchased seat count)."""
     tenant, seat = get_tenant_seat(tenant_code, address)
     if seat.active == active:
-        raise InvalidInput(f"seat {seat.address} is already {'enabled' if active else 'disabled'}")
+        raise InvalidInput("seat %(address)s is already enabled" if active else "seat %(address)s is already disabled",
+                           address=seat.address)
     with write_transaction():
         if active:
             used = Seat.select().where((Seat.tenant == tenant) & Seat.active).count()
             if used >= tenant.seats_purchased:
-                raise InvalidInput(f"tenant {tenant.code} has used all {tenant.seats_purchased} purchased seats")
+                raise InvalidInput("tenant %(tenant_code)s has used all %(tenant_seats_purchased)s purchased seats", tenant_code=tenant.code, tenant_seats_purchased=tenant.seats_purchased)
         Seat.update(active=active).where(Seat.id == seat.id).execute()
         audit(actor, "seat.enable" if active else "seat.disable", tenant=tenant, target=seat.address)
     return Seat.get_by_id(seat.id)
@@ -187,12 +187,12 @@ def import_seats(tenant_code: str, text: str, *, strict: bool = False, days: int
         try:
             wanted_days = int(row_days) if row_days else days
         except ValueError:
-            raise InvalidInput(f"days must be a whole number, got {row_days!r}") from None
+            raise InvalidInput("days must be a whole number, got %(row_days)r", row_days=row_days) from None
         request = _validate(tenant, row.get("user", ""), (row.get("role") or "agent").strip() or "agent",
                             wanted_days, row.get("pin_number", "").strip() or None,
                             row.get("campaign", "").strip() or None, region)
         if (request.user, request.domain) in seen:
-            raise InvalidInput(f"seat {request.user}@{request.domain} appears twice in the file")
+            raise InvalidInput("seat %(request_user)s@%(request_domain)s appears twice in the file", request_user=request.user, request_domain=request.domain)
         seen.add((request.user, request.domain))
         return request
 
@@ -209,14 +209,14 @@ def import_seats(tenant_code: str, text: str, *, strict: bool = False, days: int
                     with database.atomic():
                         report.seats.append(_create(tenant, request, period_days, actor))
                 except InvalidInput as exc:
-                    report.errors.append((line, str(exc)))
+                    report.errors.append((line, exc))
                     if strict:
                         raise _StrictImportFailed() from None
     except _StrictImportFailed:
         report.seats.clear()
         report.written = False
         return report
-    report.errors.sort()
+    report.errors.sort(key=lambda error: error[0])
     report.imported = len(report.seats)
     return report
 

@@ -38,7 +38,7 @@ def check_domain(domain: str) -> str:
     """A DNS name in lower case, or InvalidInput."""
     value = (domain or "").strip().lower().rstrip(".")
     if not _DOMAIN.match(value):
-        raise InvalidInput(f"invalid SIP domain {domain!r}: expected a DNS name such as acme.pbx.example.com")
+        raise InvalidInput("invalid SIP domain %(domain)r: expected a DNS name such as acme.pbx.example.com", domain=domain)
     return value
 
 

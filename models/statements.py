@@ -36,10 +36,11 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     """[start, end) of a billing month as naive UTC datetimes."""
     match = MONTH.match(month or "")
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise InvalidInput(f"invalid month {month!r}: expected YYYY-MM")
+        raise InvalidInput("invalid month %(month)r: expected YYYY-MM", month=month)
     year, number = int(match.group(1)), int(match.group(2))
     if not EARLIEST_TIME.year <= year <= LATEST_TIME.year:
-        raise OutOfRange(f"month {month!r} must be between {EARLIEST_TIME:%Y-%m} and {LATEST_TIME:%Y-%m}")
+        raise OutOfRange("month %(month)r must be between %(earliest)s and %(latest)s", month=month,
+                         earliest=f"{EARLIEST_TIME:%Y-%m}", latest=f"{LATEST_TIME:%Y-%m}")
     following = (year + 1, 1) if number == 12 else (year, number + 1)
     start = datetime(year, number, 1, tzinfo=BILLING_ZONE).astimezone(timezone.utc).replace(tzinfo=None)
     end = datetime(*following, 1, tzinfo=BILLING_ZONE).astimezone(timezone.utc).replace(tzinfo=None)

@@ -89,11 +89,11 @@ def terminate(code: str, *, kind: str, reason: str = "", actor: str = "system",
     A tenant terminated earlier without a kind (``fsapp tenant set --status terminated``) can be
     given one here, which settles its money."""
     if kind not in TERMINATION_KINDS:
-        raise InvalidInput(f"invalid termination kind {kind!r}: expected violation or operator_fault")
+        raise InvalidInput("invalid termination kind %(kind)r: expected violation or operator_fault", kind=kind)
     at = at or utcnow()
     tenant = get_tenant(code)
     if tenant.status == "terminated" and tenant.termination_kind:
-        raise InvalidInput(f"tenant {code} is already terminated ({tenant.termination_kind})")
+        raise InvalidInput("tenant %(code)s is already terminated (%(tenant_termination_kind)s)", code=code, tenant_termination_kind=tenant.termination_kind)
     with write_transaction():
         if tenant.status != "terminated":
             set_tenant(code, status="terminated", termination_kind=kind, actor=actor)

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from models import accounts
 from models.errors import InvalidInput
 
-from ..form_errors import error_text
+from ..i18n import error_text
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 

@@ -36,7 +36,7 @@ def _reveal_requested() -> bool:
 
 def _filters() -> call_list.CallFilters:
     tenant = chosen_tenant()
-    return call_list.CallFilters.from_args(request.args, tenant.id if tenant else None)
+    return call_list.CallFilters.from_args(request.args, tenant.id if tenant else None, pii=g.user.pii)
 
 
 @blueprint.route("")

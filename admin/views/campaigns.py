@@ -12,6 +12,7 @@ from models.errors import InvalidInput
 from models.tenancy import SCRIPT_STATUSES, Campaign, Tenant
 
 from ..auth import roles
+from ..i18n import error_text
 from ..scope import chosen_tenant, restrict, tenant_code_for_write, visible_tenants, visible_row
 
 blueprint = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -60,7 +61,7 @@ def create():
             name=request.form.get("name", "").strip(), keyword_categories=settings.screening_keywords,
             auto_approve_clean=settings.script_auto_approve_clean, actor=g.user.username)
     except InvalidInput as exc:
-        return render_template("campaigns.html", **_list_context(request.form, str(exc))), 400
+        return render_template("campaigns.html", **_list_context(request.form, error_text(exc))), 400
     flash(_("话术已提交：%(code)s（%(status)s）", code=campaign.code, status=campaign.status))
     return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
 
@@ -87,7 +88,7 @@ def review(campaign_id: int):
         provisioning.review_campaign(campaign.tenant.code, campaign.code, approve=decision == "approve",
                                      note=request.form.get("note", "").strip(), actor=g.user.username)
     except InvalidInput as exc:
-        return detail(campaign_id, error=str(exc)), 400
+        return detail(campaign_id, error=error_text(exc)), 400
     flash(_("已批准话术 %(code)s", code=campaign.code) if decision == "approve"
           else _("已驳回话术 %(code)s", code=campaign.code))
     return redirect(url_for("campaigns.index", status="review"))

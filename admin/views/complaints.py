@@ -11,7 +11,7 @@ from models.tenancy import Tenant
 
 from ..auth import roles
 from ..complaint_filing import answer_complaint, file_complaint
-from ..form_errors import error_text
+from ..i18n import error_text
 from ..form_values import local_datetime
 from ..scope import chosen_tenant, restrict, tenant_code_for_write, visible_tenants, visible_row
 
@@ -59,6 +59,6 @@ def answer(complaint_id: int):
     try:
         answer_complaint(complaint, request.form.get("answer", ""), actor=g.user.username)
     except InvalidInput as exc:
-        return _page(400, answer_error={complaint.id: str(exc)})
+        return _page(400, answer_error={complaint.id: error_text(exc)})
     flash(_("投诉 #%(id)s 已答复", id=complaint.id))
     return redirect(url_for("complaints.index"))

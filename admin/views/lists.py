@@ -12,6 +12,7 @@ from models.numbers import try_normalize
 from models.tenancy import Tenant
 
 from ..auth import roles
+from ..i18n import error_text
 from ..form_values import local_datetime
 from ..scope import chosen_tenant, own_tenant_id, restrict, tenant_code_for_write, visible_tenants
 
@@ -74,7 +75,7 @@ def consent_add():
                                       source=form.get("source", ""), evidence=form.get("evidence", ""),
                                       expires_at=expires, region=_region(), actor=g.user.username)
     except InvalidInput as exc:
-        return _consent_page(400, form=form, error=str(exc))
+        return _consent_page(400, form=form, error=error_text(exc))
     flash(_("已记录同意：%(number)s", number=consent.number))
     return redirect(url_for("lists.consent"))
 
@@ -87,7 +88,7 @@ def consent_import():
                                         strict=request.form.get("strict") == "1", region=_region(),
                                         actor=g.user.username)
     except InvalidInput as exc:
-        return _consent_page(400, import_error=str(exc))
+        return _consent_page(400, import_error=error_text(exc))
     return _consent_page(200 if report.ok else 422, report=report)
 
 
@@ -136,7 +137,7 @@ def dnc_add():
                                 reason=form.get("reason", ""), source="admin", region=_region(),
                                 actor=g.user.username)
     except InvalidInput as exc:
-        return _dnc_page(400, form=form, error=str(exc))
+        return _dnc_page(400, form=form, error=error_text(exc))
     flash(_("已加入禁呼名单：%(number)s", number=entry.number))
     return redirect(url_for("lists.dnc"))
 
@@ -149,5 +150,5 @@ def dnc_import():
                                     strict=request.form.get("strict") == "1", region=_region(),
                                     actor=g.user.username)
     except InvalidInput as exc:
-        return _dnc_page(400, import_error=str(exc))
+        return _dnc_page(400, import_error=error_text(exc))
     return _dnc_page(200 if report.ok else 422, report=report)

@@ -14,7 +14,7 @@ from models.provisioning import active_bans, seats_in_use
 from models.tenancy import BAN_FUNCTIONS, NumberLease, Seat, Tenant, TenantBan
 
 from ..auth import roles
-from ..form_errors import error_text
+from ..i18n import error_text
 from ..form_values import local_datetime, optional_whole_number, whole_number, yuan_to_fen
 
 blueprint = Blueprint("tenants", __name__, url_prefix="/tenants")
@@ -56,7 +56,7 @@ def create():
             industry=form.get("industry", ""), billing_increment_s=_settings().billing_increment_s,
             region=_settings().default_region, actor=g.user.username)
     except InvalidInput as exc:
-        return _list_page(400, form, str(exc))
+        return _list_page(400, form, error_text(exc))
     flash(_("已创建租户 %(code)s（待审核）", code=tenant.code))
     return redirect(url_for("tenants.detail", code=tenant.code))
 

@@ -69,7 +69,7 @@ def _prompt_dir(settings) -> Path:
 def check_tenant_code(code: str) -> str:
     """Tenant codes become directory names: refuse anything that could leave the directory."""
     if not isinstance(code, str) or not _TENANT_CODE.match(code):
-        raise InvalidInput(f"invalid tenant code {code!r}: use letters, digits, '_', '.', '-'")
+        raise InvalidInput("invalid tenant code %(code)r: use letters, digits, '_', '.', '-'", code=code)
     return code
 
 
@@ -140,7 +140,7 @@ def _jobs(settings, tenants: Iterable[TenantLike], generic: bool):
                 try:
                     text = render_text(name, lang, values)
                 except ValueError as exc:
-                    raise InvalidInput(f"tenant {code}: {exc}") from None
+                    raise InvalidInput("tenant %(code)s: %(exc)s", code=code, exc=exc) from None
                 yield f"tenants/{code}/{lang}/{name}.wav", name, lang, text
 
 
@@ -199,16 +199,16 @@ def upload_prompt(settings, tenant_code: str, name: str, source: Path | str, lan
         prompt = None
     if prompt is None or not prompt.tenant_uploadable:
         allowed = ", ".join(p.name for p in PROMPTS.values() if p.tenant_uploadable)
-        raise InvalidInput(f"prompt {name!r} cannot be uploaded by a tenant; allowed: {allowed}")
+        raise InvalidInput("prompt %(name)r cannot be uploaded by a tenant; allowed: %(allowed)s", name=name, allowed=allowed)
     source = Path(source)
     if not source.is_file():
-        raise InvalidInput(f"{source}: no such file")
+        raise InvalidInput("%(source)s: no such file", source=source)
     max_seconds = int(_setting(settings, "prompt_upload_max_seconds", 30))
 
     try:
         info = audio.read_wav(source)
     except audio.AudioError as exc:
-        raise InvalidInput(f"{source.name}: {exc}") from None
+        raise InvalidInput("%(source_name)s: %(exc)s", source_name=source.name, exc=exc) from None
     converted_from = None
     with tempfile.TemporaryDirectory(prefix="fsapp-upload-") as work:
         candidate = source
@@ -223,13 +223,13 @@ def upload_prompt(settings, tenant_code: str, name: str, source: Path | str, lan
                 audio.convert_to_telephone(source, candidate)
                 info = audio.read_wav(candidate)
             except audio.AudioError as exc:
-                raise InvalidInput(f"{source.name}: {exc}") from None
+                raise InvalidInput("%(source_name)s: %(exc)s", source_name=source.name, exc=exc) from None
         if info.frames == 0:
-            raise InvalidInput(f"{source.name}: the recording is empty")
+            raise InvalidInput("%(source_name)s: the recording is empty", source_name=source.name)
         if info.seconds > max_seconds:
             raise InvalidInput(f"{source.name}: the recording lasts {info.seconds:.1f} s; the limit is {max_seconds} s")
         if info.peak < audio.SILENCE_PEAK:
-            raise InvalidInput(f"{source.name}: the recording is silent")
+            raise InvalidInput("%(source_name)s: the recording is silent", source_name=source.name)
 
         target = _prompt_dir(settings) / "uploads" / code / lang / f"{name}.wav"
         target.parent.mkdir(parents=True, exist_ok=True)

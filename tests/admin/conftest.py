@@ -11,7 +11,6 @@ import urllib.parse
 
 import pytest
 from argon2 import PasswordHasher
-from gevent.pywsgi import WSGIServer
 
 from models import accounts, listing, provisioning
 from models.calls import CallRecord, Hold
@@ -19,6 +18,7 @@ from models.clock import utcnow
 from models.people import Complaint
 
 from admin import create_app
+from fs_app.http_server import NoDelayWSGIServer
 
 PASSWORD = "correct horse battery"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -80,7 +80,7 @@ def browser(app):
 @contextlib.contextmanager
 def serving(app):
     """The app on gevent's WSGIServer, as `fsapp serve` runs it, on a free loopback port."""
-    server = WSGIServer(("127.0.0.1", 0), app, log=None)
+    server = NoDelayWSGIServer(("127.0.0.1", 0), app, log=None)
     server.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -1,0 +1,161 @@
+"""Daily call statistics per (tenant, campaign, seat), kept for closed days (issue 17 reports).
+
+A local (Asia/Shanghai) day is *settled* once it ended ``SETTLE_AFTER`` ago: by then its calls
+have ended and their CDRs have been reconciled, so its figures no longer change. A settled day is
+aggregated once from the call records and stored (``CallDayStats``, ``CallDayReason``, one
+``CallDayRollup`` marker per day); a day not yet settled (today, yesterday's first hours) is
+aggregated from the call records on every read. A report over 30 days therefore reads at most a
+few thousand stored rows plus today's calls, whatever the size of the call table.
+
+Only the admin calls this: nothing here runs on the call path."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from peewee import BigIntegerField, CharField, DateField, DateTimeField, IntegerField, IntegrityError, fn
+
+from .base import BaseModel
+from .calls import CallRecord
+from .clock import local_day, local_day_bounds
+from .db import database
+
+SETTLE_AFTER = timedelta(hours=6)
+
+GroupKey = tuple  # (tenant_id, campaign_id, seat_id)
+
+
+class CallDayRollup(BaseModel):
+    """A settled local day whose statistics are stored."""
+
+    day = DateField(primary_key=True)
+    computed_at = DateTimeField()
+
+
+class CallDayStats(BaseModel):
+    day = DateField()
+    tenant_id = IntegerField(null=True)
+    campaign_id = IntegerField(null=True)
+    seat_id = IntegerField(null=True)
+    calls = IntegerField(default=0)
+    blocked = IntegerField(default=0)
+    answered = IntegerField(default=0)
+    billed_minutes = BigIntegerField(default=0)
+    charge_fen = BigIntegerField(default=0)
+    cdr_mismatches = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("day", "tenant_id"), False),)
+
+
+class CallDayReason(BaseModel):
+    """Blocked calls of a day and group by reason code (a call blocked for two reasons counts in both)."""
+
+    day = DateField()
+    tenant_id = IntegerField(null=True)
+    campaign_id = IntegerField(null=True)
+    seat_id = IntegerField(null=True)
+    reason = CharField(max_length=40)
+    calls = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("day", "tenant_id"), False),)
+
+
+MODELS = [CallDayRollup, CallDayStats, CallDayReason]
+COUNTS = ("calls", "blocked", "answered", "billed_minutes", "charge_fen", "cdr_mismatches")
+
+
+@dataclass
+class DayFigures:
+    """One day's figures by group: counts per (tenant, campaign, seat) and blocked calls per reason."""
+
+    day: date
+    counts: dict  # GroupKey -> dict of COUNTS
+    reasons: dict  # GroupKey -> Counter(reason -> calls)
+
+
+def is_settled(day: date, now: datetime) -> bool:
+    return local_day_bounds(day)[1] + SETTLE_AFTER <= now
+
+
+def _aggregate(day: date, tenant_id: int | None) -> DayFigures:
+    """The day's figures straight from the call records (one range of the created_at index)."""
+    start, end = local_day_bounds(day)
+    in_day = (CallRecord.created_at >= start) & (CallRecord.created_at < end)
+    if tenant_id is not None:
+        in_day &= CallRecord.tenant == tenant_id
+    blocked = CallRecord.decision == "blocked"
+    answered = (CallRecord.decision != "blocked") & CallRecord.answered_at.is_null(False)
+    group = (CallRecord.tenant, CallRecord.campaign, CallRecord.seat)
+    rows = (CallRecord.select(*group, fn.COUNT(CallRecord.id), fn.SUM(blocked.cast("integer")),
+                              fn.SUM(answered.cast("integer")), fn.SUM(CallRecord.billed_minutes),
+                              fn.SUM(CallRecord.charge_fen), fn.SUM(CallRecord.cdr_mismatch.cast("integer")))
+            .where(in_day).group_by(*group).tuples())
+    counts = {tuple(row[:3]): dict(zip(COUNTS, (int(v or 0) for v in row[3:]))) for row in rows}
+    reasons: dict = {}
+    reason_rows = (CallRecord.select(*group, CallRecord.reasons, fn.COUNT(CallRecord.id))
+                   .where(in_day & blocked).group_by(*group, CallRecord.reasons).tuples())
+    for tenant, campaign, seat, reason_list, calls in reason_rows:
+        codes = json.loads(reason_list) if isinstance(reason_list, str) else (reason_list or [])
+        tally = reasons.setdefault((tenant, campaign, seat), Counter())
+        for code in set(codes):
+            tally[code] += calls
+    return DayFigures(day, counts, reasons)
+
+
+def _store(figures: DayFigures, now: datetime) -> None:
+    with database.atomic():
+        CallDayRollup.create(day=figures.day, computed_at=now)  # first: a concurrent writer fails here
+        stats = [dict(day=figures.day, tenant_id=k[0], campaign_id=k[1], seat_id=k[2], **v)
+                 for k, v in figures.counts.items()]
+        reasons = [dict(day=figures.day, tenant_id=k[0], campaign_id=k[1], seat_id=k[2], reason=code, calls=n)
+                   for k, tally in figures.reasons.items() for code, n in tally.items()]
+        for chunk in range(0, len(stats), 500):
+            CallDayStats.insert_many(stats[chunk:chunk + 500]).execute()
+        for chunk in range(0, len(reasons), 500):
+            CallDayReason.insert_many(reasons[chunk:chunk + 500]).execute()
+
+
+def settle_days(days: list[date], now: datetime) -> int:
+    """Store the figures of every settled day among ``days`` that is not stored yet; returns how many."""
+    stored = {row.day for row in CallDayRollup.select(CallDayRollup.day).where(CallDayRollup.day.in_(days))}
+    done = 0
+    for day in days:
+        if day in stored or not is_settled(day, now):
+            continue
+        try:
+            _store(_aggregate(day, None), now)
+            done += 1
+        except IntegrityError:  # another process stored it meanwhile: the same figures
+            pass
+    return done
+
+
+def figures(days: list[date], now: datetime, tenant_id: int | None = None) -> list[DayFigures]:
+    """The figures of each day, settled days from storage (stored first if needed), others live."""
+    settle_days(days, now)
+    settled = [d for d in days if is_settled(d, now)]
+    by_day = {d: DayFigures(d, {}, {}) for d in settled}
+    if settled:
+        stats = CallDayStats.select().where(CallDayStats.day.in_(settled))
+        reasons = CallDayReason.select().where(CallDayReason.day.in_(settled))
+        if tenant_id is not None:
+            stats = stats.where(CallDayStats.tenant_id == tenant_id)
+            reasons = reasons.where(CallDayReason.tenant_id == tenant_id)
+        for row in stats:
+            by_day[row.day].counts[(row.tenant_id, row.campaign_id, row.seat_id)] = {c: getattr(row, c) for c in COUNTS}
+        for row in reasons:
+            tally = by_day[row.day].reasons.setdefault((row.tenant_id, row.campaign_id, row.seat_id), Counter())
+            tally[row.reason] += row.calls
+    return [by_day[d] if d in by_day else _aggregate(d, tenant_id) for d in days]
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def today(now: datetime) -> date:
+    return local_day(now)
