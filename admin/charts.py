@@ -37,8 +37,16 @@ def _render(chart, css_class: str) -> Markup:
     return Markup(f'<div class="chart {css_class}">{svg}</div>')
 
 
+def _empty(title: str, message: str, css_class: str) -> Markup:
+    """No data: a sentence in words where an empty 0-1 axis would be."""
+    return Markup('<div class="chart chart-empty {0}"><div class="chart-title">{1}</div><p class="muted">{2}</p></div>').format(
+        Markup.escape(css_class), title, message)
+
+
 def calls_per_hour(total: list[int], answered: list[int], *, title: str, total_label: str,
-                   answered_label: str) -> Markup:
+                   answered_label: str, empty: str) -> Markup:
+    if not any(total):
+        return _empty(title, empty, "chart-calls-per-hour")
     chart = pygal.Bar(title=title, x_labels=[f"{h:02d}" for h in range(24)],
                       y_labels=_whole_ticks(max(total + answered, default=0)), **_COMMON)
     chart.add(total_label, total)
@@ -46,10 +54,26 @@ def calls_per_hour(total: list[int], answered: list[int], *, title: str, total_l
     return _render(chart, "chart-calls-per-hour")
 
 
-def blocked_reasons(counts: list[tuple[str, int]], *, title: str) -> Markup:
-    top = counts[:8]
-    chart = pygal.HorizontalBar(title=title, show_legend=False, truncate_label=-1,
-                                y_labels=_whole_ticks(max((n for _, n in top), default=0)), **_COMMON)
-    chart.x_labels = [label for label, _ in top]
-    chart.add(title, [n for _, n in top])
+def calls_per_day(days: list[str], total: list[int], answered: list[int], *, title: str, total_label: str,
+                  answered_label: str, empty: str) -> Markup:
+    if not any(total):
+        return _empty(title, empty, "chart-calls-per-day")
+    chart = pygal.Bar(title=title, x_labels=days, x_label_rotation=0, show_minor_x_labels=False,
+                      y_labels=_whole_ticks(max(total + answered, default=0)), **_COMMON)
+    chart.x_labels_major = days[::max(1, len(days) // 8)]
+    chart.add(total_label, total)
+    chart.add(answered_label, answered)
+    return _render(chart, "chart-calls-per-day")
+
+
+def blocked_reasons(counts: list[tuple[str, int]], *, title: str, empty: str) -> Markup:
+    """One bar per reason, named in the legend under the chart (two columns, never truncated):
+    labels on the axis were clipped on the left however long the Chinese names were."""
+    top = [(label, n) for label, n in counts[:8] if n]
+    if not top:
+        return _empty(title, empty, "chart-blocked-reasons")
+    chart = pygal.HorizontalBar(title=title, truncate_legend=-1, legend_at_bottom_columns=2,
+                                y_labels=_whole_ticks(max(n for _, n in top)), **_COMMON)
+    for label, n in top:
+        chart.add(label, [n])
     return _render(chart, "chart-blocked-reasons")

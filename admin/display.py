@@ -64,6 +64,11 @@ def _value_text(key: str, value) -> str:
     return str(value)
 
 
+def reject_keys(mapping: dict, *keys: str) -> dict:
+    """URL arguments without the paging ones (for links that start the list again)."""
+    return {k: v for k, v in mapping.items() if k not in keys}
+
+
 def register(app) -> None:
-    app.jinja_env.filters.update(ledger_note=ledger_note, audit_details=audit_details)
+    app.jinja_env.filters.update(ledger_note=ledger_note, audit_details=audit_details, reject_keys=reject_keys)
     app.jinja_env.globals.update(error_text=error_text)

@@ -82,12 +82,19 @@ def error_text(exc: BaseException) -> str:
         return str(exc)
     locale = page_locale()
     table = error_catalogue(locale)
-    params = {name: table.get(value, value) if name in TERM_PARAMETERS and isinstance(value, str) else value
-              for name, value in exc.params.items()}
+    params = {name: _term(table, name, value) for name, value in exc.params.items()}
     try:
         return fill(table.get(template, template), params, show_time=local_time_with_zone)
     except (KeyError, ValueError, TypeError):  # a translation that names other parameters: say it in English
         return str(exc)
+
+
+def _term(table: dict, name: str, value):
+    """A field name (``what``) or unit (``unit``, looked up as ``unit:fen``) in the page's language."""
+    if name not in TERM_PARAMETERS or not isinstance(value, str):
+        return value
+    key = value if name == "what" else f"{name}:{value}"
+    return table.get(key, value)
 
 
 def _foreign(exc: ForeignReference) -> str | None:

@@ -332,6 +332,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("recording_retention_days", 180, _integer(1), "recordings are deleted after this many days", "D1"),
     Setting("terminated_delete_days", 7, _integer(0), "a terminated tenant's data is deleted after this", "D2"),
     Setting("login_idle_disable_days", 365, _integer(1), "admin logins unused this long are disabled", "D4"),
+    Setting("report_low_balance_days", 3, _integer(1, 365),
+            "the reports flag a tenant whose balance lasts fewer days than this at its average daily spend"),
     Setting("admin_secure_cookies", False, _boolean, "mark admin session cookies Secure (set when HTTPS fronts the admin)"),
     Setting("admin_trusted_proxies", 0, _integer(0, 10),
             "reverse proxies in front of the admin whose X-Forwarded-For is believed (0 = none: the peer is the client)"),

@@ -5,7 +5,7 @@ A message is an English template with named parameters: ``InvalidInput("invalid 
 the admin looks the template up in its Chinese catalogue (``admin.i18n.error_text``) and fills in
 the same parameters, so one raise serves both languages. A parameter named ``what`` is a field
 name chosen by the code ("seats", "monthly fee"), never typed by a user: the admin translates it
-too. A ``datetime`` parameter is naive UTC: the CLI shows it as ``2026-11-23 10:00 UTC``, the
+too, and so is ``unit`` (looked up as ``unit:<name>``). A ``datetime`` parameter is naive UTC: the CLI shows it as ``2026-11-23 10:00 UTC``, the
 admin in the page's zone."""
 from __future__ import annotations
 

@@ -243,9 +243,10 @@ def lease_number(tenant_code: str, number: str, *, days: int = 30, monthly_fee: 
     with write_transaction():
         existing = NumberLease.get_or_none(NumberLease.number == e164)
         if existing is not None and existing.released_at is None and existing.paid_through > now:
-            owner = "this tenant" if existing.tenant_id == tenant.id else "another tenant"
-            raise InvalidInput("%(number)s is already leased to %(owner)s until %(until)s", number=e164, owner=owner,
-                               until=existing.paid_through)
+            raise InvalidInput("%(number)s is already leased to this tenant until %(until)s"
+                               if existing.tenant_id == tenant.id else
+                               "%(number)s is already leased to another tenant until %(until)s",
+                               number=e164, until=existing.paid_through)
         if existing is not None:
             NumberLease.update(**fields).where(NumberLease.id == existing.id).execute()
             lease = NumberLease.get_by_id(existing.id)

@@ -7,7 +7,8 @@ from .complaints import blueprint as complaints
 from .dashboard import blueprint as dashboard
 from .lists import blueprint as lists
 from .money import blueprint as money
+from .reports import blueprint as reports
 from .seats import blueprint as seats
 from .tenants import blueprint as tenants
 
-BLUEPRINTS = [dashboard, calls, money, seats, campaigns, lists, complaints, tenants, audit_log, account]
+BLUEPRINTS = [dashboard, calls, reports, money, seats, campaigns, lists, complaints, tenants, audit_log, account]

@@ -15,6 +15,10 @@ from models.numbers import mask_numbers_in
 from models.people import AuditLog
 from models.tenancy import Tenant
 
+from models.clock import local_day_bounds
+
+from ..form_values import optional_local_date
+from ..paging import by_id
 from ..scope import chosen_tenant, own_tenant_id, restrict, visible_tenants
 
 blueprint = Blueprint("audit_log", __name__, url_prefix="/audit")
@@ -53,16 +57,19 @@ def index():
         query = query.where(AuditLog.action.startswith(action))
     if actor:
         query = query.where(AuditLog.actor == actor)
-    before = request.args.get("before", "")
-    if before.isdigit():
-        query = query.where(AuditLog.id < int(before))
-    rows = list(query.order_by(AuditLog.id.desc()).limit(PAGE + 1))
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
+    date_from, date_to = request.args.get("from", "").strip(), request.args.get("to", "").strip()
+    bad_dates = [text for text in (date_from, date_to) if text and optional_local_date(text) is None]
+    if optional_local_date(date_from):
+        query = query.where(AuditLog.at >= local_day_bounds(optional_local_date(date_from))[0])
+    if optional_local_date(date_to):
+        query = query.where(AuditLog.at < local_day_bounds(optional_local_date(date_to))[1])
+    page = by_id(query, AuditLog.id, request.args.get("before", ""), PAGE)
+    rows = page.rows
     reveal = request.args.get("reveal") == "1" and g.user.pii
     if reveal:
         audit(g.user.username, "pii.view", tenant=own_tenant_id(), target="audit", rows=len(rows))
     codes = dict(Tenant.select(Tenant.id, Tenant.code).tuples())
     return render_template("audit.html", rows=[_shown(row, reveal) for row in rows], codes=codes, action=action,
-                           actor=actor, reveal=reveal, next_before=rows[-1].id if more else None,
+                           actor=actor, reveal=reveal, page=page, date_from=date_from, date_to=date_to,
+                           bad_dates=bad_dates,
                            tenant=chosen_tenant(), tenants=visible_tenants())

@@ -25,9 +25,9 @@ def index():
     live = list(live_holds(tenant.id if tenant else None, now).order_by(Hold.created_at.desc()).limit(20))
     hour_chart = charts.calls_per_hour(summary.calls_per_hour, summary.answered_per_hour,
                                        title=_("今日每小时呼叫量"), total_label=_("呼叫"),
-                                       answered_label=_("接通"))
+                                       answered_label=_("接通"), empty=_("今天还没有呼叫"))
     reason_chart = charts.blocked_reasons([(reason_label(code), n) for code, n in summary.blocked_by_reason],
-                                          title=_("今日拦截原因"))
+                                          title=_("今日拦截原因"), empty=_("今天没有被拦截的呼叫"))
     return render_template("dashboard.html", tenant=tenant, tenants=visible_tenants(), summary=summary,
                            live=live, now=now, hour_chart=hour_chart, reason_chart=reason_chart,
                            refresh_seconds=REFRESH_SECONDS)

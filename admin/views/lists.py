@@ -8,17 +8,18 @@ from models import listing
 from models.audit import audit
 from models.errors import InvalidInput
 from models.lists import Consent, DoNotCall
-from models.numbers import try_normalize
 from models.tenancy import Tenant
 
+from .. import number_search
 from ..auth import roles
 from ..i18n import error_text
 from ..form_values import local_datetime
+from ..paging import by_id
 from ..scope import chosen_tenant, own_tenant_id, restrict, tenant_code_for_write, visible_tenants
 
 blueprint = Blueprint("lists", __name__)
 
-PAGE = 200
+PAGE = 100
 
 
 def _region() -> str:
@@ -30,10 +31,11 @@ def _reveal() -> bool:
 
 
 def _search(query, field):
-    wanted = (request.args.get("q") or "").strip()
-    if wanted:
-        query = query.where(field == (try_normalize(wanted, _region()) or wanted))
-    return query
+    """The ?q= number search: whole number, prefix (138*) or suffix (*8000) within what D3 lets
+    this user see (admin.number_search)."""
+    search = number_search.parse(request.args.get("q", ""), pii=g.user.pii, region=_region())
+    g.number_search_problem = search.kind in ("invalid", "too_long") and search.kind
+    return search.apply(query, field)
 
 
 def _uploaded_text() -> str:
@@ -51,10 +53,11 @@ def _uploaded_text() -> str:
 
 def _consent_page(status=200, **extra):
     query = _search(restrict(Consent.select(Consent, Tenant).join(Tenant), Consent.tenant), Consent.number)
-    rows = list(query.order_by(Consent.id.desc()).limit(PAGE))
+    page = by_id(query, Consent.id, request.args.get("before", ""), PAGE)
+    rows = page.rows
     if _reveal():
         audit(g.user.username, "pii.view", tenant=own_tenant_id(), target="consent", rows=len(rows))
-    context = dict(rows=rows, reveal=_reveal(), tenant=chosen_tenant(), tenants=visible_tenants(), form={},
+    context = dict(rows=rows, page=page, reveal=_reveal(), tenant=chosen_tenant(), tenants=visible_tenants(), form={},
                    error="", report=None)
     context.update(extra)
     return render_template("consent.html", **context), status
@@ -105,11 +108,12 @@ def _dnc_page(status=200, **extra):
         query = query.where(DoNotCall.scope == "platform")
     else:
         query = restrict(query, DoNotCall.tenant)
-    rows = list(_search(query, DoNotCall.number).order_by(DoNotCall.id.desc()).limit(PAGE))
+    page = by_id(_search(query, DoNotCall.number), DoNotCall.id, request.args.get("before", ""), PAGE)
+    rows = page.rows
     codes = dict(Tenant.select(Tenant.id, Tenant.code).tuples())
     if _reveal():
         audit(g.user.username, "pii.view", tenant=own, target="dnc", rows=len(rows))
-    context = dict(rows=rows, codes=codes, reveal=_reveal(), tenant=chosen_tenant(), tenants=visible_tenants(),
+    context = dict(rows=rows, page=page, codes=codes, reveal=_reveal(), tenant=chosen_tenant(), tenants=visible_tenants(),
                    scope=scope, form={}, error="", report=None)
     context.update(extra)
     return render_template("dnc.html", **context), status

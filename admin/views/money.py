@@ -12,6 +12,7 @@ from models.clock import local_day, utcnow
 from models.money import LedgerEntry
 
 from ..monthly_statement import month_bounds, statement_for
+from ..paging import by_id
 from ..scope import chosen_tenant, visible_tenants
 
 blueprint = Blueprint("money", __name__, url_prefix="/money")
@@ -39,12 +40,6 @@ def index():
     start, end = month_bounds(month)
     entries = (LedgerEntry.select().where((LedgerEntry.tenant == tenant) & (LedgerEntry.created_at >= start)
                                           & (LedgerEntry.created_at < end)))
-    before = request.args.get("before", "")
-    if before.isdigit():
-        entries = entries.where(LedgerEntry.id < int(before))
-    rows = list(entries.order_by(LedgerEntry.id.desc()).limit(LEDGER_PAGE + 1))
-    more = len(rows) > LEDGER_PAGE
-    rows = rows[:LEDGER_PAGE]
+    page = by_id(entries, LedgerEntry.id, request.args.get("before", ""), LEDGER_PAGE)
     return render_template("money.html", **context, held_fen=int(held), available_fen=tenant.balance_fen - int(held),
-                           statement=statement_for(tenant, month), entries=rows,
-                           next_before=rows[-1].id if more else None)
+                           statement=statement_for(tenant, month), entries=page.rows, page=page)

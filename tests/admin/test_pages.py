@@ -114,7 +114,7 @@ def test_call_detail_shows_reasons_prompts_and_consent(world, browser):
     blocked = text(b.get(f"/calls/{world.acme_blocked.id}"))
     assert "DNC" in blocked and "号码在平台或租户的禁呼名单上" in blocked and "A7" in blocked
     answered = text(b.get(f"/calls/{world.acme_call.id}"))
-    assert "disclosure" in answered and "1（同意）" in answered and "<audio" in answered
+    assert "身份告知" in answered and "disclosure" not in answered and "1（同意）" in answered and "<audio" in answered
     assert b.get("/calls/999999").status_code == 404
     assert b.get("/calls/99999999999999999999").status_code == 404  # past the id column: not found, not a 500
 
@@ -172,7 +172,7 @@ def test_approval_queue_highlights_hits_and_only_operators_decide(world, browser
     assert Campaign.get_by_id(world.globex_campaign.id).status == "approved"
     assert audited("campaign.approve")[0].actor == "op"
     again = op.post(f"/campaigns/{world.globex_campaign.id}/review", {"decision": "approve"})
-    assert again.status_code == 400 and "cannot mark it approved" in text(again)
+    assert again.status_code == 400 and "不能改为 approved" in text(again)
     assert op.post(f"/campaigns/{world.acme_campaign.id}/review", {"decision": "reject"}).status_code == 302
     assert Campaign.get_by_id(world.acme_campaign.id).status == "rejected"
 
@@ -184,7 +184,7 @@ def test_tenant_admin_submits_a_script_for_their_own_tenant(world, browser):
     campaign = Campaign.get(Campaign.code == "autumn")
     assert campaign.tenant_id == world.acme.id and campaign.status == "review" and campaign.screening_hits
     bad = b.post("/campaigns", {"code": "autumn", "script": "x"})
-    assert bad.status_code == 400 and "already exists" in text(bad)
+    assert bad.status_code == 400 and "已有话术" in text(bad)
 
 
 # --- consent and do-not-call ----------------------------------------------------------------
@@ -194,13 +194,13 @@ def test_consent_add_and_import_report_bad_rows(world, browser):
     b = browser("acme_admin")
     assert b.post("/consent", {"number": "13800001111", "source": "web"}).status_code == 302
     bad = b.post("/consent", {"number": "12", "source": "web"})
-    assert bad.status_code == 400 and "invalid phone number" in text(bad)
+    assert bad.status_code == 400 and "号码 &#39;12&#39; 无效" in text(bad)
     csv_text = "number,source\n13800002222,web\nnot-a-number,web\n13800003333,\n"
     response = b.post("/consent/import", {"file": (io.BytesIO(csv_text.encode()), "c.csv")},
                       token_from="/consent", content_type="multipart/form-data")
     page = text(response)
     assert response.status_code == 422 and "已导入 1 行" in page
-    assert "<td>3</td>" in page and "<td>4</td>" in page and "consent source must not be empty" in page
+    assert "<td>3</td>" in page and "<td>4</td>" in page and "同意来源不能为空" in page
     assert Consent.select().where(Consent.tenant == world.acme).count() == 3
     strict = b.post("/consent/import", {"file": (io.BytesIO(csv_text.encode()), "c.csv"), "strict": "1"},
                     content_type="multipart/form-data")
@@ -208,7 +208,7 @@ def test_consent_add_and_import_report_bad_rows(world, browser):
     assert Consent.select().where(Consent.tenant == world.acme).count() == 3
     header = b.post("/consent/import", {"file": (io.BytesIO(b"phone\n1\n"), "c.csv")},
                     content_type="multipart/form-data")
-    assert header.status_code == 400 and "missing column" in text(header)
+    assert header.status_code == 400 and "缺少列" in text(header)
 
 
 def test_dnc_add_import_and_scope(world, browser):
@@ -240,7 +240,7 @@ def test_complaint_puts_the_number_on_the_dnc_list_and_counts_down(world, browse
     page = text(b.get("/complaints"))
     assert "剩余 1:59" in page or "剩余 2:00" in page
     bad = b.post("/complaints", {"number": "13822223333", "channel": "email"})
-    assert bad.status_code == 400 and "invalid channel" in text(bad)
+    assert bad.status_code == 400 and "投诉渠道" in text(bad)
     op_page = text(browser("op").get("/complaints"))
     assert f'class="overdue" data-id="{world.globex_complaint.id}"' in op_page and "已超时" in op_page
     answer = b.post(f"/complaints/{complaint.id}/answer", {"answer": "已加入禁呼并致歉"}, token_from="/complaints")
@@ -288,27 +288,27 @@ def test_provisioning_errors_are_shown_by_the_form_and_nothing_is_written(world,
                                       Seat.select().count(), NumberLease.select().count())
     cases = [
         ("/tenants", {"code": "bad code!", "name": "x", "display_name": "x", "hotline": "4008003000",
-                      "seats": "1", "rate": "1"}, "invalid tenant code"),
+                      "seats": "1", "rate": "1"}, "租户代码 &#39;bad code!&#39; 无效"),
         ("/tenants", {"code": "ok", "name": "x", "display_name": "x", "hotline": "123", "seats": "1",
-                      "rate": "1"}, "invalid phone number"),
+                      "rate": "1"}, "号码 &#39;123&#39; 无效"),
         ("/tenants", {"code": "ok", "name": "x", "display_name": "x", "hotline": "4008003000", "seats": "1",
-                      "rate": "1.234"}, "amount in yuan"),
-        ("/tenants/acme/topup", {"amount": "-5"}, "amount in yuan"),
-        ("/tenants/acme/topup", {"amount": "0"}, "must be between 1 and"),
-        ("/tenants/acme/topup", {"amount": "99999999999"}, "amount must be between 1 and 1000000000000 fen"),
+                      "rate": "1.234"}, "外呼费率：请输入以元为单位的金额"),
+        ("/tenants/acme/topup", {"amount": "-5"}, "以元为单位的金额"),
+        ("/tenants/acme/topup", {"amount": "0"}, "金额 必须在 1 到"),
+        ("/tenants/acme/topup", {"amount": "99999999999"}, "金额 必须在 1 到 1000000000000 分之间"),
         ("/tenants/acme/seats", {"address": "2009@acme.example.com", "days": "99999999"},
-         "days must be between 1 and 3660 days"),
+         "天数 必须在 1 到 3660 天之间"),
         ("/tenants/acme/numbers", {"number": "02150000009", "monthly_fee": "99999999"},
-         "monthly fee must be between 0 and 100000000 fen"),
-        ("/tenants/acme/ban", {"function": "outbound", "until": "9999-12-31T23:59"}, "must be between 1970-01-01"),
-        ("/tenants/acme/ban", {"function": "outbound", "until": "0001-01-01T00:00"}, "must be between 1970-01-01"),
-        ("/tenants/acme/seats", {"address": "bad user!"}, "expected USER or USER@DOMAIN"),
-        ("/tenants/acme/seats", {"address": "2010@globex.example.com"}, "belongs to another tenant"),
+         "月租 必须在 0 到 100000000 分之间"),
+        ("/tenants/acme/ban", {"function": "outbound", "until": "9999-12-31T23:59"}, "必须在 1970-01-01 到"),
+        ("/tenants/acme/ban", {"function": "outbound", "until": "0001-01-01T00:00"}, "必须在 1970-01-01 到"),
+        ("/tenants/acme/seats", {"address": "bad user!"}, "应为 用户 或 用户@域名"),
+        ("/tenants/acme/seats", {"address": "2010@globex.example.com"}, "属于其他租户"),
         ("/tenants/globex/seats", {"address": "2002@globex.example.com"}, None),
-        ("/tenants/globex/seats", {"address": "2003@globex.example.com"}, "used all 2 purchased seats"),
-        ("/tenants/acme/numbers", {"number": "02150000002"}, "already leased to another tenant"),
-        ("/tenants/acme/ban", {"function": "outbound", "until": "2000-01-01T00:00"}, "in the past"),
-        ("/tenants/acme/status", {"status": "pending_review"}, "cannot go from active"),
+        ("/tenants/globex/seats", {"address": "2003@globex.example.com"}, "已用完购买的 2 个坐席"),
+        ("/tenants/acme/numbers", {"number": "02150000002"}, "已租给其他租户"),
+        ("/tenants/acme/ban", {"function": "outbound", "until": "2000-01-01T00:00"}, "封禁截止时间已经过去"),
+        ("/tenants/acme/status", {"status": "pending_review"}, "不能从 active 变为"),
     ]
     for url, data, message in cases:
         response = b.post(url, data)
@@ -333,4 +333,4 @@ def test_audit_log_page(world, browser):
     page = text(browser("auditor").get("/audit?action=calls.export"))
     assert "calls.export" in page and "op" in page
     acme = text(browser("acme_admin").get("/audit"))
-    assert "tenant.add" in acme and "globex" not in acme
+    assert "创建租户" in acme and "globex" not in acme
