@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .i18n import error_text, local_time_with_zone
-from .labels import AUDIT_FIELD, DIRECTION, FUNCTION, ROLE, STATUS
+from .labels import AUDIT_FIELD, DIRECTION, DNC_SCOPE, FUNCTION, ROLE, SCREENING_CATEGORY, STATUS
 
 _RENT_NOTE = re.compile(r"^(seat|number) (\S+): (\d+) days from (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)$")
 _CALL_NOTE = re.compile(r"^(\d+) s (outbound|inbound)$")
@@ -19,7 +19,7 @@ _FIXED_NOTES = {
     "C4: promotional credit is not refundable as cash": _l("C4：赠送额度不能以现金退还"),
 }
 #: audit detail values that are codes of a known kind
-_VALUE_LABELS = {"role": ROLE, "status": STATUS, "function": FUNCTION, "direction": DIRECTION}
+_VALUE_LABELS = {"role": ROLE, "status": STATUS, "function": FUNCTION, "direction": DIRECTION, "scope": DNC_SCOPE}
 
 
 def ledger_note(note: str) -> str:
@@ -46,7 +46,11 @@ def audit_details(detail) -> list[tuple[str, str]]:
     """(label, text) pairs of an audit entry's details, in the page's language."""
     if not isinstance(detail, dict):
         return [("", _value_text("", detail))] if detail not in (None, "", [], {}) else []
-    return [(str(AUDIT_FIELD.get(key, key)), _value_text(key, value)) for key, value in detail.items()]
+    return [(_key_label(key), _value_text(key, value)) for key, value in detail.items()]
+
+
+def _key_label(key: str) -> str:
+    return str(AUDIT_FIELD.get(key) or SCREENING_CATEGORY.get(key) or key)
 
 
 def _value_text(key: str, value) -> str:
@@ -55,7 +59,7 @@ def _value_text(key: str, value) -> str:
     if value is None:
         return "—"
     if isinstance(value, dict):
-        return "；".join(f"{AUDIT_FIELD.get(k, k)}: {_value_text(k, v)}" for k, v in value.items()) or "—"
+        return "；".join(f"{_key_label(k)}: {_value_text(k, v)}" for k, v in value.items()) or "—"
     if isinstance(value, list):
         return "、".join(_value_text(key, item) for item in value) or "—"
     labels = _VALUE_LABELS.get(key)

@@ -20,6 +20,7 @@ LEDGER_KIND = {"topup": _l("充值"), "promo": _l("赠送额度"), "call": _l("�
 DNC_SOURCE = {"optout": _l("通话中拒绝"), "complaint": _l("投诉"), "agent": _l("坐席"), "admin": _l("管理员"),
               "import": _l("导入")}
 SCREENING_CATEGORY = {"prohibited": _l("违禁内容"), "restricted_industry": _l("限制行业")}
+DNC_SCOPE = {"tenant": _l("租户名单"), "platform": _l("平台名单")}
 DIRECTION = {"outbound": _l("呼出"), "inbound": _l("呼入")}
 PROMPT = {
     "disclosure": _l("身份告知"), "consent_request": _l("录音同意询问"), "consent_repeat": _l("录音同意重问"),
@@ -62,7 +63,7 @@ AUDIT_FIELD = {
     "amount_fen": _l("金额（分）"), "promo": _l("赠送"), "note": _l("备注"), "days": _l("天数"), "name": _l("名称"),
     "seats": _l("坐席数"), "channel": _l("渠道"), "call_uuid": _l("通话 UUID"), "approve": _l("批准"),
     "record": _l("录音"), "kind": _l("类型"), "changes": _l("修改"), "address": _l("地址"), "code": _l("代码"),
-    "result": _l("结果"), "seat": _l("坐席"), "campaign": _l("话术"), "from": _l("起始日期"), "to": _l("结束日期"),
+    "result": _l("结果"), "seat": _l("坐席"), "hits": _l("筛查命中"), "scope": _l("名单范围"), "campaign": _l("话术"), "from": _l("起始日期"), "to": _l("结束日期"),
 }
 
 

@@ -194,7 +194,7 @@ def _validate_csv(text: str, *, required: tuple[str, ...], optional: tuple[str, 
         except StopIteration:
             break
         except csv.Error as exc:
-            report.errors.append((reader.line_num, InvalidInput(str(exc))))
+            report.errors.append((reader.line_num, InvalidInput("%(error)s", error=str(exc))))
             continue
         line = reader.line_num
         if not any(v.strip() for v in values):

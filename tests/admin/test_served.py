@@ -46,3 +46,75 @@ def test_login_dashboard_and_export_over_real_tcp(world, served):
     with pytest.raises(urllib.error.HTTPError) as refused:
         opener.open(served + "/dnc", data=csrf_less)
     assert refused.value.code == 400
+
+
+def test_accepted_admin_sockets_have_nagle_off(app):
+    """Headers and body leave gevent.pywsgi in two writes: with Nagle on, the body waited for the
+    client's delayed ACK (~40 ms per keep-alive response). The accepted socket must have
+    TCP_NODELAY set before the first request is read; plain WSGIServer shows the test can fail."""
+    import http.client
+    import socket
+
+    from gevent.pywsgi import WSGIServer
+
+    from fs_app.http_server import NoDelayWSGIServer
+
+    def nodelay_seen(server_class) -> int:
+        accepted = []
+
+        class Recording(server_class):
+            def handle(self, sock, address):
+                accepted.append(sock)
+                super().handle(sock, address)
+
+        def answer(environ, start_response):
+            flag = accepted[-1].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [str(flag).encode()]
+
+        server = Recording(("127.0.0.1", 0), answer, log=None)
+        server.start()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+            connection.request("GET", "/")
+            value = int(connection.getresponse().read())
+            connection.close()
+            return value
+        finally:
+            server.stop(timeout=2)
+
+    assert nodelay_seen(NoDelayWSGIServer) != 0
+    assert nodelay_seen(WSGIServer) == 0
+
+
+def test_a_server_error_renders_the_error_page_in_the_pages_language(settings, world, browser):
+    from admin import create_app
+
+    app = create_app(settings)  # not testing: errors are handled, not propagated
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    from conftest import Browser
+
+    b = Browser(app)
+    assert b.login("op").status_code == 302
+    response = b.get("/boom")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500 and "服务器出错" in page and "Werkzeug" not in page
+    b.get("/lang/en?next=/")
+    assert "Server error" in b.get("/boom").get_data(as_text=True)
+
+
+def test_csrf_refusal_is_said_in_the_pages_language(settings, world):
+    from admin import create_app
+    from conftest import Browser
+
+    app = create_app(settings)
+    b = Browser(app)
+    assert b.login("op").status_code == 302
+    refused = b.client.post("/dnc", data={"number": "13800138000"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "CSRF 校验失败" in page and "The CSRF token" not in page
