@@ -149,3 +149,46 @@ def test_tenant_page_and_english(page_for, site):
     expect(page.locator("main")).to_contain_text("Bans")
     page.goto(site + "/")
     shot(page, "09-dashboard-en")
+
+
+@pytest.mark.parametrize("width", [1366, 800])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_layout_reports_paging_and_errors_hold_at_both_widths(chromium, site, world, tmp_path, width, lang):
+    """Reports, the call list with its pager, a number search and the 404 page at 1366 and 800 px
+    in both languages: short labels and dates on one line, the sidebar a top bar when narrow,
+    chart legends inside their chart. Screenshots go to the test's tmp dir (and test-artifacts)."""
+    context = chromium.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(site + "/login")
+        page.fill("input[name=username]", "op")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(site + "/")
+        page.goto(site + f"/lang/{lang}?next=/")
+        for name, path in [("reports", "/reports?period=7d&by=seat"), ("calls", "/calls?number=138*"),
+                           ("audit", "/audit?from=2026-11-01"), ("missing", "/calls/999999")]:
+            page.goto(site + path)
+            page.screenshot(path=str(tmp_path / f"{name}-{lang}-{width}.png"), full_page=True)
+            shot(page, f"layout-{name}-{lang}-{width}")
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0 or name in ("calls", "audit"), (name, overflow)  # wide tables scroll inside their box
+            wrapped = page.evaluate("""() => Array.from(document.querySelectorAll('td.status:not(:has(.badge)), td.action, td.date, .badge'))
+                .filter(cell => { const range = document.createRange(); range.selectNodeContents(cell);
+                    return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size > 1; })
+                .map(cell => cell.innerText)""")
+            assert not wrapped, (name, wrapped)  # short labels and dates on one line
+        sidebar = page.locator(".sidebar").bounding_box()
+        if width == 800:
+            assert sidebar["width"] >= 780 and sidebar["y"] == 0  # a top bar, not a 200 px column
+        else:
+            assert sidebar["width"] <= 220
+        page.goto(site + "/reports?period=7d")
+        expect(page.locator(".chart-blocked-reasons")).to_be_visible()
+        legend = page.locator(".chart-blocked-reasons svg .legends").bounding_box()
+        chart = page.locator(".chart-blocked-reasons svg").bounding_box()
+        if legend and chart:
+            assert legend["x"] >= chart["x"] - 1 and legend["x"] + legend["width"] <= chart["x"] + chart["width"] + 1
+    finally:
+        context.close()
