@@ -2,14 +2,14 @@
 
 A page starts strictly after the last row of the previous one (never OFFSET), so a deep page costs
 what the first one does. The total is counted up to ``COUNT_CAP`` rows: beyond that the page says
-"more than 10,000" instead of walking an index of a million entries on every view."""
+"more than 1,000" instead of walking an index of a million entries on every view."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from peewee import fn
 
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 
 @dataclass(frozen=True)
