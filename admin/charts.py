@@ -1,6 +1,8 @@
 """Dashboard charts as inline SVG (pygal), styled to match admin.css; no JavaScript needed."""
 from __future__ import annotations
 
+from functools import lru_cache, wraps
+
 import pygal
 from markupsafe import Markup
 from pygal.style import Style
@@ -43,10 +45,25 @@ def _empty(title: str, message: str, css_class: str) -> Markup:
         Markup.escape(css_class), title, message)
 
 
+def memoized(render):
+    """Rendering one chart costs pygal ~10 ms; the same figures (a closed day or period, a page
+    viewed again) give the same SVG, so the last charts are kept by their arguments."""
+    cached = lru_cache(maxsize=64)(render)
+
+    @wraps(render)
+    def chart(*args, **kwargs):
+        frozen = lambda value: tuple(map(frozen, value)) if isinstance(value, (list, tuple)) else value  # noqa: E731
+        return cached(*map(frozen, args), **{name: frozen(value) for name, value in kwargs.items()})
+
+    return chart
+
+
+@memoized
 def calls_per_hour(total: list[int], answered: list[int], *, title: str, total_label: str,
                    answered_label: str, empty: str) -> Markup:
     if not any(total):
         return _empty(title, empty, "chart-calls-per-hour")
+    total, answered = list(total), list(answered)
     chart = pygal.Bar(title=title, x_labels=[f"{h:02d}" for h in range(24)],
                       y_labels=_whole_ticks(max(total + answered, default=0)), **_COMMON)
     chart.add(total_label, total)
@@ -54,10 +71,12 @@ def calls_per_hour(total: list[int], answered: list[int], *, title: str, total_l
     return _render(chart, "chart-calls-per-hour")
 
 
+@memoized
 def calls_per_day(days: list[str], total: list[int], answered: list[int], *, title: str, total_label: str,
                   answered_label: str, empty: str) -> Markup:
     if not any(total):
         return _empty(title, empty, "chart-calls-per-day")
+    days, total, answered = list(days), list(total), list(answered)
     chart = pygal.Bar(title=title, x_labels=days, x_label_rotation=0, show_minor_x_labels=False,
                       y_labels=_whole_ticks(max(total + answered, default=0)), **_COMMON)
     chart.x_labels_major = days[::max(1, len(days) // 8)]
@@ -66,6 +85,7 @@ def calls_per_day(days: list[str], total: list[int], answered: list[int], *, tit
     return _render(chart, "chart-calls-per-day")
 
 
+@memoized
 def blocked_reasons(counts: list[tuple[str, int]], *, title: str, empty: str) -> Markup:
     """One bar per reason, named in the legend under the chart (two columns, never truncated):
     labels on the axis were clipped on the left however long the Chinese names were."""

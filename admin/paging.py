@@ -5,9 +5,13 @@ what the first one does. The total is counted up to ``COUNT_CAP`` rows: beyond t
 "more than 1,000" instead of walking an index of a million entries on every view."""
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
+from datetime import datetime
 
-from peewee import fn
+from peewee import AutoField, DateTimeField, Field, IntegerField, Tuple, Value, fn
 
 COUNT_CAP = 1_000
 
@@ -33,7 +37,7 @@ def capped_total(query, cap: int = COUNT_CAP) -> Total:
 class Page:
     rows: list
     total: Total
-    next_before: int | None  # the id to continue after, or None on the last page
+    next_before: int | str | None  # where the next page starts (an id or a cursor), None on the last page
 
 
 def by_id(query, id_field, before: str, size: int) -> Page:
@@ -45,3 +49,57 @@ def by_id(query, id_field, before: str, size: int) -> Page:
     more = len(rows) > size
     rows = rows[:size]
     return Page(rows, total, rows[-1].id if more else None)
+
+
+def by_columns(query, columns: tuple, values_of, after: str, size: int, *, descending: bool = False) -> Page:
+    """Keyset paging on any unique ordering: ``columns`` (ending with the id, so the order is
+    total) in one direction; ``values_of(row)`` gives a row's values of those columns; ``after``
+    is the previous page's cursor (from the URL: a bad one starts at the first page)."""
+    total = capped_total(query)
+    start = decode_cursor(after, columns)
+    if start is not None:
+        later = Tuple(*columns) < Tuple(*start) if descending else Tuple(*columns) > Tuple(*start)
+        query = query.where(later)
+    rows = list(query.order_by(*[c.desc() if descending else c.asc() for c in columns]).limit(size + 1))
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, total, encode_cursor(values_of(rows[-1])) if more else None)
+
+
+def encode_cursor(values: tuple) -> str:
+    shown = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(shown, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str, columns: tuple) -> list | None:
+    """The cursor's values as query parameters of ``columns``, or None when it is not one of ours."""
+    if not text or len(text) > 400:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(values, list) or len(values) != len(columns):
+        return None
+    params = []
+    for column, value in zip(columns, values):
+        value = _typed(column, value)
+        if value is None:
+            return None
+        converter = getattr(column, "db_value", None)
+        params.append(Value(value, converter=converter) if converter else Value(value))
+    return params
+
+
+def _typed(column, value):
+    """``value`` as the Python type of ``column`` (ordering columns are never null), else None."""
+    if isinstance(column, DateTimeField):
+        try:
+            return datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+    if isinstance(column, (IntegerField, AutoField)):
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(column, Field):
+        return value if isinstance(value, str) else None
+    return value if isinstance(value, bool) else None  # a condition, e.g. "answered"

@@ -10,9 +10,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from models import call_stats
+from peewee import SQL
+
+from models import call_stats, recurring
 from models.calls import CallRecord
 from models.clock import local_day, local_day_bounds
+from models.money import LedgerEntry
 from models.people import Complaint
 from models.tenancy import Campaign, Seat, Tenant
 
@@ -66,6 +69,8 @@ class Row:
     charge_fen: int = 0
     cdr_mismatches: int = 0
     complaints: int = 0
+    seat_rent_fen: int | None = None  # None: rents cannot be attributed to this kind of row
+    number_rent_fen: int | None = None
     reasons: Counter = field(default_factory=Counter)
 
     @property
@@ -89,9 +94,18 @@ class Row:
         """A15: complaints per 1,000 connected calls."""
         return self.complaints * 1000 / self.answered if self.answered else None
 
+    @property
+    def revenue_fen(self) -> int:
+        """Call charges plus the rents attributed to this row."""
+        return self.charge_fen + (self.seat_rent_fen or 0) + (self.number_rent_fen or 0)
+
     def add(self, counts: dict) -> None:
         for name in call_stats.COUNTS:
             setattr(self, name, getattr(self, name) + counts[name])
+
+    def add_rent(self, kind: str, fen: int) -> None:
+        name = f"{kind}_fen"
+        setattr(self, name, (getattr(self, name) or 0) + fen)
 
 
 @dataclass
@@ -104,30 +118,52 @@ class Report:
     reasons: list[tuple[str, int]]  # blocked calls per reason over the period, most first
 
 
-_KEY_INDEX = {"tenant": 0, "campaign": 1, "seat": 2}
-
-
-def build(period: Period, by: str, tenant_id: int | None, now: datetime) -> Report:
-    index = _KEY_INDEX[by]
+def build(period: Period, by: str, tenant_id: int | None, now: datetime, live: dict | None = None) -> Report:
+    """``live``: the caller's per-request cache of days aggregated from the call records."""
+    figures = call_stats.period_figures(period.days, now, tenant_id, by, live)
     rows: dict = {}
-    total = Row(None, "")
-    per_day = []
-    for day in call_stats.figures(period.days, now, tenant_id):
-        day_calls = day_answered = 0
-        for key, counts in day.counts.items():
-            row = rows.setdefault(key[index], Row(key[index], "", tenant_id=key[0]))
-            row.add(counts)
-            total.add(counts)
-            day_calls += counts["calls"]
-            day_answered += counts["answered"]
-        for key, tally in day.reasons.items():
-            rows.setdefault(key[index], Row(key[index], "", tenant_id=key[0])).reasons.update(tally)
-            total.reasons.update(tally)
-        per_day.append((day.day, day_calls, day_answered))
+    total = Row(None, "", seat_rent_fen=0, number_rent_fen=0)
+    for (key, tenant), counts in figures.counts.items():
+        rows.setdefault(key, Row(key, "", tenant_id=tenant)).add(counts)
+        total.add(counts)
+    for (key, tenant), tally in figures.reasons.items():
+        rows.setdefault(key, Row(key, "", tenant_id=tenant)).reasons.update(tally)
+        total.reasons.update(tally)
+    per_day = [(day, counts["calls"], counts["answered"]) for day, counts in sorted(figures.per_day.items())]
+    _count_rents(period, by, tenant_id, rows, total)
     _count_complaints(period, by, tenant_id, rows, total)
     _label(by, rows)
     ordered = sorted(rows.values(), key=lambda r: (-r.calls, r.label))
     return Report(period, by, ordered, total, per_day, total.reasons.most_common())
+
+
+#: the partial index's condition (migration 5), written as it is there so that both databases use it
+RENT_DEBITS = SQL("kind IN ('seat_rent', 'number_rent')")
+
+
+def _count_rents(period: Period, by: str, tenant_id: int | None, rows: dict, total: Row) -> None:
+    """Seat and number rents debited in the period (ledger), as revenue: per tenant; per seat for a
+    seat's rent (its ledger key names the seat); a campaign has no rent of its own, so by campaign
+    they count in the total only."""
+    start, end = local_day_bounds(period.first)[0], local_day_bounds(period.last)[1]
+    query = LedgerEntry.select(LedgerEntry.tenant, LedgerEntry.kind, LedgerEntry.idempotency_key,
+                               LedgerEntry.amount_fen).where(
+        RENT_DEBITS & (LedgerEntry.created_at >= start) & (LedgerEntry.created_at < end))
+    if tenant_id is not None:
+        query = query.where(LedgerEntry.tenant == tenant_id)
+    for tenant, kind, key, amount in query.tuples():
+        fen = -amount  # a debit is negative in the ledger
+        total.add_rent(kind, fen)
+        if by == "tenant":
+            rows.setdefault(tenant, Row(tenant, "", tenant_id=tenant)).add_rent(kind, fen)
+        elif by == "seat" and kind == "seat_rent":
+            seat = recurring.seat_of_rent_key(key or "")
+            rows.setdefault(seat, Row(seat, "", tenant_id=tenant)).add_rent(kind, fen)
+    if by != "campaign":
+        for row in rows.values():  # a row without rent in the period earned none
+            row.seat_rent_fen = row.seat_rent_fen or 0
+            if by == "tenant":
+                row.number_rent_fen = row.number_rent_fen or 0
 
 
 def _count_complaints(period: Period, by: str, tenant_id: int | None, rows: dict, total: Row) -> None:
@@ -184,13 +220,11 @@ class BalanceRow:
         return self.days_left is not None and self.days_left < threshold_days
 
 
-def balances(tenants: list[Tenant], now: datetime) -> list[BalanceRow]:
+def balances(tenants: list[Tenant], now: datetime, live: dict | None = None) -> list[BalanceRow]:
     today = local_day(now)
     days = call_stats.days_between(today - timedelta(days=SPEND_DAYS), today - timedelta(days=1))
-    spend = Counter()
-    for day in call_stats.figures(days, now):
-        for (tenant_id, _campaign, _seat), counts in day.counts.items():
-            spend[tenant_id] += counts["charge_fen"]
+    figures = call_stats.period_figures(days, now, None, "tenant", live)
+    spend = Counter({tenant_id: counts["charge_fen"] for (tenant_id, _), counts in figures.counts.items()})
     rows = []
     for tenant in tenants:
         daily = spend[tenant.id] // SPEND_DAYS
@@ -201,8 +235,6 @@ def balances(tenants: list[Tenant], now: datetime) -> list[BalanceRow]:
 
 def cdr_mismatches(period: Period, tenant_id: int | None, before: str, size: int):
     """Calls whose CDR billsec differed from the app's, newest first, over the partial index."""
-    from peewee import SQL
-
     from .paging import by_id
 
     start, end = local_day_bounds(period.first)[0], local_day_bounds(period.last)[1]

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from peewee import BigIntegerField, CharField, DateField, DateTimeField, IntegerField, IntegrityError, fn
+from peewee import BigIntegerField, Case, CharField, DateField, DateTimeField, IntegerField, IntegrityError, fn
 
 from .base import BaseModel
 from .calls import CallRecord
@@ -82,28 +82,32 @@ def is_settled(day: date, now: datetime) -> bool:
 
 
 def _aggregate(day: date, tenant_id: int | None) -> DayFigures:
-    """The day's figures straight from the call records (one range of the created_at index)."""
+    """The day's figures straight from the call records, in one pass over a range of the
+    created_at index: grouped by (tenant, campaign, seat) and, for blocked calls, reasons list."""
     start, end = local_day_bounds(day)
     in_day = (CallRecord.created_at >= start) & (CallRecord.created_at < end)
     if tenant_id is not None:
         in_day &= CallRecord.tenant == tenant_id
     blocked = CallRecord.decision == "blocked"
     answered = (CallRecord.decision != "blocked") & CallRecord.answered_at.is_null(False)
-    group = (CallRecord.tenant, CallRecord.campaign, CallRecord.seat)
+    reasons = Case(None, [(blocked, CallRecord.reasons)], None)
+    group = (CallRecord.tenant, CallRecord.campaign, CallRecord.seat, reasons)
     rows = (CallRecord.select(*group, fn.COUNT(CallRecord.id), fn.SUM(blocked.cast("integer")),
                               fn.SUM(answered.cast("integer")), fn.SUM(CallRecord.billed_minutes),
                               fn.SUM(CallRecord.charge_fen), fn.SUM(CallRecord.cdr_mismatch.cast("integer")))
             .where(in_day).group_by(*group).tuples())
-    counts = {tuple(row[:3]): dict(zip(COUNTS, (int(v or 0) for v in row[3:]))) for row in rows}
-    reasons: dict = {}
-    reason_rows = (CallRecord.select(*group, CallRecord.reasons, fn.COUNT(CallRecord.id))
-                   .where(in_day & blocked).group_by(*group, CallRecord.reasons).tuples())
-    for tenant, campaign, seat, reason_list, calls in reason_rows:
-        codes = json.loads(reason_list) if isinstance(reason_list, str) else (reason_list or [])
-        tally = reasons.setdefault((tenant, campaign, seat), Counter())
-        for code in set(codes):
-            tally[code] += calls
-    return DayFigures(day, counts, reasons)
+    figures = DayFigures(day, {}, {})
+    for tenant, campaign, seat, reason_list, *values in rows:
+        key = (tenant, campaign, seat)
+        counts = figures.counts.setdefault(key, dict.fromkeys(COUNTS, 0))
+        for name, value in zip(COUNTS, values):
+            counts[name] += int(value or 0)
+        if reason_list is not None:
+            codes = json.loads(reason_list) if isinstance(reason_list, str) else reason_list
+            tally = figures.reasons.setdefault(key, Counter())
+            for code in set(codes):
+                tally[code] += values[0]
+    return figures
 
 
 def _store(figures: DayFigures, now: datetime) -> None:
@@ -134,23 +138,75 @@ def settle_days(days: list[date], now: datetime) -> int:
     return done
 
 
-def figures(days: list[date], now: datetime, tenant_id: int | None = None) -> list[DayFigures]:
-    """The figures of each day, settled days from storage (stored first if needed), others live."""
+@dataclass
+class PeriodFigures:
+    """A period's figures summed per group (``key``: "tenant", "campaign" or "seat"; a row's key
+    is that id and the tenant it belongs to), per day, and blocked calls per reason."""
+
+    counts: dict  # (key id, tenant id) -> dict of COUNTS
+    reasons: dict  # (key id, tenant id) -> Counter(reason -> calls)
+    per_day: dict  # day -> dict of COUNTS
+
+
+_KEY_INDEX = {"tenant": 0, "campaign": 1, "seat": 2}
+
+
+def period_figures(days: list[date], now: datetime, tenant_id: int | None = None, key: str = "tenant",
+                   live: dict | None = None) -> PeriodFigures:
+    """The figures of ``days`` grouped by ``key``. Settled days are summed by the database over
+    their stored rows (stored first if needed); the others are aggregated from the call records,
+    once per ``live`` cache (a dict the caller keeps for one request)."""
     settle_days(days, now)
     settled = [d for d in days if is_settled(d, now)]
-    by_day = {d: DayFigures(d, {}, {}) for d in settled}
+    result = PeriodFigures({}, {}, {d: dict.fromkeys(COUNTS, 0) for d in days})
     if settled:
-        stats = CallDayStats.select().where(CallDayStats.day.in_(settled))
-        reasons = CallDayReason.select().where(CallDayReason.day.in_(settled))
-        if tenant_id is not None:
-            stats = stats.where(CallDayStats.tenant_id == tenant_id)
-            reasons = reasons.where(CallDayReason.tenant_id == tenant_id)
-        for row in stats:
-            by_day[row.day].counts[(row.tenant_id, row.campaign_id, row.seat_id)] = {c: getattr(row, c) for c in COUNTS}
-        for row in reasons:
-            tally = by_day[row.day].reasons.setdefault((row.tenant_id, row.campaign_id, row.seat_id), Counter())
-            tally[row.reason] += row.calls
-    return [by_day[d] if d in by_day else _aggregate(d, tenant_id) for d in days]
+        _sum_stored(result, settled, tenant_id, key)
+    live = {} if live is None else live
+    index = _KEY_INDEX[key]
+    for day in days:
+        if day in settled:
+            continue
+        if (day, tenant_id) not in live:
+            live[(day, tenant_id)] = _aggregate(day, tenant_id)
+        figures = live[(day, tenant_id)]
+        for group, counts in figures.counts.items():
+            _add(result.counts.setdefault((group[index], group[0]), dict.fromkeys(COUNTS, 0)), counts)
+            _add(result.per_day[day], counts)
+        for group, tally in figures.reasons.items():
+            result.reasons.setdefault((group[index], group[0]), Counter()).update(tally)
+    return result
+
+
+def _add(into: dict, counts: dict) -> None:
+    for name in COUNTS:
+        into[name] += counts[name]
+
+
+def _sum_stored(result: PeriodFigures, days: list[date], tenant_id: int | None, key: str) -> None:
+    """Sums over the stored rows of settled days, computed by the database (a few queries
+    returning one row per group, day or reason, however many rows they sum)."""
+    column = getattr(CallDayStats, f"{key}_id")
+    sums = [fn.SUM(getattr(CallDayStats, name)) for name in COUNTS]
+    stats = CallDayStats.select().where(CallDayStats.day.in_(days))
+    reasons = CallDayReason.select().where(CallDayReason.day.in_(days))
+    if tenant_id is not None:
+        stats = stats.where(CallDayStats.tenant_id == tenant_id)
+        reasons = reasons.where(CallDayReason.tenant_id == tenant_id)
+    for group, tenant, *values in (stats.select(column, fn.MAX(CallDayStats.tenant_id), *sums)
+                                   .group_by(column).tuples()):
+        _add(result.counts.setdefault((group, tenant), dict.fromkeys(COUNTS, 0)),
+             dict(zip(COUNTS, (int(v or 0) for v in values))))
+    for day, *values in stats.select(CallDayStats.day, *sums).group_by(CallDayStats.day).tuples():
+        _add(result.per_day[_as_date(day)], dict(zip(COUNTS, (int(v or 0) for v in values))))
+    reason_column = getattr(CallDayReason, f"{key}_id")
+    for group, tenant, reason, calls in (reasons.select(reason_column, fn.MAX(CallDayReason.tenant_id),
+                                                        CallDayReason.reason, fn.SUM(CallDayReason.calls))
+                                         .group_by(reason_column, CallDayReason.reason).tuples()):
+        result.reasons.setdefault((group, tenant), Counter())[reason] += int(calls)
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def days_between(first: date, last: date) -> list[date]:

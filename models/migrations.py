@@ -57,8 +57,9 @@ def _admin_sessions(migrator) -> None:
 
 
 def _report_indexes(migrator) -> None:
-    """Reports and list filters over millions of calls (issue 17): daily statistics of settled days,
-    and partial indexes that only blocked calls (reasons) and CDR mismatches pay for on insert.
+    """Reports and list filters over millions of calls (issue 17): daily statistics of settled days;
+    partial indexes that only blocked calls (reasons), CDR mismatches and rent debits pay for on
+    insert; the seat filter of the call list by the address as presented (also for unknown seats).
     Plain SQL: both databases take partial indexes, which playhouse.migrate cannot express."""
     from .call_stats import MODELS
 
@@ -71,6 +72,9 @@ REPORT_INDEXES = (
     "CREATE INDEX IF NOT EXISTS call_record_blocked_reasons ON call_record (reasons, created_at) "
     "WHERE decision = 'blocked'",
     "CREATE INDEX IF NOT EXISTS call_record_cdr_mismatch ON call_record (created_at) WHERE cdr_mismatch",
+    "CREATE INDEX IF NOT EXISTS call_record_seat_address ON call_record (seat_address, created_at)",
+    "CREATE INDEX IF NOT EXISTS ledger_entry_rents ON ledger_entry (created_at, tenant_id) "
+    "WHERE kind IN ('seat_rent', 'number_rent')",
 )
 
 

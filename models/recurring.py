@@ -37,6 +37,13 @@ def seat_rent_key(seat_id: int, period_start: datetime) -> str:
     return f"seat_rent:{seat_id}:{_stamp(period_start)}"
 
 
+def seat_of_rent_key(key: str) -> int | None:
+    """The seat id in a ``seat_rent_key``; None for any other key."""
+    kind, _, rest = key.partition(":")
+    seat = rest.partition(":")[0]
+    return int(seat) if kind == "seat_rent" and seat.isdigit() else None
+
+
 def number_rent_key(lease_id: int, tenant_id: int, period_start: datetime) -> str:
     return f"number_rent:{lease_id}:{tenant_id}:{_stamp(period_start)}"
 

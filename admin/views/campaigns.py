@@ -13,9 +13,12 @@ from models.tenancy import SCRIPT_STATUSES, Campaign, Tenant
 
 from ..auth import roles
 from ..i18n import error_text
+from ..paging import by_columns
 from ..scope import chosen_tenant, restrict, tenant_code_for_write, visible_tenants, visible_row
 
 blueprint = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+
+PAGE = 100
 
 
 def highlight(script: str, hits: dict) -> Markup:
@@ -40,7 +43,9 @@ def _list_context(form=None, error=""):
         query = query.where(Campaign.status == status)
     queue = list(restrict(Campaign.select(Campaign, Tenant).join(Tenant), Campaign.tenant)
                  .where(Campaign.status == "review").order_by(Campaign.created_at))
-    return dict(campaigns=list(query.order_by(Campaign.updated_at.desc()).limit(500)), queue=queue,
+    page = by_columns(query, (Campaign.updated_at, Campaign.id), lambda c: (c.updated_at, c.id),
+                      request.args.get("after", ""), PAGE, descending=True)
+    return dict(campaigns=page.rows, page=page, queue=queue,
                 status=status, statuses=SCRIPT_STATUSES, tenant=chosen_tenant(), tenants=visible_tenants(),
                 form=form or {}, error=error)
 

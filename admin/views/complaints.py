@@ -13,9 +13,14 @@ from ..auth import roles
 from ..complaint_filing import answer_complaint, file_complaint
 from ..i18n import error_text
 from ..form_values import local_datetime
+from ..paging import by_columns
 from ..scope import chosen_tenant, restrict, tenant_code_for_write, visible_tenants, visible_row
 
 blueprint = Blueprint("complaints", __name__, url_prefix="/complaints")
+
+PAGE = 100
+#: open complaints first, the most urgent (earliest due) first; answered ones after them
+ORDER = (Complaint.answered_at.is_null(False), Complaint.due_at, Complaint.id)
 
 
 def _page(status=200, **extra):
@@ -24,8 +29,9 @@ def _page(status=200, **extra):
     show = request.args.get("show", "open")
     if show == "open":
         query = query.where(Complaint.answered_at.is_null())
-    rows = list(query.order_by(Complaint.answered_at.is_null(False), Complaint.due_at).limit(500))
-    context = dict(rows=rows, now=now, show=show, channels=COMPLAINT_CHANNELS, tenant=chosen_tenant(),
+    page = by_columns(query, ORDER, lambda c: (c.answered_at is not None, c.due_at, c.id),
+                      request.args.get("after", ""), PAGE)
+    context = dict(rows=page.rows, page=page, now=now, show=show, channels=COMPLAINT_CHANNELS, tenant=chosen_tenant(),
                    tenants=visible_tenants(), form={}, error="", answer_error={})
     context.update(extra)
     return render_template("complaints.html", **context), status

@@ -20,7 +20,8 @@ blueprint = Blueprint("reports", __name__, url_prefix="/reports")
 
 MISMATCH_PAGE = 50
 CSV_COLUMNS = ["name", "calls", "answered", "answer_rate", "average_billed_minutes", "blocked", "blocked_share",
-               "revenue_fen", "complaints", "complaints_per_1000_connected", "cdr_mismatches"]
+               "call_revenue_fen", "seat_rent_fen", "number_rent_fen", "revenue_fen", "complaints",
+               "complaints_per_1000_connected", "cdr_mismatches"]
 
 
 def _choice():
@@ -36,7 +37,8 @@ def _choice():
 @blueprint.route("")
 def index():
     tenant, now, period, by = _choice()
-    report = reports.build(period, by, tenant.id if tenant else None, now)
+    live = {}  # days aggregated from the call records, shared by the report and the balances
+    report = reports.build(period, by, tenant.id if tenant else None, now, live)
     days = [f"{d:%m-%d}" for d, _, _ in report.per_day]
     trend = charts.calls_per_day(days, [c for _, c, _ in report.per_day], [a for _, _, a in report.per_day],
                                  title=_("每日呼叫量"), total_label=_("呼叫"), answered_label=_("接通"),
@@ -49,13 +51,18 @@ def index():
                                         MISMATCH_PAGE)
     return render_template("reports.html", report=report, trend=trend, reason_chart=reason_chart,
                            tenant=tenant, tenants=visible_tenants(), periods=reports.PERIODS,
-                           groupings=reports.GROUPINGS, balances=reports.balances(shown_tenants, now),
+                           groupings=reports.GROUPINGS, balances=reports.balances(shown_tenants, now, live),
                            low_days=settings.report_low_balance_days, mismatches=mismatches)
 
 
 def _ratio(value: float | None, digits: int = 4):
     """A computed ratio as a number cell, or an empty cell when it has no denominator."""
     return "" if value is None else round(value, digits)
+
+
+def _blank(value: int | None):
+    """A rent that cannot be attributed to this kind of row is an empty cell, not a zero."""
+    return "" if value is None else value
 
 
 @blueprint.route("/export.csv")
@@ -69,7 +76,8 @@ def export():
     writer = CsvWriter(buffer, CSV_COLUMNS)
     for row in report.rows:
         writer.writerow([row.label, row.calls, row.answered, _ratio(row.answer_rate), _ratio(row.average_minutes, 2),
-                         row.blocked, _ratio(row.blocked_share), row.charge_fen, row.complaints,
+                         row.blocked, _ratio(row.blocked_share), row.charge_fen, _blank(row.seat_rent_fen),
+                         _blank(row.number_rent_fen), row.revenue_fen, row.complaints,
                          _ratio(row.complaints_per_thousand, 2), row.cdr_mismatches])
     response = Response(buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = (

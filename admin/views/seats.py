@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 from peewee import fn
 
 from models.calls import Hold
@@ -15,12 +15,14 @@ from models.tenancy import NumberLease, Seat, Tenant
 from fs_app.inbound_esl import InboundEventSocket
 from fs_app.registrations import registration_status
 
+from ..paging import by_columns
 from ..scope import chosen_tenant, restrict, visible_tenants
 
 blueprint = Blueprint("seats", __name__)
 
 EXPIRING_DAYS = 7
 REGISTRATIONS_DEADLINE_S = 0.5  # FreeSWITCH down or stuck: the page renders without registrations
+PAGE = 200
 
 
 def _registrations():
@@ -43,12 +45,14 @@ def _live_counts(field, now) -> dict[int, int]:
 @blueprint.route("/seats")
 def seats():
     now = utcnow()
-    rows = list(restrict(Seat.select(Seat, Tenant).join(Tenant), Seat.tenant)
-                .order_by(Tenant.code, Seat.sip_user).limit(2000))
+    page = by_columns(restrict(Seat.select(Seat, Tenant).join(Tenant), Seat.tenant),
+                      (Tenant.code, Seat.sip_user, Seat.id), lambda s: (s.tenant.code, s.sip_user, s.id),
+                      request.args.get("after", ""), PAGE)
+    rows = page.rows
     used = dict(restrict(Seat.select(Seat.tenant, fn.COUNT(Seat.id)).where(Seat.active), Seat.tenant)
                 .group_by(Seat.tenant).tuples())
     tenants = [t for t in visible_tenants() if chosen_tenant() is None or t.id == chosen_tenant().id]
-    return render_template("seats.html", seats=rows, usage=[(t, used.get(t.id, 0)) for t in tenants],
+    return render_template("seats.html", seats=rows, page=page, usage=[(t, used.get(t.id, 0)) for t in tenants],
                            live=_live_counts(Hold.seat, now), now=now, tenant=chosen_tenant(),
                            tenants=visible_tenants(), registrations=_registrations())
 
@@ -56,8 +60,9 @@ def seats():
 @blueprint.route("/numbers")
 def numbers():
     now = utcnow()
-    rows = list(restrict(NumberLease.select(NumberLease, Tenant).join(Tenant), NumberLease.tenant)
-                .order_by(NumberLease.paid_through, NumberLease.number).limit(5000))
-    return render_template("numbers.html", leases=rows, live=_live_counts(Hold.number, now), now=now,
+    page = by_columns(restrict(NumberLease.select(NumberLease, Tenant).join(Tenant), NumberLease.tenant),
+                      (NumberLease.paid_through, NumberLease.number, NumberLease.id),
+                      lambda n: (n.paid_through, n.number, n.id), request.args.get("after", ""), PAGE)
+    return render_template("numbers.html", leases=page.rows, page=page, live=_live_counts(Hold.number, now), now=now,
                            soon=now + timedelta(days=EXPIRING_DAYS), tenant=chosen_tenant(),
                            tenants=visible_tenants())

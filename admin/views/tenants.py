@@ -16,8 +16,11 @@ from models.tenancy import BAN_FUNCTIONS, NumberLease, Seat, Tenant, TenantBan
 from ..auth import roles
 from ..i18n import error_text
 from ..form_values import local_datetime, optional_whole_number, whole_number, yuan_to_fen
+from ..paging import by_columns
 
 blueprint = Blueprint("tenants", __name__, url_prefix="/tenants")
+
+PAGE = 100
 
 
 def _settings():
@@ -25,13 +28,14 @@ def _settings():
 
 
 def _list_page(status=200, form=None, error=""):
-    tenants = list(Tenant.select().order_by(Tenant.code))
+    page = by_columns(Tenant.select(), (Tenant.code,), lambda t: (t.code,), request.args.get("after", ""), PAGE)
     now = utcnow()
     bans = {}
-    for ban in TenantBan.select().where(TenantBan.lifted_at.is_null()
+    for ban in TenantBan.select().where(TenantBan.tenant.in_([t.id for t in page.rows]) & TenantBan.lifted_at.is_null()
                                         & (TenantBan.until.is_null() | (TenantBan.until > now))):
         bans.setdefault(ban.tenant_id, []).append(ban)
-    return render_template("tenants.html", tenants=tenants, bans=bans, form=form or {}, error=error), status
+    return render_template("tenants.html", tenants=page.rows, page=page, bans=bans, form=form or {},
+                           error=error), status
 
 
 @blueprint.route("")

@@ -96,3 +96,31 @@ def test_month_period_and_unknown_arguments_fall_back(world, browser):
     page = text(browser("op").get(f"/reports?period=month&month={local_day(utcnow()):%Y-%m}&by=nonsense"))
     assert "按租户" in page
     assert browser("op").get("/reports?period=month&month=2026-13").status_code == 200
+
+
+def test_revenue_counts_seat_and_number_rents_from_the_ledger(world, browser):
+    from models.billing import debit
+    from models.recurring import number_rent_key, seat_rent_key
+
+    now = utcnow()
+    debit(world.acme.id, "seat_rent", 30_00, key=seat_rent_key(world.acme_seat.id, now), require_available=False)
+    debit(world.acme.id, "number_rent", 15_00, key=number_rent_key(world.acme_number.id, world.acme.id, now),
+          require_available=False)
+    debit(world.globex.id, "seat_rent", 1_00, key=seat_rent_key(world.globex_seat.id, now - timedelta(days=40)),
+          require_available=False, at=now - timedelta(days=40))  # outside the period
+    op = browser("op")
+    page = text(op.get("/reports?period=today&by=tenant"))
+    assert 'id="total-seat-rent">¥30.00<' in page and 'id="total-number-rent">¥15.00<' in page
+    assert 'id="total-revenue">¥45.34<' in page  # 0.24 + 0.10 of calls, 30 + 15 of rents
+    acme = page.split('<td class="name">acme</td>')[1].split("</tr>")[0]
+    assert "¥0.24" in acme and "¥30.00" in acme and "¥15.00" in acme and "¥45.24" in acme
+    by_seat = text(op.get("/reports?period=today&by=seat"))
+    seat_row = by_seat.split("acme · 1001@acme.example.com")[1].split("</tr>")[0]
+    assert "¥30.00" in seat_row and "¥30.24" in seat_row and "—" in seat_row  # no number rent per seat
+    assert 'id="rent-note"' in by_seat and 'id="total-revenue">¥45.34<' in by_seat
+    rows = list(csv.reader(io.StringIO(text(op.get("/reports/export.csv?period=today&by=campaign")).lstrip("\ufeff"))))
+    header, spring = rows[0], {r[0]: r for r in rows[1:]}["acme · spring"]
+    assert header[7:11] == ["call_revenue_fen", "seat_rent_fen", "number_rent_fen", "revenue_fen"]
+    assert spring[7:11] == ["24", "", "", "24"]  # a campaign has no rent of its own
+    tenants = list(csv.reader(io.StringIO(text(op.get("/reports/export.csv?period=today&by=tenant")).lstrip("\ufeff"))))
+    assert {r[0]: r for r in tenants[1:]}["acme"][7:11] == ["24", "3000", "1500", "4524"]
