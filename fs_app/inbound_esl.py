@@ -17,9 +17,18 @@ import gevent
 import gevent.socket
 from gevent.lock import Semaphore
 
+from models.errors import fill
+
 
 class EslError(Exception):
-    """FreeSWITCH's inbound Event Socket could not answer: the message says why, in one line."""
+    """FreeSWITCH's inbound Event Socket could not answer: the message says why, in one line.
+
+    Like the models' InvalidInput, an English template with parameters (``str()`` is the CLI's
+    line), so that the admin can say it in the page's language (``admin.i18n.error_text``)."""
+
+    def __init__(self, template: str, /, **params):
+        self.template, self.params = template, params
+        super().__init__(fill(template, params))
 
 
 class EslAuthError(EslError):
@@ -49,7 +58,8 @@ class InboundEventSocket:
             raise ValueError("an api command is one line")
         limit = self.timeout if timeout is None else timeout
         try:
-            with gevent.Timeout(limit, EslError(f"no answer from {self.address} within {limit:g} s")):
+            with gevent.Timeout(limit, EslError("no answer from %(address)s within %(seconds)g s", address=self.address,
+                                              seconds=limit)):
                 with self._lock:
                     if self._sock is None:
                         self._connect()
@@ -60,14 +70,14 @@ class InboundEventSocket:
                         if kind == "api/response":
                             return body.decode("utf-8", "replace")
                         if kind == "text/disconnect-notice":
-                            raise EslError(f"{self.address} closed the connection")
+                            raise EslError("%(address)s closed the connection", address=self.address)
         except EslError:
             self.close()
             raise
         except OSError as exc:
             self.close()
-            raise EslError(f"cannot reach FreeSWITCH's Event Socket at {self.address}: "
-                           f"{(exc.strerror or str(exc)).lower()}") from None
+            raise EslError("cannot reach FreeSWITCH's Event Socket at %(address)s: %(reason)s", address=self.address,
+                           reason=(exc.strerror or str(exc)).lower()) from None
 
     def close(self) -> None:
         sock, self._sock, self._buffer = self._sock, None, b""
@@ -82,12 +92,14 @@ class InboundEventSocket:
         self._sock = gevent.socket.create_connection((self.host, self.port))
         headers, _ = self._frame()
         if headers.get("Content-Type") != "auth/request":
-            raise EslError(f"{self.address} is not FreeSWITCH's inbound Event Socket (no auth/request)")
+            raise EslError("%(address)s is not FreeSWITCH's inbound Event Socket (no auth/request)",
+                           address=self.address)
         self._send(f"auth {self.password}\n\n")
         headers, _ = self._frame()
         reply = headers.get("Reply-Text", "")
         if not reply.startswith("+OK"):
-            raise EslAuthError(f"FreeSWITCH's Event Socket at {self.address} refused the password (esl_password)")
+            raise EslAuthError("FreeSWITCH's Event Socket at %(address)s refused the password (esl_password)",
+                               address=self.address)
 
     def _send(self, text: str) -> None:
         self._sock.sendall(text.encode("utf-8"))
@@ -109,5 +121,5 @@ class InboundEventSocket:
     def _receive(self) -> None:
         data = self._sock.recv(65536)
         if not data:
-            raise EslError(f"{self.address} closed the connection")
+            raise EslError("%(address)s closed the connection", address=self.address)
         self._buffer += data

@@ -50,11 +50,11 @@ class Registration:
 def parse_xmlstatus(text: str, now: datetime) -> list[Registration]:
     """The registrations in ``sofia xmlstatus profile P reg`` output; EslError if it is not that."""
     if not text.lstrip().startswith("<?xml"):
-        raise EslError(f"FreeSWITCH answered {text.strip()[:80]!r} instead of the registrations")
+        raise EslError("FreeSWITCH answered %(answer)r instead of the registrations", answer=text.strip()[:80])
     try:
         root = ET.fromstring(text.encode("utf-8"))
     except ET.ParseError as exc:
-        raise EslError(f"unreadable registrations from FreeSWITCH: {exc}") from None
+        raise EslError("unreadable registrations from FreeSWITCH: %(reason)s", reason=exc) from None
     found = []
     for node in root.iter("registration"):
         user, _, domain = (node.findtext("user") or "").partition("@")
@@ -69,11 +69,12 @@ def parse_xmlstatus(text: str, now: datetime) -> list[Registration]:
 
 
 class RegistrationStatus:
-    """The registrations of a profile, or why they are not known (``note``, one line)."""
+    """The registrations of a profile, or why they are not known (``error``; ``note``: its English line)."""
 
-    def __init__(self, registrations: list[Registration] | None, note: str = ""):
+    def __init__(self, registrations: list[Registration] | None, error: EslError | None = None):
         self.registrations = registrations
-        self.note = note
+        self.error = error
+        self.note = str(error) if error is not None else ""
         self._by_seat: dict[str, list[Registration]] = {}
         for registration in registrations or ():
             self._by_seat.setdefault(registration.address, []).append(registration)
@@ -95,7 +96,7 @@ def registration_status(settings, esl: InboundEventSocket | None = None) -> Regi
         text = esl.api(f"sofia xmlstatus profile {settings.sip_profile} reg")
         return RegistrationStatus(parse_xmlstatus(text, utcnow()))
     except EslError as exc:
-        return RegistrationStatus(None, str(exc))
+        return RegistrationStatus(None, exc)
     finally:
         if own:
             esl.close()

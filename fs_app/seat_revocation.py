@@ -27,7 +27,7 @@ def revoke(settings, user: str, domain: str, esl: InboundEventSocket | None = No
         for command in commands:
             answer = esl.api(command).strip()
             if answer.startswith("-ERR") or answer.startswith("Invalid"):
-                raise EslError(f"`{command}` answered {answer[:80]!r}")
+                raise EslError("`%(command)s` answered %(answer)r", command=command, answer=answer[:80])
             log.info("seat %s@%s revoked in FreeSWITCH: %s -> %s", user, domain, command, answer[:80])
     except EslError as exc:
         message = (f"FreeSWITCH was not told ({exc}); the cached credential lapses within "

@@ -53,7 +53,12 @@ from models.errors import InvalidInput, NotFound  # noqa: E402
 from admin.i18n import error_catalogue, error_text  # noqa: E402
 
 ROOT = ADMIN_DIR.parent
-ERROR_CLASSES = {"InvalidInput": 0, "NotFound": 0, "OutOfRange": 0, "ForeignReference": 3}
+ERROR_CLASSES = {"InvalidInput": 0, "NotFound": 0, "OutOfRange": 0, "ForeignReference": 3, "EslError": 0,
+                 "EslAuthError": 0}
+#: where the admin's refusals and notes come from: the models, its form parsing, and FreeSWITCH's
+#: inbound Event Socket (the seats page's registrations)
+ERROR_SOURCES = [*sorted((ROOT / "models").glob("*.py")), ADMIN_DIR / "form_values.py",
+                 *(ROOT / "fs_app" / name for name in ("inbound_esl.py", "registrations.py", "seat_revocation.py"))]
 HAN = re.compile(r"[\u4e00-\u9fff]")
 #: raw codes that must never reach a page as they are stored (labels exist for each)
 RAW_CODES = ("metering:app", "restricted_industry", "NO_CONSENT", "recording_notice", "disclosure")
@@ -69,10 +74,10 @@ def _templates(node):
 
 
 def model_error_templates() -> tuple[set[str], list[str]]:
-    """Every message template raised in models/ and the admin's form parsing, and the raises
-    whose message is not a literal template (an f-string cannot be translated)."""
+    """Every message template raised in ERROR_SOURCES, and the raises whose message is not a
+    literal template (an f-string cannot be translated)."""
     found, unreadable = set(), []
-    for path in [*sorted((ROOT / "models").glob("*.py")), ADMIN_DIR / "form_values.py"]:
+    for path in ERROR_SOURCES:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ERROR_CLASSES:
                 index = ERROR_CLASSES[node.func.id]
@@ -129,8 +134,7 @@ def test_error_text_translates_field_names_units_and_shows_times_in_beijing(app)
         assert error_text(leased) == "+862150000001 已租给其他租户，至 2026-11-23 10:00 北京时间"
 
 
-# /seats is left out: its SIP registration status wording belongs to the operations half of issue 17
-PAGES = ["/", "/calls", "/reports", "/reports?period=30d&by=seat", "/money?tenant=acme", "/numbers",
+PAGES = ["/", "/calls", "/reports", "/reports?period=30d&by=seat", "/money?tenant=acme", "/numbers", "/seats",
          "/campaigns", "/consent", "/dnc", "/complaints", "/tenants", "/tenants/acme", "/audit", "/account",
          "/calls/{call}", "/no-such-page"]
 

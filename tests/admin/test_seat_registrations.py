@@ -41,9 +41,26 @@ def test_an_unresponsive_freeswitch_leaves_a_note_and_the_page_renders(world, br
     response = b.get("/seats")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert 'id="registrations-note"' in page and "no answer" in page
+    note = page.split('id="registrations-note">')[1].split("</p>")[0]
+    assert "秒内没有应答" in note and "no answer" not in note  # said in the page's language
     assert "1001@acme.example.com" in page and "Yealink" not in page
+    b.get("/lang/en?next=/")
+    english = b.get("/seats").get_data(as_text=True).split('id="registrations-note">')[1].split("</p>")[0]
+    assert "no answer from" in english and "秒" not in english
     freeswitch.release()
+
+
+def test_a_refused_connection_is_said_in_chinese_without_the_systems_english(app, settings):
+    from fs_app.inbound_esl import EslError
+    from fs_app.registrations import registration_status
+
+    from admin.i18n import error_text
+
+    status = registration_status(settings.replace(inbound_esl_address="127.0.0.1:9", esl_password="x"))
+    assert not status.known and status.note.startswith("cannot reach FreeSWITCH's Event Socket at 127.0.0.1:9")
+    assert isinstance(status.error, EslError)
+    with app.test_request_context():
+        assert error_text(status.error) == "无法连接 FreeSWITCH 的事件接口（127.0.0.1:9）"
 
 
 def test_the_dashboard_refreshes_its_live_figures_with_a_static_script(world, browser):
