@@ -28,6 +28,21 @@ def yuan(fen: int | None) -> str:
     return f"{sign}¥{whole:,}.{cents:02d}"
 
 
+def yuan_or_dash(fen: int | None) -> str:
+    """An amount that may not apply (None) as "—" rather than ¥0.00."""
+    return "—" if fen is None else yuan(fen)
+
+
+def percent(ratio: float | None) -> str:
+    """A ratio as 12.3%, "—" without a denominator (filters, not macros: a report renders
+    thousands of cells)."""
+    return "—" if ratio is None else f"{ratio * 100:.1f}%"
+
+
+def decimal(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
 def phone(number: str | None, reveal: bool = False) -> str:
     """A number as the current user may see it: full only for PII users who asked to reveal."""
     if not number:
@@ -48,4 +63,5 @@ def duration(seconds: int | float | None) -> str:
 
 
 def register(app) -> None:
-    app.jinja_env.filters.update(local=local_time, yuan=yuan, phone=phone, duration=duration)
+    app.jinja_env.filters.update(local=local_time, yuan=yuan, yuan_or_dash=yuan_or_dash, percent=percent,
+                                 decimal=decimal, phone=phone, duration=duration)

@@ -30,7 +30,7 @@ def month_bounds(month: date):
 
 
 def statement_for(tenant: Tenant, month: date) -> MonthStatement:
-    shared = statements.statement(tenant, f"{month:%Y-%m}")
+    shared = statements.statement(tenant, f"{month:%Y-%m}", call_days=False)  # the page shows no call days
     lines = [StatementLine(kind, shared.by_kind.get(kind, 0), shared.promo_by_kind.get(kind, 0))
              for kind in LEDGER_KINDS if shared.by_kind.get(kind)]
     return MonthStatement(lines, shared.opening_balance_fen, shared.closing_balance_fen, shared.invoiceable_fen)

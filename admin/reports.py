@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from peewee import SQL
+from peewee import SQL, fn
 
 from models import call_stats, recurring
 from models.calls import CallRecord
@@ -172,23 +172,26 @@ def _count_complaints(period: Period, by: str, tenant_id: int | None, rows: dict
         (Complaint.received_at >= start) & (Complaint.received_at < end))
     if tenant_id is not None:
         query = query.where(Complaint.tenant == tenant_id)
-    complaints = list(query.tuples())
+    if by == "tenant":
+        for tenant, count in query.select(Complaint.tenant, fn.COUNT(Complaint.id)).group_by(Complaint.tenant).tuples():
+            total.complaints += count
+            rows.setdefault(tenant, Row(tenant, "", tenant_id=tenant)).complaints += count
+        return
+    complaints = list(query.select(Complaint.tenant, Complaint.call_uuid, fn.COUNT(Complaint.id))
+                      .group_by(Complaint.tenant, Complaint.call_uuid).tuples())
     calls = {}
-    uuids = [uuid for _, uuid in complaints if uuid]
-    if by != "tenant" and uuids:
+    uuids = [uuid for _, uuid, _ in complaints if uuid]
+    if uuids:
         for agent, callee, campaign, seat in (CallRecord.select(CallRecord.agent_uuid, CallRecord.callee_uuid,
                                                                 CallRecord.campaign, CallRecord.seat)
                                               .where(CallRecord.agent_uuid.in_(uuids) | CallRecord.callee_uuid.in_(uuids))
                                               .tuples()):
             calls[agent] = calls[callee] = (campaign, seat)
-    for tenant, uuid in complaints:
-        total.complaints += 1
-        if by == "tenant":
-            key = tenant
-        else:
-            campaign, seat = calls.get(uuid, (None, None))
-            key = campaign if by == "campaign" else seat
-        rows.setdefault(key, Row(key, "", tenant_id=tenant)).complaints += 1
+    for tenant, uuid, count in complaints:
+        total.complaints += count
+        campaign, seat = calls.get(uuid, (None, None))
+        key = campaign if by == "campaign" else seat
+        rows.setdefault(key, Row(key, "", tenant_id=tenant)).complaints += count
 
 
 def _label(by: str, rows: dict) -> None:
@@ -222,8 +225,10 @@ class BalanceRow:
 
 def balances(tenants: list[Tenant], now: datetime, live: dict | None = None) -> list[BalanceRow]:
     today = local_day(now)
-    days = call_stats.days_between(today - timedelta(days=SPEND_DAYS), today - timedelta(days=1))
-    figures = call_stats.period_figures(days, now, None, "tenant", live)
+    # settled days only: their sums are stored, so the balances never aggregate calls on a view
+    last = today - timedelta(days=1) if call_stats.is_settled(today - timedelta(days=1), now) else today - timedelta(days=2)
+    days = call_stats.days_between(last - timedelta(days=SPEND_DAYS - 1), last)
+    figures = call_stats.period_figures(days, now, None, "tenant", live, detail=False)
     spend = Counter({tenant_id: counts["charge_fen"] for (tenant_id, _), counts in figures.counts.items()})
     rows = []
     for tenant in tenants:

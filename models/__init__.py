@@ -8,13 +8,13 @@ from .calls import CallRecord, Hold
 from .money import LedgerEntry
 from .people import AdminUser, AdminSession, ApiToken, Complaint, AuditLog
 from .attempts import Attempt, LeaseDailyUse
-from .call_stats import CallDayRollup, CallDayStats, CallDayReason
+from .call_stats import CallDayRollup, CallHourRollup, CallDayStats, CallDayReason
 
 # Creation order respects foreign keys.
 ALL_MODELS = [
     Tenant, TenantBan, NumberLease, Campaign, Seat, Consent, DoNotCall, CallRecord, Hold,
     LedgerEntry, AdminUser, ApiToken, Complaint, AuditLog, Attempt, LeaseDailyUse, AdminSession,
-    CallDayRollup, CallDayStats, CallDayReason,
+    CallDayRollup, CallHourRollup, CallDayStats, CallDayReason,
 ]
 
 from .migrations import migrate, current_version, latest_version  # noqa: E402

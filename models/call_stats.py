@@ -1,11 +1,14 @@
-"""Daily call statistics per (tenant, campaign, seat), kept for closed days (issue 17 reports).
+"""Call statistics per (tenant, campaign, seat), kept for closed days and hours (issue 17 reports).
 
 A local (Asia/Shanghai) day is *settled* once it ended ``SETTLE_AFTER`` ago: by then its calls
 have ended and their CDRs have been reconciled, so its figures no longer change. A settled day is
-aggregated once from the call records and stored (``CallDayStats``, ``CallDayReason``, one
-``CallDayRollup`` marker per day); a day not yet settled (today, yesterday's first hours) is
-aggregated from the call records on every read. A report over 30 days therefore reads at most a
-few thousand stored rows plus today's calls, whatever the size of the call table.
+aggregated once from the call records and stored (``CallDayStats``, ``CallDayReason`` rows with
+no hour, one ``CallDayRollup`` marker per day). A day not yet settled (today, yesterday's first
+hours) is stored hour by hour the same way as its hours settle (rows with an hour, one
+``CallHourRollup`` marker each; replaced by the day's rows once the day settles), and only its
+last unsettled hours (at most ``SETTLE_AFTER`` plus one hour of calls) are aggregated from the
+call records on every read. A report over 30 days therefore has the database sum a few thousand
+stored rows plus a few hours of calls, whatever the size of the call table.
 
 Only the admin calls this: nothing here runs on the call path."""
 from __future__ import annotations
@@ -14,6 +17,8 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import reduce
+from operator import or_
 
 from peewee import BigIntegerField, Case, CharField, DateField, DateTimeField, IntegerField, IntegrityError, fn
 
@@ -34,8 +39,22 @@ class CallDayRollup(BaseModel):
     computed_at = DateTimeField()
 
 
-class CallDayStats(BaseModel):
+class CallHourRollup(BaseModel):
+    """A settled local hour (0-23) of a day not yet settled, whose statistics are stored."""
+
     day = DateField()
+    hour = IntegerField()
+    computed_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("day", "hour"), True),)
+
+
+class CallDayStats(BaseModel):
+    """One group's figures of a settled day (``hour`` null) or of one settled hour of a day."""
+
+    day = DateField()
+    hour = IntegerField(null=True)
     tenant_id = IntegerField(null=True)
     campaign_id = IntegerField(null=True)
     seat_id = IntegerField(null=True)
@@ -51,9 +70,10 @@ class CallDayStats(BaseModel):
 
 
 class CallDayReason(BaseModel):
-    """Blocked calls of a day and group by reason code (a call blocked for two reasons counts in both)."""
+    """Blocked calls of a day (or hour) and group by reason code (a call blocked for two reasons counts in both)."""
 
     day = DateField()
+    hour = IntegerField(null=True)
     tenant_id = IntegerField(null=True)
     campaign_id = IntegerField(null=True)
     seat_id = IntegerField(null=True)
@@ -64,13 +84,14 @@ class CallDayReason(BaseModel):
         indexes = ((("day", "tenant_id"), False),)
 
 
-MODELS = [CallDayRollup, CallDayStats, CallDayReason]
+MODELS = [CallDayRollup, CallHourRollup, CallDayStats, CallDayReason]
 COUNTS = ("calls", "blocked", "answered", "billed_minutes", "charge_fen", "cdr_mismatches")
 
 
 @dataclass
 class DayFigures:
-    """One day's figures by group: counts per (tenant, campaign, seat) and blocked calls per reason."""
+    """Figures of a day or part of it by group: counts per (tenant, campaign, seat) and blocked
+    calls per reason."""
 
     day: date
     counts: dict  # GroupKey -> dict of COUNTS
@@ -81,10 +102,20 @@ def is_settled(day: date, now: datetime) -> bool:
     return local_day_bounds(day)[1] + SETTLE_AFTER <= now
 
 
-def _aggregate(day: date, tenant_id: int | None) -> DayFigures:
-    """The day's figures straight from the call records, in one pass over a range of the
-    created_at index: grouped by (tenant, campaign, seat) and, for blocked calls, reasons list."""
+def settled_hours(day: date, now: datetime) -> int:
+    """How many of the day's first local hours are settled (0-24)."""
+    start = local_day_bounds(day)[0]
+    return max(0, min(24, int((now - SETTLE_AFTER - start) // timedelta(hours=1))))
+
+
+def _aggregate(day: date, tenant_id: int | None, first_hour: int = 0, hours: int | None = None) -> DayFigures:
+    """The figures of the day from ``first_hour`` on, straight from the call records, in one pass
+    over a range of the created_at index: grouped by (tenant, campaign, seat) and, for blocked
+    calls, reasons list."""
     start, end = local_day_bounds(day)
+    start += timedelta(hours=first_hour)
+    if hours is not None:
+        end = start + timedelta(hours=hours)
     in_day = (CallRecord.created_at >= start) & (CallRecord.created_at < end)
     if tenant_id is not None:
         in_day &= CallRecord.tenant == tenant_id
@@ -95,28 +126,42 @@ def _aggregate(day: date, tenant_id: int | None) -> DayFigures:
     rows = (CallRecord.select(*group, fn.COUNT(CallRecord.id), fn.SUM(blocked.cast("integer")),
                               fn.SUM(answered.cast("integer")), fn.SUM(CallRecord.billed_minutes),
                               fn.SUM(CallRecord.charge_fen), fn.SUM(CallRecord.cdr_mismatch.cast("integer")))
-            .where(in_day).group_by(*group).tuples())
+            .where(in_day).group_by(*group))
     figures = DayFigures(day, {}, {})
-    for tenant, campaign, seat, reason_list, *values in rows:
+    codes_of: dict = {}  # a reasons list as stored -> its codes (few distinct lists)
+    for tenant, campaign, seat, reason_list, *values in database.execute(rows):  # plain rows: no per-column conversion
         key = (tenant, campaign, seat)
         counts = figures.counts.setdefault(key, dict.fromkeys(COUNTS, 0))
         for name, value in zip(COUNTS, values):
             counts[name] += int(value or 0)
         if reason_list is not None:
-            codes = json.loads(reason_list) if isinstance(reason_list, str) else reason_list
+            if isinstance(reason_list, str):
+                if reason_list not in codes_of:
+                    codes_of[reason_list] = set(json.loads(reason_list))
+                codes = codes_of[reason_list]
+            else:
+                codes = set(reason_list)
             tally = figures.reasons.setdefault(key, Counter())
-            for code in set(codes):
-                tally[code] += values[0]
+            for code in codes:
+                tally[code] += int(values[0])
     return figures
 
 
-def _store(figures: DayFigures, now: datetime) -> None:
+def _store(figures: DayFigures, now: datetime, hour: int | None = None) -> None:
+    """Store a settled day's figures (replacing its hour rows) or one settled hour's."""
     with database.atomic():
-        CallDayRollup.create(day=figures.day, computed_at=now)  # first: a concurrent writer fails here
-        stats = [dict(day=figures.day, tenant_id=k[0], campaign_id=k[1], seat_id=k[2], **v)
+        # the marker first: a concurrent writer of the same day or hour fails here
+        if hour is None:
+            CallDayRollup.create(day=figures.day, computed_at=now)
+            CallDayStats.delete().where((CallDayStats.day == figures.day) & CallDayStats.hour.is_null(False)).execute()
+            CallDayReason.delete().where((CallDayReason.day == figures.day) & CallDayReason.hour.is_null(False)).execute()
+            CallHourRollup.delete().where(CallHourRollup.day == figures.day).execute()
+        else:
+            CallHourRollup.create(day=figures.day, hour=hour, computed_at=now)
+        stats = [dict(day=figures.day, hour=hour, tenant_id=k[0], campaign_id=k[1], seat_id=k[2], **v)
                  for k, v in figures.counts.items()]
-        reasons = [dict(day=figures.day, tenant_id=k[0], campaign_id=k[1], seat_id=k[2], reason=code, calls=n)
-                   for k, tally in figures.reasons.items() for code, n in tally.items()]
+        reasons = [dict(day=figures.day, hour=hour, tenant_id=k[0], campaign_id=k[1], seat_id=k[2], reason=code,
+                        calls=n) for k, tally in figures.reasons.items() for code, n in tally.items()]
         for chunk in range(0, len(stats), 500):
             CallDayStats.insert_many(stats[chunk:chunk + 500]).execute()
         for chunk in range(0, len(reasons), 500):
@@ -138,6 +183,21 @@ def settle_days(days: list[date], now: datetime) -> int:
     return done
 
 
+def settle_hours(day: date, now: datetime) -> int:
+    """Store every settled hour of a day that is not settled itself; returns how many of its first
+    hours are stored (the rest of the day is read from the call records)."""
+    count = settled_hours(day, now)
+    stored = {h for (h,) in CallHourRollup.select(CallHourRollup.hour).where(CallHourRollup.day == day).tuples()}
+    for hour in range(count):
+        if hour in stored:
+            continue
+        try:
+            _store(_aggregate(day, None, hour, 1), now, hour)
+        except IntegrityError:  # another process stored it meanwhile
+            pass
+    return count
+
+
 @dataclass
 class PeriodFigures:
     """A period's figures summed per group (``key``: "tenant", "campaign" or "seat"; a row's key
@@ -152,23 +212,23 @@ _KEY_INDEX = {"tenant": 0, "campaign": 1, "seat": 2}
 
 
 def period_figures(days: list[date], now: datetime, tenant_id: int | None = None, key: str = "tenant",
-                   live: dict | None = None) -> PeriodFigures:
-    """The figures of ``days`` grouped by ``key``. Settled days are summed by the database over
-    their stored rows (stored first if needed); the others are aggregated from the call records,
-    once per ``live`` cache (a dict the caller keeps for one request)."""
+                   live: dict | None = None, *, detail: bool = True) -> PeriodFigures:
+    """The figures of ``days`` grouped by ``key``. Settled days and hours are summed by the database
+    over their stored rows (stored first if needed); the hours after them are aggregated from the
+    call records, once per ``live`` cache (a dict the caller keeps for one request). Without
+    ``detail`` only the counts per group are summed (no reasons, no days)."""
     settle_days(days, now)
-    settled = [d for d in days if is_settled(d, now)]
+    stored_hours = {d: settle_hours(d, now) for d in days if not is_settled(d, now)}
     result = PeriodFigures({}, {}, {d: dict.fromkeys(COUNTS, 0) for d in days})
-    if settled:
-        _sum_stored(result, settled, tenant_id, key)
+    _sum_stored(result, [d for d in days if d not in stored_hours], stored_hours, tenant_id, key, detail)
     live = {} if live is None else live
     index = _KEY_INDEX[key]
-    for day in days:
-        if day in settled:
+    for day, first_hour in stored_hours.items():
+        if first_hour >= 24:
             continue
-        if (day, tenant_id) not in live:
-            live[(day, tenant_id)] = _aggregate(day, tenant_id)
-        figures = live[(day, tenant_id)]
+        if (day, first_hour, tenant_id) not in live:
+            live[(day, first_hour, tenant_id)] = _aggregate(day, tenant_id, first_hour)
+        figures = live[(day, first_hour, tenant_id)]
         for group, counts in figures.counts.items():
             _add(result.counts.setdefault((group[index], group[0]), dict.fromkeys(COUNTS, 0)), counts)
             _add(result.per_day[day], counts)
@@ -182,13 +242,27 @@ def _add(into: dict, counts: dict) -> None:
         into[name] += counts[name]
 
 
-def _sum_stored(result: PeriodFigures, days: list[date], tenant_id: int | None, key: str) -> None:
-    """Sums over the stored rows of settled days, computed by the database (a few queries
-    returning one row per group, day or reason, however many rows they sum)."""
+def _stored_rows(model, settled_days: list[date], stored_hours: dict):
+    """The condition selecting the stored rows of ``model`` for settled days (whole-day rows) and
+    for the stored first hours of the others."""
+    parts = [model.hour.is_null() & model.day.in_(settled_days)] if settled_days else []
+    parts += [(model.day == day) & model.hour.is_null(False) & (model.hour < hours)
+              for day, hours in stored_hours.items() if hours]
+    return reduce(or_, parts) if parts else None
+
+
+def _sum_stored(result: PeriodFigures, settled_days: list[date], stored_hours: dict, tenant_id: int | None,
+                key: str, detail: bool) -> None:
+    """Sums over the stored rows, computed by the database (a few queries returning one row per
+    group, day or reason, however many rows they sum)."""
+    stats_rows, reason_rows = (_stored_rows(CallDayStats, settled_days, stored_hours),
+                               _stored_rows(CallDayReason, settled_days, stored_hours))
+    if stats_rows is None:
+        return
     column = getattr(CallDayStats, f"{key}_id")
     sums = [fn.SUM(getattr(CallDayStats, name)) for name in COUNTS]
-    stats = CallDayStats.select().where(CallDayStats.day.in_(days))
-    reasons = CallDayReason.select().where(CallDayReason.day.in_(days))
+    stats = CallDayStats.select().where(stats_rows)
+    reasons = CallDayReason.select().where(reason_rows)
     if tenant_id is not None:
         stats = stats.where(CallDayStats.tenant_id == tenant_id)
         reasons = reasons.where(CallDayReason.tenant_id == tenant_id)
@@ -196,13 +270,18 @@ def _sum_stored(result: PeriodFigures, days: list[date], tenant_id: int | None, 
                                    .group_by(column).tuples()):
         _add(result.counts.setdefault((group, tenant), dict.fromkeys(COUNTS, 0)),
              dict(zip(COUNTS, (int(v or 0) for v in values))))
+    if not detail:
+        return
     for day, *values in stats.select(CallDayStats.day, *sums).group_by(CallDayStats.day).tuples():
         _add(result.per_day[_as_date(day)], dict(zip(COUNTS, (int(v or 0) for v in values))))
     reason_column = getattr(CallDayReason, f"{key}_id")
     for group, tenant, reason, calls in (reasons.select(reason_column, fn.MAX(CallDayReason.tenant_id),
                                                         CallDayReason.reason, fn.SUM(CallDayReason.calls))
                                          .group_by(reason_column, CallDayReason.reason).tuples()):
-        result.reasons.setdefault((group, tenant), Counter())[reason] += int(calls)
+        tally = result.reasons.get((group, tenant))
+        if tally is None:
+            tally = result.reasons[(group, tenant)] = Counter()
+        tally[reason] += int(calls)
 
 
 def _as_date(value) -> date:

@@ -129,13 +129,20 @@ class Statement:
 
 
 def _sums_before(tenant: Tenant, before: datetime) -> tuple[int, int]:
-    row = (LedgerEntry.select(fn.COALESCE(fn.SUM(LedgerEntry.amount_fen), 0),
-                              fn.COALESCE(fn.SUM(LedgerEntry.promo_fen), 0))
-           .where((LedgerEntry.tenant == tenant.id) & (LedgerEntry.created_at < before)).tuples().get())
+    """The balance and promotional balance at ``before``: the tenant's balance caches (always the
+    sum of its entries, ledger.append_locked) less what was posted since, in one statement (one
+    snapshot), so the cost grows with the entries since ``before``, not with the whole history."""
+    since = (LedgerEntry.tenant == tenant.id) & (LedgerEntry.created_at >= before)
+    posted = LedgerEntry.select(fn.COALESCE(fn.SUM(LedgerEntry.amount_fen), 0)).where(since)
+    posted_promo = LedgerEntry.select(fn.COALESCE(fn.SUM(LedgerEntry.promo_fen), 0)).where(since)
+    row = (Tenant.select(Tenant.balance_fen - posted, Tenant.promo_balance_fen - posted_promo)
+           .where(Tenant.id == tenant.id).tuples().get())
     return int(row[0]), int(row[1])
 
 
-def statement(tenant: Tenant, month: str) -> Statement:
+def statement(tenant: Tenant, month: str, *, call_days: bool = True) -> Statement:
+    """The month's statement; without ``call_days`` the per-day call lines (one row read per call
+    of the month) are left out."""
     start, end = month_bounds(month)
     opening, opening_promo = _sums_before(tenant, start)
     in_month = (LedgerEntry.tenant == tenant.id) & (LedgerEntry.created_at >= start) & (LedgerEntry.created_at < end)
@@ -147,7 +154,7 @@ def statement(tenant: Tenant, month: str) -> Statement:
         by_kind[kind] = int(amount)
         promo_by_kind[kind] = int(promo)
     days: dict[date, CallDay] = {}
-    calls = (LedgerEntry.select(LedgerEntry.created_at, LedgerEntry.amount_fen, CallRecord.billed_minutes)
+    calls = [] if not call_days else (LedgerEntry.select(LedgerEntry.created_at, LedgerEntry.amount_fen, CallRecord.billed_minutes)
              .join(CallRecord, join_type=JOIN.LEFT_OUTER, on=(CallRecord.callee_uuid == LedgerEntry.call_uuid))
              .where(in_month & (LedgerEntry.kind == "call")).tuples())
     for created_at, amount, minutes in calls:

@@ -22,7 +22,7 @@ blueprint = Blueprint("seats", __name__)
 
 EXPIRING_DAYS = 7
 REGISTRATIONS_DEADLINE_S = 0.5  # FreeSWITCH down or stuck: the page renders without registrations
-PAGE = 200
+PAGE = 100
 
 
 def _registrations():
