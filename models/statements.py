@@ -132,11 +132,11 @@ def _sums_before(tenant: Tenant, before: datetime) -> tuple[int, int]:
     """The balance and promotional balance at ``before``: the tenant's balance caches (always the
     sum of its entries, ledger.append_locked) less what was posted since, in one statement (one
     snapshot), so the cost grows with the entries since ``before``, not with the whole history."""
-    since = (LedgerEntry.tenant == tenant.id) & (LedgerEntry.created_at >= before)
-    posted = LedgerEntry.select(fn.COALESCE(fn.SUM(LedgerEntry.amount_fen), 0)).where(since)
-    posted_promo = LedgerEntry.select(fn.COALESCE(fn.SUM(LedgerEntry.promo_fen), 0)).where(since)
-    row = (Tenant.select(Tenant.balance_fen - posted, Tenant.promo_balance_fen - posted_promo)
-           .where(Tenant.id == tenant.id).tuples().get())
+    posted = (LedgerEntry.select(fn.SUM(LedgerEntry.amount_fen).alias("amount"), fn.SUM(LedgerEntry.promo_fen).alias("promo"))
+              .where((LedgerEntry.tenant == tenant.id) & (LedgerEntry.created_at >= before)).alias("posted"))
+    row = (Tenant.select(Tenant.balance_fen - fn.COALESCE(posted.c.amount, 0),
+                         Tenant.promo_balance_fen - fn.COALESCE(posted.c.promo, 0))
+           .from_(Tenant, posted).where(Tenant.id == tenant.id).tuples().get())  # one scan of what was posted since
     return int(row[0]), int(row[1])
 
 

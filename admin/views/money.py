@@ -12,7 +12,7 @@ from models.clock import local_day, utcnow
 from models.money import LedgerEntry
 
 from ..monthly_statement import month_bounds, statement_for
-from ..paging import by_id
+from ..paging import by_columns
 from ..scope import chosen_tenant, visible_tenants
 
 blueprint = Blueprint("money", __name__, url_prefix="/money")
@@ -40,6 +40,8 @@ def index():
     start, end = month_bounds(month)
     entries = (LedgerEntry.select().where((LedgerEntry.tenant == tenant) & (LedgerEntry.created_at >= start)
                                           & (LedgerEntry.created_at < end)))
-    page = by_id(entries, LedgerEntry.id, request.args.get("before", ""), LEDGER_PAGE)
+    # newest first in the order of the (tenant, created_at) index: no sort of the month's entries
+    page = by_columns(entries, (LedgerEntry.created_at, LedgerEntry.id), lambda e: (e.created_at, e.id),
+                      request.args.get("after", ""), LEDGER_PAGE, descending=True)
     return render_template("money.html", **context, held_fen=int(held), available_fen=tenant.balance_fen - int(held),
                            statement=statement_for(tenant, month), entries=page.rows, page=page)
