@@ -50,14 +50,21 @@ class CallHourRollup(BaseModel):
         indexes = ((("day", "hour"), True),)
 
 
-class CallDayStats(BaseModel):
-    """One group's figures of a settled day (``hour`` null) or of one settled hour of a day."""
+class _GroupRow(BaseModel):
+    """A stored row of a settled day (``hour`` null) or of one settled hour of a day, for one
+    (tenant, campaign, seat) group."""
 
     day = DateField()
     hour = IntegerField(null=True)
     tenant_id = IntegerField(null=True)
     campaign_id = IntegerField(null=True)
     seat_id = IntegerField(null=True)
+
+    class Meta:
+        indexes = ((("day", "tenant_id"), False),)
+
+
+class CallDayStats(_GroupRow):
     calls = IntegerField(default=0)
     blocked = IntegerField(default=0)
     answered = IntegerField(default=0)
@@ -65,23 +72,12 @@ class CallDayStats(BaseModel):
     charge_fen = BigIntegerField(default=0)
     cdr_mismatches = IntegerField(default=0)
 
-    class Meta:
-        indexes = ((("day", "tenant_id"), False),)
 
+class CallDayReason(_GroupRow):
+    """Blocked calls by reason code (a call blocked for two reasons counts in both)."""
 
-class CallDayReason(BaseModel):
-    """Blocked calls of a day (or hour) and group by reason code (a call blocked for two reasons counts in both)."""
-
-    day = DateField()
-    hour = IntegerField(null=True)
-    tenant_id = IntegerField(null=True)
-    campaign_id = IntegerField(null=True)
-    seat_id = IntegerField(null=True)
     reason = CharField(max_length=40)
     calls = IntegerField(default=0)
-
-    class Meta:
-        indexes = ((("day", "tenant_id"), False),)
 
 
 MODELS = [CallDayRollup, CallHourRollup, CallDayStats, CallDayReason]
