@@ -33,3 +33,12 @@ def selected_locale() -> str:
     """Chinese unless the user switched to English (the choice lives in the session)."""
     chosen = session.get("lang")
     return chosen if chosen in LOCALES else "zh"
+
+
+def error_text(exc: Exception) -> str:
+    """A refused act's message as the page shows it: every view shows a model error through this
+    one helper. For now the model's own one-line message (an id of another tenant is said in
+    the page's language, ``form_errors``); a catalogue of the models' messages replaces this."""
+    from .form_errors import error_text as form_error_text
+
+    return form_error_text(exc)

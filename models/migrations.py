@@ -56,11 +56,20 @@ def _admin_sessions(migrator) -> None:
     database.create_tables([AdminSession], safe=True)
 
 
+def _login_enabled_at(migrator) -> None:
+    """admin_user.enabled_at: the idle rule (D4) counts from a login's re-enabling too."""
+    from playhouse.migrate import migrate as run
+
+    if "enabled_at" not in {column.name for column in database.get_columns("admin_user")}:
+        run(migrator.add_column("admin_user", "enabled_at", DateTimeField(null=True)))
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _initial_schema),
     (2, "daily use counters of leased numbers", _lease_daily_use),
     (3, "tenant SIP domains and seat SIP credentials (a1-hash)", _seat_sip_accounts),
     (4, "server-side admin sessions", _admin_sessions),
+    (5, "admin logins remember when they were enabled again (D4)", _login_enabled_at),
 ]
 
 

@@ -1,4 +1,4 @@
-"""`fsapp user add|disable|reset-password|disable-idle`: web admin logins (RULEBOOK D4, D7)."""
+"""`fsapp user add|disable|enable|unlock|pii|reset-password|disable-idle`: web admin logins (RULEBOOK D4, D7)."""
 from __future__ import annotations
 
 import sys
@@ -28,6 +28,19 @@ def register(sub) -> None:
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(handler=user_reset_password)
+
+    p = user.add_parser("enable", help="let a disabled login sign in again with its own password")
+    p.add_argument("username")
+    p.set_defaults(handler=user_enable)
+
+    p = user.add_parser("unlock", help="end a username's lock after wrong passwords (no new password)")
+    p.add_argument("username")
+    p.set_defaults(handler=user_unlock)
+
+    p = user.add_parser("pii", help="grant or revoke the permission to see full phone numbers (D3)")
+    p.add_argument("username")
+    p.add_argument("grant", choices=("yes", "no"))
+    p.set_defaults(handler=user_pii)
 
     p = user.add_parser("disable-idle", help="disable logins unused for login_idle_disable_days (D4)")
     p.set_defaults(handler=user_disable_idle)
@@ -73,4 +86,22 @@ def user_reset_password(args, ctx) -> int:
 def user_disable_idle(args, ctx) -> int:
     disabled = accounts.disable_idle_logins(utcnow(), ctx.settings)
     print(f"disabled {len(disabled)} idle login(s)" + (f": {', '.join(disabled)}" if disabled else ""), file=ctx.out)
+    return 0
+
+
+def user_enable(args, ctx) -> int:
+    accounts.enable_user(args.username, actor=ctx.actor)
+    print(f"user {args.username} enabled", file=ctx.out)
+    return 0
+
+
+def user_unlock(args, ctx) -> int:
+    accounts.unlock_user(args.username, actor=ctx.actor)
+    print(f"user {args.username} unlocked", file=ctx.out)
+    return 0
+
+
+def user_pii(args, ctx) -> int:
+    user = accounts.set_pii(args.username, args.grant == "yes", actor=ctx.actor)
+    print(f"user {user.username}: {'may' if user.pii else 'may not'} see full phone numbers", file=ctx.out)
     return 0
