@@ -19,11 +19,8 @@ from models.lists import Consent
 from models.people import AdminUser
 from models.tenancy import Campaign, NumberLease, Seat, Tenant
 
-from admin import create_app
-from fs_app.testing import FakeInboundEventSocket
 
-from conftest import PASSWORD
-from test_browser import chromium, site  # noqa: F401 - fixtures
+from test_browser import chromium, page_for, site  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db", ["sqlite"], indirect=True)]
 
@@ -31,16 +28,8 @@ REFRESH_WAIT_MS = 20_000  # a failure bound: the page refreshes every 3 s
 
 
 @pytest.fixture
-def freeswitch():
-    fake = FakeInboundEventSocket("esl-pw")
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def app(settings, freeswitch):
-    return create_app(settings.replace(inbound_esl_address="{}:{}".format(*freeswitch.address),
-                                       esl_password="esl-pw"), testing=True)
+def app(app_with_freeswitch):
+    return app_with_freeswitch
 
 
 @pytest.fixture
@@ -61,30 +50,20 @@ def shots(tmp_path):
 
 
 @pytest.fixture
-def page_for(chromium, site):  # noqa: F811
-    contexts = []
-
+def open_as(page_for):  # noqa: F811
+    """Signed in as ``username`` at 1366x768, in English if asked."""
     def login(username: str, *, english: bool = False):
-        context = chromium.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(site + "/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(site + "/")
+        page = page_for(username)
+        page.set_viewport_size({"width": 1366, "height": 768})
         if english:
             page.click("text=English")
         return page
 
-    yield login
-    for context in contexts:
-        context.close()
+    return login
 
 
-def test_the_live_view_refreshes_itself_and_ends_a_call(page_for, site, world, freeswitch, shots):  # noqa: F811
-    page = page_for("op")
+def test_the_live_view_refreshes_itself_and_ends_a_call(open_as, site, world, freeswitch, shots):  # noqa: F811
+    page = open_as("op")
     page.click("nav >> text=实时监控")
     expect(page.locator("#live-calls tr[data-uuid='live-1']")).to_have_count(1)
     expect(page.locator("#live-seats tr[data-seat='1001@acme.example.com']")).to_have_attribute("data-state", "in_call")
@@ -118,8 +97,8 @@ def test_the_live_view_refreshes_itself_and_ends_a_call(page_for, site, world, f
     assert freeswitch.killed == [("live-1", "NORMAL_CLEARING")]
 
 
-def test_an_operator_runs_a_tenant_from_the_browser(page_for, site, world, shots):  # noqa: F811
-    page = page_for("op")
+def test_an_operator_runs_a_tenant_from_the_browser(open_as, site, world, shots):  # noqa: F811
+    page = open_as("op")
     page.goto(site + "/tenants/acme")
     page.click("#settings-link")
     page.fill("#settings-form input[name=rate]", "0.15")
@@ -146,8 +125,8 @@ def test_an_operator_runs_a_tenant_from_the_browser(page_for, site, world, shots
     assert Tenant.get_by_id(world.acme.id).status == "terminated"
 
 
-def test_seat_number_campaign_and_consent_forms(page_for, site, world, freeswitch, shots):  # noqa: F811
-    page = page_for("acme_admin")
+def test_seat_number_campaign_and_consent_forms(open_as, site, world, freeswitch, shots):  # noqa: F811
+    page = open_as("acme_admin")
     page.click("nav >> text=坐席")
     page.click("#seats a:has-text('1001@acme.example.com')")
     page.select_option("#routing-form select[name=pin_number]", "+862150000001")
@@ -189,8 +168,8 @@ def test_seat_number_campaign_and_consent_forms(page_for, site, world, freeswitc
     assert Consent.get(Consent.number == "+8613800138000").revoked_at is not None
 
 
-def test_an_operator_releases_a_number(page_for, site, world):  # noqa: F811
-    page = page_for("op")
+def test_an_operator_releases_a_number(open_as, site, world):  # noqa: F811
+    page = open_as("op")
     page.goto(site + f"/numbers/{world.globex_number.id}")
     page.fill("#number-settings-form input[name=max_calls]", "3")
     page.click("#number-settings-form button[type=submit]")
@@ -201,8 +180,8 @@ def test_an_operator_releases_a_number(page_for, site, world):  # noqa: F811
     assert NumberLease.get_by_id(world.globex_number.id).released_at is not None
 
 
-def test_logins_are_managed_in_the_browser(page_for, site, world, chromium, shots):  # noqa: F811
-    page = page_for("op")
+def test_logins_are_managed_in_the_browser(open_as, site, world, chromium, shots):  # noqa: F811
+    page = open_as("op")
     page.click("nav >> text=登录账号")
     page.fill("#user-add input[name=username]", "acme_ops")
     page.select_option("#user-add select[name=role]", "tenant_admin")
@@ -234,8 +213,8 @@ def test_logins_are_managed_in_the_browser(page_for, site, world, chromium, shot
     other.close()
 
 
-def test_screenshots_in_english(page_for, site, world, shots):  # noqa: F811
-    page = page_for("op", english=True)
+def test_screenshots_in_english(open_as, site, world, shots):  # noqa: F811
+    page = open_as("op", english=True)
     for name, path in (("live-en", "/live"), ("tenant-settings-en", "/tenants/acme/settings"),
                        ("seat-en", f"/seats/{world.acme_seat.id}"), ("number-en", f"/numbers/{world.acme_number.id}"),
                        ("users-en", "/users"), ("terminate-confirm-en", "/tenants/globex/terminate")):
@@ -243,7 +222,7 @@ def test_screenshots_in_english(page_for, site, world, shots):  # noqa: F811
         expect(page.locator("main h1")).to_be_visible()
         assert not any("\u4e00" <= ch <= "\u9fff" for ch in page.title()), path  # data may be Chinese, words not
         shots(page, name)
-    tenant_admin = page_for("acme_admin", english=True)
+    tenant_admin = open_as("acme_admin", english=True)
     tenant_admin.goto(site + "/tenants/acme/settings")
     expect(tenant_admin.locator("#windows-form button")).to_be_visible()
     assert tenant_admin.locator("#settings-form button").count() == 0

@@ -15,24 +15,13 @@ from models.money import LedgerEntry
 from models.people import AdminUser, AuditLog
 from models.tenancy import Campaign, NumberLease, Seat, Tenant
 
-from admin import create_app
-from fs_app.testing import FakeInboundEventSocket
 
 from conftest import PASSWORD
 
 
 @pytest.fixture
-def freeswitch():
-    fake = FakeInboundEventSocket("esl-pw")
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def app(settings, freeswitch):
-    """The admin, with FreeSWITCH's inbound Event Socket faked (registrations, uuid_kill)."""
-    return create_app(settings.replace(inbound_esl_address="{}:{}".format(*freeswitch.address),
-                                       esl_password="esl-pw"), testing=True)
+def app(app_with_freeswitch):
+    return app_with_freeswitch
 
 
 def audited(action: str) -> list[AuditLog]:
