@@ -32,6 +32,7 @@ from .provisioning import get_tenant
 USERNAME_MIN, USERNAME_MAX = 2, 100
 PASSWORD_MIN_LENGTH = 10
 TOKEN_PREFIX = "fsa_"
+UNLOCK = "user.unlock"  # an audit action login_throttle reads
 
 password_hasher = PasswordHasher()
 
@@ -119,10 +120,60 @@ def reset_password(username: str, password: str | None = None, *, actor: str = "
     password = check_password_strength(password) if password is not None else generate_password()
     with write_transaction():
         AdminUser.update(password_hash=hash_password(password), active=True, disabled_at=None,
-                         disabled_reason="").where(AdminUser.id == user.id).execute()
+                         disabled_reason="", enabled_at=utcnow() if not user.active else user.enabled_at).where(
+            AdminUser.id == user.id).execute()
         end_user_sessions(user.id)
         audit(actor, "user.reset_password", tenant=user.tenant_id, target=user.username)
     return password
+
+
+def enable_user(username: str, *, actor: str = "system") -> AdminUser:
+    """Let a disabled login sign in again with its own password (a login disabled for idleness,
+    D4, whose user still knows it). The idle count starts again from now."""
+    user = get_user(username)
+    if user.active:
+        raise InvalidInput("user %(username)r is already enabled", username=username)
+    with write_transaction():
+        AdminUser.update(active=True, disabled_at=None, disabled_reason="", enabled_at=utcnow()).where(
+            AdminUser.id == user.id).execute()
+        audit(actor, "user.enable", tenant=user.tenant_id, target=user.username,
+              was_disabled_for=user.disabled_reason)
+    return AdminUser.get_by_id(user.id)
+
+
+def unlock_user(username: str, *, actor: str = "system") -> AdminUser:
+    """End the lock of a username after wrong passwords, from every address, without a new
+    password: the audit row of the unlock starts the throttle's count again
+    (``login_throttle.pair_failures``). An address locked as a whole stays locked: that lock is
+    about the address, whatever the username."""
+    user = get_user(username)
+    with write_transaction():
+        audit(actor, UNLOCK, tenant=user.tenant_id, target=user.username)
+    return user
+
+
+def set_pii(username: str, pii: bool, *, actor: str = "system") -> AdminUser:
+    """Grant or revoke the permission to reveal full phone numbers (D3)."""
+    user = get_user(username)
+    if user.pii == bool(pii):
+        raise InvalidInput("user %(username)r already has the PII permission" if pii
+                           else "user %(username)r does not have the PII permission", username=username)
+    with write_transaction():
+        AdminUser.update(pii=bool(pii)).where(AdminUser.id == user.id).execute()
+        audit(actor, "user.pii", tenant=user.tenant_id, target=user.username, pii=bool(pii))
+    return AdminUser.get_by_id(user.id)
+
+
+def idle_since(user: AdminUser) -> datetime:
+    """Where the idle rule (D4) counts from: the last sign-in (or, never used, the creation), or
+    the last re-enabling when that came later."""
+    since = user.last_login_at or user.created_at
+    return max(since, user.enabled_at) if user.enabled_at else since
+
+
+def idle_disable_at(user: AdminUser, settings) -> datetime:
+    """When the idle rule will disable this login if nobody signs in with it."""
+    return idle_since(user) + timedelta(days=settings.login_idle_disable_days)
 
 
 # --- login ----------------------------------------------------------------------------------
@@ -190,6 +241,8 @@ def disable_idle_logins(now: datetime, settings) -> list[str]:
     disabled = []
     with write_transaction():
         for user in AdminUser.select().where(AdminUser.active & (last_seen < cutoff)).order_by(AdminUser.id):
+            if idle_since(user) >= cutoff:  # enabled again since
+                continue
             AdminUser.update(active=False, disabled_at=now, disabled_reason="idle").where(
                 AdminUser.id == user.id).execute()
             end_user_sessions(user.id)

@@ -4,7 +4,7 @@ Two limits, both over a sliding window of WINDOW_MINUTES (docs/admin.md, "Logins
 - one username from one address: MAX_FAILURES_PER_PAIR wrong passwords refuse that username from
   that address until the oldest of them leaves the window. Someone guessing from elsewhere
   cannot lock the real user out: the lock is theirs, not the user's. A successful login of the
-  pair, or a password reset of the username, starts the count again;
+  pair, a password reset or an unlock of the username starts the count again;
 - one address, whatever the usernames: MAX_ATTEMPTS_PER_ADDRESS failed or refused attempts
   refuse the address (a password sprayer, or someone still trying a refused pair).
 
@@ -43,12 +43,13 @@ def address_attempts(address: str, now: datetime) -> int:
 
 def pair_failures(username: str, address: str, now: datetime) -> int:
     """Wrong passwords for ``username`` from ``address`` in the window, since the pair last
-    signed in or the username's password was reset."""
+    signed in or the username's password was reset or its lock ended (``user.unlock``)."""
     since = _since(now)
     cleared = (AuditLog.select(fn.MAX(AuditLog.id))
                .where((AuditLog.at > since)
                       & (((AuditLog.action == "login.ok") & (AuditLog.actor == username) & (AuditLog.target == address))
-                         | ((AuditLog.action == "user.reset_password") & (AuditLog.target == username))))
+                         | (AuditLog.action.in_(("user.reset_password", "user.unlock"))
+                            & (AuditLog.target == username))))
                .scalar()) or 0
     return (AuditLog.select(fn.COUNT(AuditLog.id))
             .where((AuditLog.action == FAILED) & (AuditLog.actor == username) & (AuditLog.target == address)
@@ -62,3 +63,11 @@ def address_blocked(address: str, now: datetime) -> bool:
 
 def pair_blocked(username: str, address: str, now: datetime) -> bool:
     return pair_failures(username, address, now) >= MAX_FAILURES_PER_PAIR
+
+
+def locked_addresses(username: str, now: datetime) -> list[str]:
+    """The addresses from which ``username`` is refused now for wrong passwords (for the admin's
+    user list: a lock to end with ``accounts.unlock_user``)."""
+    addresses = (AuditLog.select(AuditLog.target).distinct()
+                 .where((AuditLog.action == FAILED) & (AuditLog.actor == username) & (AuditLog.at > _since(now))))
+    return sorted(a for (a,) in addresses.tuples() if pair_blocked(username, a, now))

@@ -56,8 +56,16 @@ def _admin_sessions(migrator) -> None:
     database.create_tables([AdminSession], safe=True)
 
 
+def _login_enabled_at(migrator) -> None:
+    """admin_user.enabled_at: the idle rule (D4) counts from a login's re-enabling too."""
+    from playhouse.migrate import migrate as run
+
+    if "enabled_at" not in {column.name for column in database.get_columns("admin_user")}:
+        run(migrator.add_column("admin_user", "enabled_at", DateTimeField(null=True)))
+
+
 def _report_indexes(migrator) -> None:
-    """Reports and list filters over millions of calls (issue 17): daily statistics of settled days;
+    """Reports and list filters over millions of calls (issue 17): statistics of settled days and hours;
     partial indexes that only blocked calls (reasons), CDR mismatches and rent debits pay for on
     insert; the seat filter of the call list by the address as presented (also for unknown seats).
     Plain SQL: both databases take partial indexes, which playhouse.migrate cannot express."""
@@ -83,7 +91,9 @@ MIGRATIONS: list[Migration] = [
     (2, "daily use counters of leased numbers", _lease_daily_use),
     (3, "tenant SIP domains and seat SIP credentials (a1-hash)", _seat_sip_accounts),
     (4, "server-side admin sessions", _admin_sessions),
-    (5, "daily call statistics and partial indexes for reports", _report_indexes),
+    (5, "admin logins remember when they were enabled again (D4)", _login_enabled_at),
+    (6, "call statistics of settled days and hours; partial and seat-address indexes for reports and lists",
+     _report_indexes),
 ]
 
 

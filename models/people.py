@@ -22,6 +22,10 @@ class AdminUser(BaseModel):
     last_login_at = DateTimeField(null=True)
     disabled_at = DateTimeField(null=True)
     disabled_reason = CharField(max_length=100, default="")
+    # When the login was last enabled again (reset password, enable): the idle rule (D4) counts
+    # from the latest of this, the last sign-in and the creation, so a login enabled after an
+    # idle disable is not disabled again by the next run before its user can sign in.
+    enabled_at = DateTimeField(null=True)
     # Not read since schema 4 (the lockout is per username and address, counted in the audit
     # log: models.login_throttle); kept while a rolling upgrade may run older processes.
     failed_logins = IntegerField(default=0)

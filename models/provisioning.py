@@ -128,9 +128,14 @@ def set_tenant(code: str, *, status: str | None = None, seats: int | None = None
                inbound_rate: int | None = None, connect_fee: int | None = None,
                industry_approved: bool | None = None, windows: str | None = None,
                platform_windows=None, termination_kind: str = "", sip_domain: str | None = None,
-               actor: str = "system") -> Tenant:
+               display_name: str | None = None, hotline: str | None = None, seat_rent: int | None = None,
+               region: str = "CN", actor: str = "system") -> Tenant:
     tenant = get_tenant(code)
     changes: dict = {}
+    if display_name is not None:
+        changes["display_name"] = _text(display_name, "display name", 60)
+    if hotline is not None:
+        changes["hotline"] = normalize(hotline, region)
     new_domain = check_domain(sip_domain) if sip_domain is not None else None
     if status is not None:
         if status not in TENANT_STATUSES:
@@ -153,6 +158,8 @@ def set_tenant(code: str, *, status: str | None = None, seats: int | None = None
         changes["rate_in_fen"] = _fen(inbound_rate, "inbound rate")
     if connect_fee is not None:
         changes["connect_fee_fen"] = _fen(connect_fee, "connect fee")
+    if seat_rent is not None:
+        changes["seat_rent_fen"] = _fen(seat_rent, "seat rent")
     if industry_approved is not None:
         changes["industry_approved"] = bool(industry_approved)
     if windows is not None:
@@ -255,6 +262,55 @@ def lease_number(tenant_code: str, number: str, *, days: int = 30, monthly_fee: 
         recurring.charge_number_purchase(lease, days, period_days, actor=actor)  # C3: from the payment day
         audit(actor, "number.lease", tenant=tenant, target=e164, days=days, monthly_fee_fen=monthly_fee)
     return lease
+
+
+def get_lease(tenant_code: str, number: str, *, region: str = "CN") -> tuple[Tenant, NumberLease]:
+    """The tenant's lease of ``number`` (released or not); another tenant's number is not found."""
+    tenant = get_tenant(tenant_code)
+    e164 = normalize(number, region)
+    lease = NumberLease.get_or_none((NumberLease.number == e164) & (NumberLease.tenant == tenant))
+    if lease is None:
+        raise ForeignReference("number", e164, tenant.code, "%(number)s is not leased to tenant %(tenant_code)s",
+                               number=e164, tenant_code=tenant.code)
+    return tenant, lease
+
+
+def release_number(tenant_code: str, number: str, *, region: str = "CN", actor: str = "system",
+                   now=None) -> NumberLease:
+    """Give a leased number back: it stops being a caller ID at once (A10), is not renewed, and
+    seats pinned to it are unpinned. Its paid rent is not refunded (a service already bought, as
+    at termination, C4). Calls already up on it go on to their end."""
+    tenant, lease = get_lease(tenant_code, number, region=region)
+    if lease.released_at is not None:
+        raise InvalidInput("%(number)s was already released", number=lease.number)
+    now = now or utcnow()
+    with write_transaction():
+        NumberLease.update(released_at=now, auto_renew=False).where(NumberLease.id == lease.id).execute()
+        unpinned = Seat.update(pinned_number=None).where(Seat.pinned_number == lease.id).execute()
+        audit(actor, "number.release", tenant=tenant, target=lease.number, seats_unpinned=unpinned)
+    return NumberLease.get_by_id(lease.id)
+
+
+def set_number(tenant_code: str, number: str, *, max_calls: int | None = None, inbound_mode: str | None = None,
+               region: str = "CN", actor: str = "system") -> NumberLease:
+    """Change a lease's live-call limit (A10) or how its inbound calls ring the seats."""
+    tenant, lease = get_lease(tenant_code, number, region=region)
+    changes: dict = {}
+    if max_calls is not None:
+        changes["max_calls"] = bounds.NUMBER_MAX_CALLS.check(max_calls, "max calls")
+    if inbound_mode is not None:
+        if inbound_mode not in INBOUND_MODES:
+            raise InvalidInput("invalid inbound mode %(mode)r: expected one of %(choices)s", mode=inbound_mode,
+                               choices=", ".join(INBOUND_MODES))
+        changes["inbound_mode"] = inbound_mode
+    if not changes:
+        raise InvalidInput("nothing to change: give at least one option")
+    if lease.released_at is not None:
+        raise InvalidInput("%(number)s was released; lease it again first", number=lease.number)
+    with write_transaction():
+        NumberLease.update(**changes).where(NumberLease.id == lease.id).execute()
+        audit(actor, "number.set", tenant=tenant, target=lease.number, **changes)
+    return NumberLease.get_by_id(lease.id)
 
 
 # --- campaigns ------------------------------------------------------------------------------

@@ -165,6 +165,33 @@ def set_active(tenant_code: str, address: str, active: bool, *, actor: str = "sy
     return Seat.get_by_id(seat.id)
 
 
+def set_routing(tenant_code: str, address: str, *, pin_number: str | None = None, campaign: str | None = None,
+                region: str = "CN", actor: str = "system") -> Seat:
+    """Set a seat's pinned caller-ID number (A10) and its default campaign. ``None`` leaves a
+    field as it is, ``""`` clears it; a number or campaign of another tenant is not found."""
+    tenant, seat = get_tenant_seat(tenant_code, address)
+    changes: dict = {}
+    if pin_number is not None:
+        pinned = None
+        if pin_number.strip():
+            number = normalize(pin_number, region)
+            pinned = NumberLease.get_or_none((NumberLease.number == number) & (NumberLease.tenant == tenant)
+                                             & NumberLease.released_at.is_null())
+            if pinned is None:
+                raise ForeignReference("number", number, tenant.code, "%(number)s is not leased to tenant %(tenant_code)s",
+                                       number=number, tenant_code=tenant.code)
+        changes["pinned_number"] = pinned
+    if campaign is not None:
+        changes["default_campaign"] = get_campaign(tenant, campaign.strip()) if campaign.strip() else None
+    if not changes:
+        raise InvalidInput("nothing to change: give a pinned number or a campaign")
+    with write_transaction():
+        Seat.update(**changes).where(Seat.id == seat.id).execute()
+        audit(actor, "seat.routing", tenant=tenant, target=seat.address,
+              **{k: (v.number if k == "pinned_number" and v else v.code if v else "") for k, v in changes.items()})
+    return Seat.get_by_id(seat.id)
+
+
 @dataclass
 class SeatImport(ImportReport):
     seats: list[Seat] = field(default_factory=list)  # the seats added, each with issued_password

@@ -20,6 +20,7 @@ from models.tenancy import Campaign, Seat
 from .. import call_list
 from ..formatting import local_time
 from ..reasons import REASONS, reason_explanation, reason_label, reason_rule
+from ..recording_state import recording_state
 from ..scope import chosen_tenant, visible_tenants, visible_row
 
 blueprint = Blueprint("calls", __name__, url_prefix="/calls")
@@ -100,8 +101,9 @@ def detail(call_id: int):
     reasons = [(code, reason_label(code), reason_explanation(code), reason_rule(code)) for code in call.reasons or []]
     campaign = Campaign.get_or_none(Campaign.id == call.campaign_id) if call.campaign_id else None
     seat = Seat.get_or_none(Seat.id == call.seat_id) if call.seat_id else None
+    available = recording_file(call) is not None
     return render_template("call_detail.html", call=call, reasons=reasons, reveal=reveal, campaign=campaign,
-                           seat=seat, recording_available=recording_file(call) is not None)
+                           seat=seat, recording_available=available, recording=recording_state(call, available))
 
 
 def recording_file(call: CallRecord) -> Path | None:

@@ -3,14 +3,13 @@ lapsed). Registrations come from FreeSWITCH over its inbound Event Socket (``fs_
 an Event Socket client, not call code); when it cannot answer in time the page says so instead."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, current_app, render_template, request
 from peewee import fn
 
 from models.calls import Hold
 from models.clock import utcnow
 from models.tenancy import NumberLease, Seat, Tenant
+from models.validity import EXPIRING_SOON_DAYS, account_banned_tenants, lease_state, seat_state
 
 from fs_app.inbound_esl import InboundEventSocket
 from fs_app.registrations import registration_status
@@ -20,7 +19,6 @@ from ..scope import chosen_tenant, restrict, visible_tenants
 
 blueprint = Blueprint("seats", __name__)
 
-EXPIRING_DAYS = 7
 REGISTRATIONS_DEADLINE_S = 0.5  # FreeSWITCH down or stuck: the page renders without registrations
 PAGE = 100
 
@@ -52,7 +50,10 @@ def seats():
     used = dict(restrict(Seat.select(Seat.tenant, fn.COUNT(Seat.id)).where(Seat.active), Seat.tenant)
                 .group_by(Seat.tenant).tuples())
     tenants = [t for t in visible_tenants() if chosen_tenant() is None or t.id == chosen_tenant().id]
-    return render_template("seats.html", seats=rows, page=page, usage=[(t, used.get(t.id, 0)) for t in tenants],
+    banned = account_banned_tenants(now, {s.tenant_id for s in rows})
+    states = {s.id: seat_state(s, s.tenant, now, account_banned=s.tenant_id in banned) for s in rows}
+    return render_template("seats.html", seats=rows, seat_states=states, page=page,
+                           usage=[(t, used.get(t.id, 0)) for t in tenants],
                            live=_live_counts(Hold.seat, now), now=now, tenant=chosen_tenant(),
                            tenants=visible_tenants(), registrations=_registrations())
 
@@ -64,5 +65,5 @@ def numbers():
                       (NumberLease.paid_through, NumberLease.number, NumberLease.id),
                       lambda n: (n.paid_through, n.number, n.id), request.args.get("after", ""), PAGE)
     return render_template("numbers.html", leases=page.rows, page=page, live=_live_counts(Hold.number, now), now=now,
-                           soon=now + timedelta(days=EXPIRING_DAYS), tenant=chosen_tenant(),
+                           lease_state=lease_state, expiring_days=EXPIRING_SOON_DAYS, tenant=chosen_tenant(),
                            tenants=visible_tenants())

@@ -42,6 +42,9 @@ def register(sub) -> None:
     p.add_argument("--industry-approved", type=yes_no)
     p.add_argument("--windows", help="calling windows, e.g. 09:00-12:00,14:00-18:00 (only narrower)")
     p.add_argument("--sip-domain", help="a new SIP domain (only while no seat is on the current one)")
+    p.add_argument("--display-name", help="spoken to callees in the disclosure")
+    p.add_argument("--hotline", help="complaint hotline, national or E.164")
+    p.add_argument("--seat-rent", type=price_fen, help="fen per seat per period")
     p.set_defaults(handler=tenant_set)
 
     p = tenant.add_parser("ban", help="ban an account or a function until a time")
@@ -74,6 +77,16 @@ def register(sub) -> None:
     p.add_argument("--max-calls", type=number_max_calls, default=None)
     p.add_argument("--inbound-mode", choices=("simultaneous", "sequential"), default="simultaneous")
     p.set_defaults(handler=number_lease)
+    p = number.add_parser("release", help="give a leased number back (no longer a caller ID; not refunded)")
+    p.add_argument("tenant")
+    p.add_argument("number")
+    p.set_defaults(handler=number_release)
+    p = number.add_parser("set", help="change a lease's live-call limit or inbound mode")
+    p.add_argument("tenant")
+    p.add_argument("number")
+    p.add_argument("--max-calls", type=number_max_calls)
+    p.add_argument("--inbound-mode", choices=("simultaneous", "sequential"))
+    p.set_defaults(handler=number_set)
 
     campaign = sub.add_parser("campaign", help="campaigns and call scripts").add_subparsers(
         dest="campaign_command", required=True)
@@ -94,6 +107,12 @@ def register(sub) -> None:
         p.add_argument("code")
         p.add_argument("--note", default="")
         p.set_defaults(handler=campaign_review, approve=(action == "approve"))
+
+    p = campaign.add_parser("record", help="turn recording (with the callee's consent, B2) on or off")
+    p.add_argument("tenant")
+    p.add_argument("code")
+    p.add_argument("record", type=yes_no, metavar="yes|no")
+    p.set_defaults(handler=campaign_record)
 
     p = sub.add_parser("topup", help="add prepaid money (fen) to a tenant")
     p.add_argument("tenant")
@@ -125,7 +144,9 @@ def tenant_set(args, ctx) -> int:
     tenant = provisioning.set_tenant(
         args.code, status=args.status, seats=args.seats, rate=args.rate, inbound_rate=args.inbound_rate,
         connect_fee=args.connect_fee, industry_approved=args.industry_approved, windows=args.windows,
-        platform_windows=ctx.settings.calling_windows, sip_domain=args.sip_domain, actor=ctx.actor)
+        platform_windows=ctx.settings.calling_windows, sip_domain=args.sip_domain,
+        display_name=args.display_name, hotline=args.hotline, seat_rent=args.seat_rent,
+        region=ctx.settings.default_region, actor=ctx.actor)
     print(f"tenant {tenant.code} updated (status {tenant.status})", file=ctx.out)
     return 0
 
@@ -189,6 +210,27 @@ def number_lease(args, ctx) -> int:
     where = f"{lease.province}{lease.city if lease.city != lease.province else ''}" or "unknown region"
     print(f"{lease.number} ({where}) leased to {args.tenant}, paid through "
           f"{lease.paid_through:%Y-%m-%d %H:%M} UTC", file=ctx.out)
+    return 0
+
+
+def number_release(args, ctx) -> int:
+    lease = provisioning.release_number(args.tenant, args.number, region=ctx.settings.default_region,
+                                        actor=ctx.actor)
+    print(f"{lease.number} released by {args.tenant}", file=ctx.out)
+    return 0
+
+
+def number_set(args, ctx) -> int:
+    lease = provisioning.set_number(args.tenant, args.number, max_calls=args.max_calls,
+                                    inbound_mode=args.inbound_mode, region=ctx.settings.default_region,
+                                    actor=ctx.actor)
+    print(f"{lease.number}: max calls {lease.max_calls}, inbound mode {lease.inbound_mode}", file=ctx.out)
+    return 0
+
+
+def campaign_record(args, ctx) -> int:
+    campaign = provisioning.set_campaign_recording(args.tenant, args.code, args.record, actor=ctx.actor)
+    print(f"campaign {campaign.code}: recording {'on' if campaign.record else 'off'}", file=ctx.out)
     return 0
 
 

@@ -12,6 +12,7 @@ import os
 from models import Seat, provisioning, seats
 from models.clock import utcnow
 from models.errors import InvalidInput
+from models.validity import account_banned_tenants, seat_state
 
 from fs_app.cli import EXIT_BAD_INPUT, EXIT_PARTIAL
 from fs_app.cli.arguments import days, read_text_file
@@ -39,6 +40,13 @@ def register(seat) -> None:
         p.add_argument("tenant")
         p.add_argument("address", metavar="USER[@DOMAIN]")
         p.set_defaults(handler=handler, **defaults)
+
+    p = seat.add_parser("set", help="set a seat's pinned number or default campaign ('' clears it)")
+    p.add_argument("tenant")
+    p.add_argument("address", metavar="USER[@DOMAIN]")
+    p.add_argument("--pin-number", help="a number leased to the tenant; '' unpins")
+    p.add_argument("--campaign", help="a campaign of the tenant; '' clears")
+    p.set_defaults(handler=seat_set)
 
     p = seat.add_parser("import", help="add seats from CSV (user[,role,days,pin_number,campaign]); their "
                                        "passwords go to --passwords-file")
@@ -88,6 +96,15 @@ def seat_set_active(args, ctx) -> int:
     print(f"seat {seat.address} {'enabled' if args.active else 'disabled'}", file=ctx.out)
     if not args.active:
         _tell_freeswitch(ctx, seat)
+    return 0
+
+
+def seat_set(args, ctx) -> int:
+    seat = seats.set_routing(args.tenant, args.address, pin_number=args.pin_number, campaign=args.campaign,
+                             region=ctx.settings.default_region, actor=ctx.actor)
+    pinned = seat.pinned_number.number if seat.pinned_number else "none"
+    campaign = seat.default_campaign.code if seat.default_campaign else "none"
+    print(f"seat {seat.address}: pinned number {pinned}, default campaign {campaign}", file=ctx.out)
     return 0
 
 
@@ -144,12 +161,6 @@ SEAT_COLUMNS = ["seat", "role", "state", "valid_to", "credential", "registered",
                 "expires"]
 
 
-def seat_state(seat: Seat, now) -> str:
-    if not seat.active:
-        return "disabled"
-    return "valid" if seat.valid_from <= now < seat.valid_to else "expired"
-
-
 def seat_list(args, ctx) -> int:
     tenant = provisioning.get_tenant(args.tenant)
     rows = list(Seat.select().where(Seat.tenant == tenant).order_by(Seat.sip_user, Seat.sip_domain))
@@ -157,12 +168,14 @@ def seat_list(args, ctx) -> int:
     if not status.known:
         print(f"note: registrations not shown: {status.note}", file=ctx.err)
     now = utcnow()
+    banned = tenant.id in account_banned_tenants(now, [tenant.id])
     table = []
     for seat in rows:
         registered = status.of(seat.address)
         first = registered[0] if registered else None
         table.append({
-            "seat": seat.address, "role": seat.role, "state": seat_state(seat, now), "valid_to": seat.valid_to,
+            "seat": seat.address, "role": seat.role, "state": seat_state(seat, tenant, now, account_banned=banned),
+            "valid_to": seat.valid_to,
             "credential": "yes" if seat.sip_a1_hash else "no",
             "registered": ("yes" if registered else "no") if status.known else "",
             "contact": first.contact if first else "", "user_agent": first.agent if first else "",

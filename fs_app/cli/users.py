@@ -1,4 +1,4 @@
-"""`fsapp user add|disable|reset-password|disable-idle`: web admin logins (RULEBOOK D4, D7)."""
+"""`fsapp user add|disable|enable|unlock|pii|reset-password|disable-idle`: web admin logins (RULEBOOK D4, D7)."""
 from __future__ import annotations
 
 import sys
@@ -20,14 +20,23 @@ def register(sub) -> None:
                    help="read the password from stdin (otherwise one is generated and printed once)")
     p.set_defaults(handler=user_add)
 
-    p = user.add_parser("disable", help="disable a login")
-    p.add_argument("username")
-    p.set_defaults(handler=user_disable)
+    for name, act, done, helptext in (
+            ("disable", "disable_user", "disabled", "disable a login"),
+            ("enable", "enable_user", "enabled", "let a disabled login sign in again with its own password"),
+            ("unlock", "unlock_user", "unlocked", "end a username's lock after wrong passwords (no new password)")):
+        p = user.add_parser(name, help=helptext)
+        p.add_argument("username")
+        p.set_defaults(handler=user_switch, act=act, done=done)
 
     p = user.add_parser("reset-password", help="set a new password, re-enable the login and clear its lock")
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(handler=user_reset_password)
+
+    p = user.add_parser("pii", help="grant or revoke the permission to see full phone numbers (D3)")
+    p.add_argument("username")
+    p.add_argument("grant", choices=("yes", "no"))
+    p.set_defaults(handler=user_pii)
 
     p = user.add_parser("disable-idle", help="disable logins unused for login_idle_disable_days (D4)")
     p.set_defaults(handler=user_disable_idle)
@@ -55,9 +64,10 @@ def user_add(args, ctx) -> int:
     return 0
 
 
-def user_disable(args, ctx) -> int:
-    accounts.disable_user(args.username, actor=ctx.actor)
-    print(f"user {args.username} disabled", file=ctx.out)
+def user_switch(args, ctx) -> int:
+    """`user disable|enable|unlock`: one models.accounts function on one username."""
+    getattr(accounts, args.act)(args.username, actor=ctx.actor)
+    print(f"user {args.username} {args.done}", file=ctx.out)
     return 0
 
 
@@ -73,4 +83,10 @@ def user_reset_password(args, ctx) -> int:
 def user_disable_idle(args, ctx) -> int:
     disabled = accounts.disable_idle_logins(utcnow(), ctx.settings)
     print(f"disabled {len(disabled)} idle login(s)" + (f": {', '.join(disabled)}" if disabled else ""), file=ctx.out)
+    return 0
+
+
+def user_pii(args, ctx) -> int:
+    user = accounts.set_pii(args.username, args.grant == "yes", actor=ctx.actor)
+    print(f"user {user.username}: {'may' if user.pii else 'may not'} see full phone numbers", file=ctx.out)
     return 0

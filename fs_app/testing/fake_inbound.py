@@ -16,13 +16,19 @@ The api commands it knows:
 * ``sofia profile <name> flush_inbound_reg <user@host>``: removes them (``+OK flushing all
   registrations matching specified call_id``, as mod_sofia words it for either argument);
 * ``xml_flush_cache <key> <user> <domain>``: records the flush (tests look at ``flushed``);
-* ``show channels as json``, ``status`` and the uuid_* commands: answered by the
-  :class:`FakeFreeSwitch` given as ``fs`` (its live legs), else as FreeSWITCH with no channels.
+* ``show channels as json`` and ``uuid_kill <uuid> [cause]`` on the channels added with
+  :meth:`add_channel` (a call that is up, for the admin's live view): one row per channel in
+  mod_commands' compact JSON (06: no spaces, no trailing newline; ``{"row_count": 0}\n`` with
+  none), ``+OK\n`` for a live channel (it goes, ``killed`` records it with its cause) and
+  ``-ERR No such channel!\n`` for a uuid that is not (or no longer) up;
+* ``status`` and the other uuid_* commands, and uuid_kill of a uuid it does not hold: answered by
+  the :class:`FakeFreeSwitch` given as ``fs`` (its live legs), else as FreeSWITCH with no channels.
 
 ``hold()`` makes it stop answering (accepts, then says nothing): an unresponsive switch.
 """
 from __future__ import annotations
 
+import json
 import time
 import uuid as uuid_module
 from dataclasses import dataclass
@@ -82,6 +88,8 @@ class FakeInboundEventSocket:
         self.registrations: list[FakeRegistration] = []
         self.flushed: list[tuple[str, str, str]] = []  # xml_flush_cache (key, user, domain)
         self.commands: list[str] = []  # every command line received, in order
+        self.channels: dict[str, dict] = {}  # uuid -> its `show channels` row (add_channel)
+        self.killed: list[tuple[str, str]] = []  # (uuid, cause) of each uuid_kill that ended a channel
         self._answering = Event()
         self._answering.set()
         self._server = StreamServer((host, port), self._serve)
@@ -109,9 +117,37 @@ class FakeInboundEventSocket:
         self.registrations.append(FakeRegistration(user, host, contact, agent, now + expires_in, network_ip,
                                                    network_port, call_id=str(uuid_module.uuid4())))
 
+    def add_channel(self, uuid: str | None = None, *, cid_num: str = "1001", dest: str = "13800138000",
+                    direction: str = "inbound", callstate: str = "ACTIVE") -> str:
+        """A channel that is up (as `show channels` lists it, fields in 06's order); its uuid."""
+        uuid = uuid or str(uuid_module.uuid4())
+        epoch = clock_us() // 1_000_000
+        self.channels[uuid] = {
+            "uuid": uuid, "direction": direction,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)), "created_epoch": str(epoch),
+            "name": f"sofia/internal/{cid_num}@127.0.0.1:5062", "state": "CS_EXECUTE", "cid_name": cid_num,
+            "cid_num": cid_num, "ip_addr": "127.0.0.1", "dest": dest, "application": "socket",
+            "application_data": "127.0.0.1:8084 async full", "dialplan": "XML", "context": "default",
+            "read_codec": "PCMU", "read_rate": "8000", "read_bit_rate": "64000", "write_codec": "PCMU",
+            "write_rate": "8000", "write_bit_rate": "64000", "secure": "", "hostname": "fs1", "presence_id": "",
+            "presence_data": "", "accountcode": "", "callstate": callstate, "callee_name": "", "callee_num": "",
+            "callee_direction": "", "call_uuid": "", "sent_callee_name": "", "sent_callee_num": "",
+            "initial_cid_name": cid_num, "initial_cid_num": cid_num, "initial_ip_addr": "127.0.0.1",
+            "initial_dest": dest, "initial_dialplan": "XML", "initial_context": "default"}
+        return uuid
+
     # ------------------------------------------------------------------ api
     def api(self, command: str) -> str:
         words = command.split()
+        if words == ["show", "channels", "as", "json"] and (self.channels or self.fs is None):
+            if not self.channels:
+                return '{"row_count": 0}\n'  # fs-transcripts 06, surprise 6
+            rows = list(self.channels.values())
+            return json.dumps({"row_count": len(rows), "rows": rows}, separators=(",", ":"))
+        if words[:1] == ["uuid_kill"] and len(words) >= 2 and words[1] in self.channels:
+            del self.channels[words[1]]
+            self.killed.append((words[1], words[2] if len(words) > 2 else "NORMAL_CLEARING"))
+            return "+OK\n"
         if words[:2] == ["sofia", "xmlstatus"] and len(words) >= 5 and words[2] == "profile" and words[4] == "reg":
             if words[3] != self.profile:
                 return "Invalid Profile!\n"
@@ -134,8 +170,6 @@ class FakeInboundEventSocket:
             return "+OK\n"
         if self.fs is not None:
             return self.fs.api(command)
-        if words[:3] == ["show", "channels", "as"] and words[3:4] == ["json"]:
-            return '{"row_count": 0}\n'  # fs-transcripts 06, surprise 6
         if words[:1] == ["status"]:
             return "UP 0 years, 0 days\nFreeSWITCH (Version 1.10.12 fake) is ready\n"
         if words and words[0].startswith("uuid_"):

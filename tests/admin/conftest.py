@@ -66,6 +66,23 @@ class Browser:
 
 
 @pytest.fixture
+def freeswitch():
+    """FreeSWITCH's inbound Event Socket, faked (registrations, channels, uuid_kill)."""
+    from fs_app.testing import FakeInboundEventSocket
+
+    fake = FakeInboundEventSocket("esl-pw")
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def app_with_freeswitch(settings, freeswitch):
+    """The admin asking the fake FreeSWITCH; a module uses it as its ``app``."""
+    return create_app(settings.replace(inbound_esl_address="{}:{}".format(*freeswitch.address),
+                                       esl_password="esl-pw"), testing=True)
+
+
+@pytest.fixture
 def browser(app):
     def make(username: str | None = None, address: str = "127.0.0.1") -> Browser:
         b = Browser(app, address)

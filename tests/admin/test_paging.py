@@ -56,7 +56,7 @@ def test_seats_are_paged_by_tenant_and_user(world, browser, small_pages):
     for user in ("1002", "1003", "1000"):
         provisioning.add_seat("acme", f"{user}@acme.example.com")
     pages, totals = walk(browser("op"), "/seats")
-    shown = [address for page in pages for address in re.findall(r"<td>(\d{4}@[\w.]+)</td>", page)]
+    shown = [address for page in pages for address in re.findall(r'<td><a href="/seats/\d+">(\d{4}@[\w.]+)</a></td>', page)]
     assert shown == ["1000@acme.example.com", "1001@acme.example.com", "1002@acme.example.com",
                      "1003@acme.example.com", "2001@globex.example.com"]
     assert totals == ["共 5 条"] * 3

@@ -5,22 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from admin import create_app
-from fs_app.testing import FakeInboundEventSocket
-
 
 @pytest.fixture
-def freeswitch():
-    fake = FakeInboundEventSocket("esl-pw")
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def app(settings, freeswitch):
-    """The admin, asking the fake FreeSWITCH for registrations."""
-    return create_app(settings.replace(inbound_esl_address="{}:{}".format(*freeswitch.address),
-                                       esl_password="esl-pw"), testing=True)
+def app(app_with_freeswitch):
+    return app_with_freeswitch
 
 
 def test_the_seats_page_shows_registrations_of_the_seats_one_may_see(world, browser, freeswitch):

@@ -127,3 +127,61 @@ def test_unexpected_answers_are_errors_not_crashes():
         parse_xmlstatus('<?xml version="1.0"?>\n<profile><registrations>', utcnow())
     assert parse_xmlstatus('<?xml version="1.0"?>\n<profile>\n  <registrations>\n  </registrations>\n</profile>\n',
                            utcnow()) == []
+
+
+@pytest.mark.skipif(not TRANSCRIPT.exists(), reason=f"{TRANSCRIPT} not found")
+def test_a_live_channel_is_listed_and_killed_like_in_transcript_06():
+    """06 with its call up: `show channels as json` lists it (compact, no trailing newline, the
+    row's fields in FreeSWITCH's order), `api uuid_kill` answers +OK, the same kill again
+    -ERR No such channel!, byte for byte."""
+    recorded = frames()
+    password = recorded[1]["raw"].split()[1]
+    replies = {}
+    for index, frame in enumerate(recorded):
+        if frame["dir"] == "app->fs":
+            replies.setdefault(frame["raw"], []).append(recorded[index + 1]["raw"].encode())
+    listing_command = next(f["raw"] for f in recorded if f["raw"].startswith("api show channels"))
+    kill_command = next(f["raw"] for f in recorded if f["raw"].startswith("api uuid_kill"))
+    real_listing = replies[listing_command][1]
+    real_row = json.loads(real_listing.split(b"\n\n", 1)[1])["rows"][0]
+    fake = FakeInboundEventSocket(password)
+    sock = socket.create_connection(fake.address, timeout=10)
+    try:
+        buffer = b""
+        _greeting, buffer = read_frame(sock, buffer)
+        sock.sendall(recorded[1]["raw"].encode())
+        _accepted, buffer = read_frame(sock, buffer)
+        fake.add_channel(DEAD_UUID, cid_num="caller1", dest="echo6006")
+        sock.sendall(listing_command.encode())
+        listing, buffer = read_frame(sock, buffer)
+        head, body = listing.split(b"\n\n", 1)
+        assert head == real_listing.split(b"\n\n", 1)[0].split(b"\nContent-Length")[0] + \
+            b"\nContent-Length: " + str(len(body)).encode()
+        assert not body.endswith(b"\n") and b", " not in body and b'": ' not in body
+        document = json.loads(body)
+        assert document["row_count"] == 1 and list(document["rows"][0]) == list(real_row)
+        assert document["rows"][0]["uuid"] == DEAD_UUID and document["rows"][0]["callstate"] == "ACTIVE"
+        for expected in replies[kill_command]:  # +OK while it is up, then -ERR No such channel!
+            sock.sendall(kill_command.encode())
+            got, buffer = read_frame(sock, buffer)
+            assert got == expected
+        assert fake.killed == [(DEAD_UUID, "NORMAL_CLEARING")]
+        sock.sendall(listing_command.encode())
+        empty, buffer = read_frame(sock, buffer)
+        assert empty == replies[listing_command][0]  # {"row_count": 0}\n again
+    finally:
+        sock.close()
+        fake.close()
+
+
+def test_the_client_kills_with_a_cause_and_tells_a_dead_uuid():
+    fake = FakeInboundEventSocket("pw")
+    uuid = fake.add_channel()
+    client = InboundEventSocket(*fake.address, "pw", timeout=2)
+    try:
+        assert client.api(f"uuid_kill {uuid} MANAGER_REQUEST") == "+OK\n"
+        assert client.api(f"uuid_kill {uuid} MANAGER_REQUEST") == "-ERR No such channel!\n"
+        assert fake.killed == [(uuid, "MANAGER_REQUEST")]
+    finally:
+        client.close()
+        fake.close()
