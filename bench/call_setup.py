@@ -108,7 +108,9 @@ def start_app(kind: str, args, hold: bool = False):
         workers = Workers(args)
         workers.idle_rss_kb = 0
         return workers, workers.port
-    cmd = [sys.executable, "-m", "bench.call_app", "--kind", kind] + (["--hold"] if hold else [])
+    # --callgrind (bench/call_instructions.py): the app runs under valgrind, which counts its instructions
+    prefix = list(getattr(args, "app_prefix", None) or [])
+    cmd = prefix + [sys.executable, "-m", "bench.call_app", "--kind", kind] + (["--hold"] if hold else [])
     if kind == "ours" and getattr(args, "flow", None):
         cmd += ["--flow", args.flow]
     if args.app and kind == "channel":
@@ -138,13 +140,13 @@ def proc_memory_kb(pid: int) -> dict[str, int]:
     return out
 
 
-def stop_app(proc) -> None:
+def stop_app(proc, timeout: float = 15) -> None:
     if isinstance(proc, Workers):
         proc.stop()
         return
     proc.terminate()
     try:
-        proc.wait(timeout=15)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
@@ -233,6 +235,9 @@ def run_setups(kind: str, args) -> dict:
             gate.acquire()
             workers.append(gevent.spawn(one_call, i))
         gevent.joinall(workers, timeout=args.call_timeout + 10)
+        # bench/call_instructions.py: runs of different sizes last equally long, so what the app
+        # spends per second while idle (timers, the WAL checkpointer) cancels out of the difference
+        gevent.sleep(max(0.0, started + getattr(args, "measure_for_s", 0.0) - time.monotonic()))
         app_cpu, fake_cpu = app_cpu_seconds(proc) - app_cpu0, cpu_seconds() - fake_cpu0
         latencies = [c.admission_latency * 1000 for c in calls if c.admission_latency is not None]
         failures["no_callee_command"] = sum(1 for c in calls if c.connect_error is None and c.admission_latency is None)
