@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import models
 from models.attempts import rebuild_lease_use
-from models.prepared import column_values
+from models.sql_statements import column_values
 from models import (
     Attempt, CallRecord, Campaign, Consent, DoNotCall, Hold, NumberLease, Seat, Tenant,
 )

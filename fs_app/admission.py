@@ -52,7 +52,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from models import prepared, reservations
+from models import reservations, sql_statements as sql
 from models.calls import CallRecord
 from models.db import is_postgres, unit_of_work, write_transaction
 
@@ -182,10 +182,7 @@ def heartbeat(call_uuid: str, now: datetime, settings) -> bool:
 def _set_timeouts(timeout_s: float) -> None:
     if is_postgres():
         ms = str(max(1, int(timeout_s * 1000)))
-        # generic plans: the prepared lookups are planned once per connection, not per call
-        prepared.execute("timeouts", "SELECT set_config('lock_timeout', %s, true), "
-                                     "set_config('statement_timeout', %s, true), "
-                                     "set_config('plan_cache_mode', 'force_generic_plan', true)", (ms, ms))
+        sql.run("transaction_timeouts", (ms, ms))
 
 
 def _unavailable(callee: Callee, exc: BaseException) -> Decision:
@@ -205,7 +202,7 @@ def _record(request: CallRequest, decision: Decision, now: datetime, node: str, 
     if not decision.allowed:  # B6: what the agent will hear and how the channel ends, in this write
         refusal = dict(prompts=[blocked_prompt_for_reasons(decision.codes)],
                        hangup_cause=hangup_cause_for_reasons(decision.codes))
-    return prepared.insert_row(CallRecord, dict(
+    return sql.insert_row(CallRecord, dict(
         direction="outbound", agent_uuid=request.call_uuid, callee_uuid=callee_uuid, tenant=decision.tenant_id,
         seat=decision.seat_id, seat_address=request.seat_address[:300], campaign=decision.campaign_id,
         caller_number=decision.caller_id or "", callee_number=decision.callee[:32], dialled=request.dialled[:64],

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
 
-from models import billing, database
+from models import billing, sql_statements as sql
 from models.bounds import MAX_TALK_SECONDS, TIME_RANGE_TEXT, OutOfRange, check_time, shown
 from models.calls import CallRecord, Hold
 from models.db import is_postgres, write_transaction
@@ -245,10 +245,6 @@ def _normalize(raw: str, region: str) -> str | None:
     return try_normalize(raw, region)
 
 
-_CONFIRM_SQL = {False: "UPDATE call_record SET cdr_billsec = ?, cdr_mismatch = ? WHERE id = ?",
-                True: "UPDATE call_record SET cdr_billsec = %s, cdr_mismatch = %s WHERE id = %s"}
-
-
 def _confirm(record: CallRecord, leg: CdrLeg, known: _Known, report: IngestReport) -> bool:
     """Fast path for a call already charged: record the CDR's seconds and flag a disagreement.
 
@@ -264,7 +260,7 @@ def _confirm(record: CallRecord, leg: CdrLeg, known: _Known, report: IngestRepor
     mismatch = record.cdr_mismatch
     if record.cdr_billsec is None:
         mismatch = billing.charges_differ(record.billsec, leg.billsec, tariff)
-    database.execute_sql(_CONFIRM_SQL[is_postgres()], (leg.billsec, mismatch, record.id))
+    sql.run("record_cdr_confirm", (leg.billsec, mismatch, record.id))
     if mismatch and not record.cdr_mismatch:
         report.mismatches += 1
     report.confirmed += 1

@@ -273,7 +273,7 @@ def render(accept: str = "") -> tuple[bytes, str]:
 
 def database_reachable() -> bool:
     """``SELECT 1`` through the models' database; raises when it cannot be reached."""
-    from models import database
+    from models import database, sql_statements
 
     if database.obj is None:
         raise RuntimeError("no database bound")
@@ -281,7 +281,7 @@ def database_reachable() -> bool:
     if opened:
         database.connect()
     try:
-        database.execute_sql("SELECT 1").fetchone()
+        sql_statements.one("ping")
     finally:
         if opened:
             database.close()

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from peewee import CharField, CompositeKey, DateField, DateTimeField, ForeignKeyField, IntegerField, fn
 
-from . import prepared
+from . import sql_statements as sql
 from .base import BaseModel
 from .clock import local_day, local_day_bounds
 from .tenancy import NumberLease, Tenant
@@ -48,19 +48,12 @@ class LeaseDailyUse(BaseModel):
 
 def count_lease_use(lease_id: int, at: datetime) -> None:
     """One more attempt presented from the number on ``at``'s day (inside the caller's transaction)."""
-    prepared.execute(
-        "lease_use_count",
-        'INSERT INTO "lease_daily_use" ("lease_id", "day", "attempts") VALUES (%s, %s, 1) '
-        'ON CONFLICT ("lease_id", "day") DO UPDATE SET "attempts" = "lease_daily_use"."attempts" + 1',
-        (lease_id, local_day(at).isoformat()))
+    sql.run("lease_use_count", (lease_id, local_day(at).isoformat()))
 
 
 def uncount_lease_use(lease_id: int, at: datetime) -> None:
     """Take back an attempt that never left (the callee leg was never created)."""
-    prepared.execute(
-        "lease_use_uncount",
-        'UPDATE "lease_daily_use" SET "attempts" = "attempts" - 1 WHERE "lease_id" = %s AND "day" = %s'
-        ' AND "attempts" > 0', (lease_id, local_day(at).isoformat()))
+    sql.run("lease_use_uncount", (lease_id, local_day(at).isoformat()))
 
 
 def rebuild_lease_use(now: datetime) -> int:

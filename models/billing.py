@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 
 from peewee import fn
 
-from . import ledger, prepared, rating, reservations
+from . import ledger, rating, reservations, sql_statements as sql
 from .calls import CallRecord, Hold
 from .clock import utcnow
-from .db import database, for_update, is_postgres, write_transaction
+from .db import for_update, is_postgres, write_transaction
 from .errors import InvalidInput, NotFound
 from .money import LedgerEntry
 from .tenancy import Tenant
@@ -230,37 +230,12 @@ def tenant_of_call(callee_uuid: str, agent_uuid: str | None = None) -> int | Non
 
 
 # The charge runs at every hangup and for every reconciled CDR. Building SQL through peewee costs
-# a few hundred microseconds a statement, so this path uses fixed SQL text (placeholders adapted to
-# the bound database once) and touches only the columns it needs.
-
-_RECORD_COLUMNS = ("id", "direction", "agent_uuid", "callee_uuid", "tenant_id", "dialled", "callee_number",
-                   "charged", "charge_fen", "billsec", "cdr_billsec", "cdr_mismatch", "result", "hangup_cause",
-                   "answered_at", "ended_at")
-_TENANT_COLUMNS = ("id", "balance_fen", "promo_balance_fen", "rate_out_fen", "rate_in_fen", "connect_fee_fen",
-                   "billing_increment_s")
-_SQL_CACHE: dict[tuple[str, bool], str] = {}
-
-
-def _sql(text: str) -> str:
-    """``text`` written with ``?`` placeholders and an optional `` {lock}`` suffix, for the bound database."""
-    postgres = is_postgres()
-    cached = _SQL_CACHE.get((text, postgres))
-    if cached is None:
-        cached = text.replace("?", "%s").replace(" {lock}", " FOR UPDATE") if postgres else text.replace(" {lock}", "")
-        _SQL_CACHE[(text, postgres)] = cached
-    return cached
-
-
-def _one(text: str, params) -> tuple | None:
-    return database.execute_sql(_sql(text), params).fetchone()
-
-
-def _execute(text: str, params) -> None:
-    database.execute_sql(_sql(text), params)
-
+# a few hundred microseconds a statement, so this path uses named statements (models.sql_statements)
+# and touches only the columns it needs.
 
 @dataclass
 class _TenantRow:
+    """A row of statement ``tenant_for_charge``, its columns in order."""
     id: int
     balance_fen: int
     promo_balance_fen: int
@@ -273,7 +248,7 @@ class _TenantRow:
 def _lock_tenant_row(tenant_id: int) -> _TenantRow | None:
     """The tenant row under the same lock as ``ledger.locked_tenant`` (FOR UPDATE on PostgreSQL;
     the IMMEDIATE transaction on SQLite)."""
-    row = _one(f"SELECT {', '.join(_TENANT_COLUMNS)} FROM tenant WHERE id = ? {{lock}}", (tenant_id,))
+    row = sql.one("tenant_for_charge", (tenant_id,), lock=True)
     return _TenantRow(*row) if row else None
 
 
@@ -289,6 +264,7 @@ def _post_locked(tenant: _TenantRow, kind: str, amount_fen: int, promo_fen: int,
 
 @dataclass
 class _RecordRow:
+    """A row of statements ``record_by_callee`` and ``record_admitted_by_agent``, its columns in order."""
     id: int
     direction: str
     agent_uuid: str
@@ -307,16 +283,11 @@ class _RecordRow:
     ended_at: object
 
 
-_SELECT_RECORD = f"SELECT {', '.join(_RECORD_COLUMNS)} FROM call_record"
-
-
 def _record_row(callee_uuid: str, agent_uuid: str | None, *, lock: bool = False) -> _RecordRow | None:
-    suffix = " {lock}" if lock else ""
-    row = _one(f"{_SELECT_RECORD} WHERE callee_uuid = ?{suffix}", (callee_uuid,))
+    row = sql.one("record_by_callee", (callee_uuid,), lock=lock)
     if row is None and agent_uuid:
         # the admission record exists before the callee leg has a uuid of its own
-        row = _one(f"{_SELECT_RECORD} WHERE agent_uuid = ? AND callee_uuid IS NULL AND decision = 'allowed' "
-                   f"ORDER BY id DESC LIMIT 1{suffix}", (agent_uuid,))
+        row = sql.one("record_admitted_by_agent", (agent_uuid,), lock=lock)
     if row is None:
         return None
     record = _RecordRow(*row)
@@ -371,7 +342,7 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
             record = _record_row(callee_uuid, agent_uuid, lock=True)  # as it is now that we hold the lock
         record_created = record is None
         if record_created:
-            prepared.insert_row(CallRecord, dict(
+            sql.insert_row(CallRecord, dict(
                 direction=direction or "outbound", agent_uuid=agent_uuid or callee_uuid, callee_uuid=callee_uuid,
                 tenant=tenant.id, caller_number=caller_number, callee_number=callee_number, dialled=dialled,
                 decision="allowed", result="admitted", node=node,
@@ -394,7 +365,7 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
         if record.tenant_id is None:
             changes["tenant_id"] = tenant.id
         key = charge_key(callee_uuid)
-        posted = _one("SELECT id FROM ledger_entry WHERE idempotency_key = ?", (key,)) is not None
+        posted = sql.one("ledger_entry_by_key", (key,)) is not None
         settled_before = record.charged or posted
         previous_cdr_billsec = record.cdr_billsec
 
@@ -437,13 +408,11 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
         if mismatch != record.cdr_mismatch:
             changes["cdr_mismatch"] = mismatch
         if changes:
-            _execute(f"UPDATE call_record SET {', '.join(f'{column} = ?' for column in changes)} WHERE id = ?",
-                     (*changes.values(), record.id))
+            sql.update_row("call_record", record.id, changes)
 
         if settles and record.agent_uuid:
             # the money this hold guarded is now a posted charge (or was not needed)
-            _execute("UPDATE hold SET amount_fen = 0 WHERE call_uuid = ? AND released_at IS NULL AND amount_fen <> 0",
-                     (record.agent_uuid,))
+            sql.run("hold_charged", (record.agent_uuid,))
 
         if release_at is not None and agent_uuid:
             reservations.release_locked(agent_uuid, release_at, originated=True)

@@ -6,7 +6,7 @@ the same key posted twice, by any process, yields one entry.
 """
 from __future__ import annotations
 
-from . import prepared
+from . import sql_statements as sql
 from .bounds import BALANCE_FEN, OutOfRange, shown
 from .clock import utcnow
 from .db import for_update, write_transaction
@@ -46,7 +46,7 @@ def append_locked(tenant_id: int, balance_fen: int, promo_balance_fen: int, kind
                   at=None) -> tuple[LedgerEntry, int, int]:
     """The one way an entry is appended: the entry with its balance_after and the tenant's balance
     caches, moved together. The caller holds the tenant row's lock (this transaction read
-    ``balance_fen``/``promo_balance_fen`` under it) and has checked the key. Plain prepared SQL:
+    ``balance_fen``/``promo_balance_fen`` under it) and has checked the key. Named prepared statements:
     this runs at every hangup. Returns (entry, new balance, new promotional balance); a balance
     that would leave its BIGINT column is refused (OutOfRange) before anything is written."""
     balance = balance_fen + amount_fen
@@ -55,9 +55,8 @@ def append_locked(tenant_id: int, balance_fen: int, promo_balance_fen: int, kind
     fields = dict(tenant=tenant_id, kind=kind, amount_fen=amount_fen, promo_fen=promo_fen,
                   balance_after_fen=balance, idempotency_key=key, call_uuid=call_uuid, note=note, actor=actor,
                   created_at=at or utcnow())
-    entry_id = prepared.insert_row(LedgerEntry, fields)
-    prepared.execute("ledger_balance", "UPDATE tenant SET balance_fen = %s, promo_balance_fen = %s WHERE id = %s",
-                     (balance, promo_balance, tenant_id))
+    entry_id = sql.insert_row(LedgerEntry, fields)
+    sql.run("tenant_balances_set", (balance, promo_balance, tenant_id))
     return LedgerEntry(id=entry_id, **fields), balance, promo_balance
 
 

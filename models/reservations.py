@@ -26,8 +26,8 @@ from peewee import fn
 
 from .attempts import Attempt, count_lease_use, uncount_lease_use
 from .calls import Hold
-from . import prepared
-from .prepared import insert_row
+from . import sql_statements as sql
+from .sql_statements import insert_row
 from .db import is_postgres, write_transaction
 from .tenancy import NumberLease, Tenant
 
@@ -44,7 +44,7 @@ def callee_lock_key(number: str) -> int:
 
 def lock_callee(number: str) -> None:
     if is_postgres():
-        prepared.execute("callee_lock", "SELECT pg_advisory_xact_lock(%s)", (callee_lock_key(number),))
+        sql.run("callee_lock", (callee_lock_key(number),))
 
 
 def live(query, now: datetime):
@@ -76,13 +76,9 @@ def release(call_uuid: str, now: datetime, *, originated: bool = True) -> bool:
 
 def release_locked(call_uuid: str, now: datetime, *, originated: bool = True) -> bool:
     """``release`` inside the caller's write transaction (the hangup charge ends it in its own)."""
-    released = prepared.execute(
-        "release", 'UPDATE "hold" SET "released_at" = %s WHERE "call_uuid" = %s AND "released_at" IS NULL',
-        (Hold.released_at.db_value(now), call_uuid)).rowcount
+    released = sql.run("hold_release", (Hold.released_at.db_value(now), call_uuid)).rowcount
     if not originated:
-        uncounted = prepared.execute(
-            "uncount_attempt", 'DELETE FROM "attempt" WHERE "call_uuid" = %s RETURNING "caller_lease_id", "at"',
-            (call_uuid,)).fetchone()
+        uncounted = sql.one("attempt_uncount", (call_uuid,))
         if uncounted is not None and uncounted[0] is not None:
             uncount_lease_use(uncounted[0], Attempt.at.python_value(uncounted[1]))
     return released > 0
@@ -91,10 +87,8 @@ def release_locked(call_uuid: str, now: datetime, *, originated: bool = True) ->
 def heartbeat(call_uuid: str, now: datetime, lease_s: int) -> bool:
     """Push the lease forward. False when the hold is released or already expired: its slots may
     have been given to another call, so the caller must end the call (fail closed)."""
-    cursor = prepared.execute(
-        "heartbeat", 'UPDATE "hold" SET "expires_at" = %s WHERE "call_uuid" = %s AND "released_at" IS NULL'
-        ' AND "expires_at" > %s',
-        (Hold.expires_at.db_value(now + timedelta(seconds=lease_s)), call_uuid, Hold.expires_at.db_value(now)))
+    cursor = sql.run("hold_heartbeat", (Hold.expires_at.db_value(now + timedelta(seconds=lease_s)), call_uuid,
+                                        Hold.expires_at.db_value(now)))
     return cursor.rowcount > 0
 
 

@@ -1,5 +1,6 @@
 """One seat's SIP account, read with the call path's database access (``models.db.unit_of_work``
-and ``models.prepared``): a prepared, indexed lookup by the unique (sip_user, sip_domain).
+and statement ``directory_account`` of ``models.sql_statements``): a prepared, indexed lookup by
+the unique (sip_user, sip_domain).
 
 An account is answered for only while its seat could place a call (RULEBOOK A3): the seat is
 active, inside its validity (valid_from <= now < valid_to), has a credential from the product,
@@ -11,15 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from models import prepared
+from models import sql_statements as sql
 from models.db import unit_of_work
-
-_ACCOUNT = " ".join("""SELECT s.active, s.valid_from, s.valid_to, s.sip_a1_hash, s.role, t.code, t.status, c.code,
- l."number" FROM seat s JOIN tenant t ON t.id = s.tenant_id
- LEFT JOIN campaign c ON c.id = s.default_campaign_id
- LEFT JOIN number_lease l ON l.id = s.pinned_number_id
- WHERE s.sip_user = %s AND s.sip_domain = %s""".split())
-
 
 @dataclass(frozen=True)
 class SipAccount:
@@ -40,7 +34,7 @@ def _dt(value):
 def find_account(user: str, domain: str, now: datetime) -> SipAccount | None:
     """The seat's account if FreeSWITCH may let it register and call now, else None."""
     with unit_of_work():
-        row = prepared.execute("directory_account", _ACCOUNT, (user, domain.lower())).fetchone()
+        row = sql.one("directory_account", (user, domain.lower()))
     if row is None:
         return None
     active, valid_from, valid_to, a1_hash, role, tenant, status, campaign, number = row

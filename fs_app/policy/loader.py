@@ -15,19 +15,17 @@ A handful of indexed queries (counted in ``facts.debug``):
 
 Without an identified seat only 5 and 7 (platform scope) run.
 
-The statements are plain SQL, prepared once per connection (``models.prepared``): peewee's query
-compiler and PostgreSQL's planner each cost more than these indexed lookups themselves.
-``EXPLAIN`` them with ``bench/admission.py --explain``.
+Each is a named statement of ``models.sql_statements`` (``facts_*``), prepared once per
+connection: peewee's query compiler and PostgreSQL's planner each cost more than these indexed
+lookups themselves. ``EXPLAIN`` them with ``bench/admission.py --explain``.
 """
 from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from functools import lru_cache
 
-from models import prepared
+from models import sql_statements as sql
 from models.clock import local_day
-from models.db import is_postgres
 from models.provisioning import SIP_ADDRESS
 from models.reservations import lock_callee
 
@@ -49,36 +47,6 @@ def _dt(value):
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value)
-
-
-_SEAT = """SELECT s.id, s.tenant_id, s.active, s.valid_from, s.valid_to, s.pinned_number_id,
- t.code, t.status, t.industry, t.industry_approved, t.seats_purchased, t.rate_out_fen, t.connect_fee_fen,
- t.billing_increment_s, t.balance_fen, t.calling_windows, c.id, c.code, c.status, c.record
- FROM seat s JOIN tenant t ON t.id = s.tenant_id LEFT JOIN campaign c ON {campaign}
- WHERE s.sip_user = %s AND s.sip_domain = %s"""
-_BANS = """SELECT "function", until FROM tenant_ban
- WHERE tenant_id = %s AND lifted_at IS NULL AND (until IS NULL OR until > %s)"""
-_HOLDS = """SELECT COALESCE(SUM(CASE WHEN seat_id = %s THEN 1 ELSE 0 END), 0),
- COALESCE(SUM(CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END), 0), COALESCE(SUM(amount_fen), 0)
- FROM hold WHERE tenant_id = %s AND released_at IS NULL AND expires_at > %s"""
-_LEASES = """SELECT l.id, l."number", l.province, l.city, l.paid_through, l.max_calls,
- (SELECT COUNT(*) FROM hold h WHERE h.number_id = l.id AND h.released_at IS NULL AND h.expires_at > %s),
- (SELECT u.attempts FROM lease_daily_use u WHERE u.lease_id = l.id AND u.day = %s)
- FROM number_lease l WHERE l.tenant_id = %s AND l.released_at IS NULL"""
-_DNC = """SELECT scope, created_at, expires_at FROM do_not_call WHERE "number" = %s AND (tenant_id IS NULL{tenant})"""
-_CONSENTS = """SELECT id, obtained_at, expires_at FROM consent
- WHERE tenant_id = %s AND "number" = %s AND revoked_at IS NULL"""
-_ATTEMPTS = """SELECT tenant_id, at FROM attempt WHERE callee_number = %s AND at > %s AND (at > %s{tenant})"""
-
-@lru_cache(maxsize=64)
-def _sql(name: str, template: str, **parts: str) -> tuple[str, str]:
-    """(statement name, text) of a variant of a template."""
-    return name, " ".join(template.format(**parts).split())
-
-
-def _rows(statement: tuple[str, str], params) -> list:
-    name, sql = statement
-    return prepared.execute(name, sql, params).fetchall()
 
 
 class _Counter:
@@ -128,16 +96,10 @@ def load_facts(request: CallRequest, callee: Callee, limits: Limits, now: dateti
 
 def _seat_row(parts: tuple[str, str], campaign_code: str, lock: bool):
     user, domain = parts
-    locking = lock and is_postgres()
-    suffix = " FOR UPDATE OF t" if locking else ""
     if campaign_code:
-        sql = _sql(f"seat_by_code{'_lock' if locking else ''}", _SEAT + suffix,
-                   campaign="c.tenant_id = s.tenant_id AND c.code = %s")
-        params = (campaign_code, user, domain)
+        rows = sql.all("facts_seat_by_code", (campaign_code, user, domain), lock=lock)
     else:
-        sql = _sql(f"seat_default{'_lock' if locking else ''}", _SEAT + suffix, campaign="c.id = s.default_campaign_id")
-        params = (user, domain)
-    rows = _rows(sql, params)
+        rows = sql.all("facts_seat_default", (user, domain), lock=lock)
     if not rows:
         return None
     (seat_id, tenant_id, active, valid_from, valid_to, pinned, code, status, industry, approved, purchased, rate,
@@ -154,51 +116,49 @@ def _seat_row(parts: tuple[str, str], campaign_code: str, lock: bool):
 
 
 def _bans(tenant_id: int, now: datetime) -> tuple[BanFacts, ...]:
-    return tuple(BanFacts(function, _dt(until)) for function, until in _rows(_sql("bans", _BANS), (tenant_id, now)))
+    return tuple(BanFacts(function, _dt(until)) for function, until in sql.all("facts_bans", (tenant_id, now)))
 
 
 def _hold_totals(tenant_id: int, seat_id: int, now: datetime) -> tuple[int, int, int]:
-    on_seat, outbound, held = _rows(_sql("holds", _HOLDS), (seat_id, tenant_id, now))[0]
+    on_seat, outbound, held = sql.one("facts_holds", (seat_id, tenant_id, now))
     return int(on_seat or 0), int(outbound or 0), int(held or 0)
 
 
 def _leases(tenant_id: int, callee: Callee, pinned_id: int | None, limits: Limits, now: datetime):
-    params = [now, local_day(now).isoformat(), tenant_id]
+    params = (now, local_day(now).isoformat(), tenant_id)
     if callee.is_cn and limits.caller_id_local_required and not callee.emergency:
         # only numbers that could present this callee: its province, or the seat's pinned number
         if pinned_id:
-            sql = _sql("leases_local_pinned", _LEASES + " AND (l.province = %s OR l.id = %s)")
-            params += [callee.province, pinned_id]
+            rows = sql.all("facts_leases_local_pinned", (*params, callee.province, pinned_id))
         else:
-            sql = _sql("leases_local", _LEASES + " AND l.province = %s")
-            params.append(callee.province)
+            rows = sql.all("facts_leases_local", (*params, callee.province))
     else:
-        sql = _sql("leases_all", _LEASES)
+        rows = sql.all("facts_leases_all", params)
     return tuple(LeaseFacts(id=i, number=n, province=p or "", city=c or "", paid_through=_dt(paid), max_calls=m,
                             live_calls=int(lv or 0), used_today=int(u or 0))
-                 for i, n, p, c, paid, m, lv, u in _rows(sql, params))
+                 for i, n, p, c, paid, m, lv, u in rows)
 
 
 def _dnc(e164: str, tenant_id: int | None) -> tuple[DncFacts, ...]:
     if tenant_id is None:
-        rows = _rows(_sql("dnc_platform", _DNC, tenant=""), (e164,))
+        rows = sql.all("facts_dnc_platform", (e164,))
     else:
-        rows = _rows(_sql("dnc", _DNC, tenant=" OR tenant_id = %s"), (e164, tenant_id))
+        rows = sql.all("facts_dnc", (e164, tenant_id))
     return tuple(DncFacts(scope, _dt(created), _dt(expires)) for scope, created, expires in rows)
 
 
 def _consents(tenant_id: int, e164: str) -> tuple[ConsentFacts, ...]:
-    rows = _rows(_sql("consents", _CONSENTS), (tenant_id, e164))
+    rows = sql.all("facts_consents", (tenant_id, e164))
     return tuple(ConsentFacts(i, _dt(obtained), _dt(expires)) for i, obtained, expires in rows)
 
 
 def _attempts(e164: str, tenant_id: int | None, now: datetime):
     day_ago = now - timedelta(hours=24)
-    month_ago = now - timedelta(days=30)  # the explicit lower bound keeps the (callee_number, at) range short
+    month_ago = now - timedelta(days=30)
     if tenant_id is None:
-        rows = _rows(_sql("attempts_platform", _ATTEMPTS, tenant=""), (e164, month_ago, day_ago))
+        rows = sql.all("facts_attempts_platform", (e164, month_ago, day_ago))
     else:
-        rows = _rows(_sql("attempts", _ATTEMPTS, tenant=" OR tenant_id = %s"), (e164, month_ago, day_ago, tenant_id))
+        rows = sql.all("facts_attempts", (e164, month_ago, day_ago, tenant_id))
     own, everyone = [], []
     for who, at in rows:
         at = _dt(at)
