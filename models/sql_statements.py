@@ -1,9 +1,11 @@
 """Every statement of the call path written by hand, defined once by name, and their one executor.
 
 Hand-written SQL is for the hot path only (admission's facts and reservation, the charge at
-hangup, CDR confirmation, the SIP directory): there peewee's query compiler and PostgreSQL's
-planner each cost more than the indexed lookups themselves. Everything else uses peewee's query
-builder. ``EXPLAIN`` the policy's statements with ``bench/admission.py --explain``.
+hangup, CDR confirmation, the SIP directory, the health ping): there peewee's query compiler and
+PostgreSQL's planner each cost more than the indexed lookups themselves. Everything else uses
+peewee's query builder, except schema migrations and one-off data upgrades (``migrations.py``,
+``seat_accounts_migration.py``), which run once, off the call path. ``EXPLAIN`` the policy's
+statements with ``bench/admission.py --explain``.
 
 A statement is written once, with ``%s`` placeholders and, where it can lock, a ``{lock}`` slot
 for its locking clause. Its forms are derived here: SQLite's ``?`` placeholders and no locking

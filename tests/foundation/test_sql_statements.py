@@ -83,9 +83,9 @@ def test_run_one_all_and_the_row_helpers(db):
             sql.run("callee_lock", (1,))
 
 
+# PostgreSQL only: SQLite's driver caches statements itself
+@pytest.mark.parametrize("db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_postgresql_prepares_a_statement_once_per_connection(db):
-    if db != "postgres":
-        pytest.skip("SQLite's driver caches statements itself")
     sent = []
     real = models.database.obj.execute_sql
 
