@@ -8,7 +8,7 @@ import gevent
 import pytest
 
 from fs_app.channel import ChannelGone, ChannelTimeout, CommandError, OriginateFailed
-from fs_app.testing import LegScript, Press
+from fake_switch import LegScript, Press
 from models.clock import EPOCH
 
 from .conftest import wait_until
