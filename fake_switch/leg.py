@@ -367,6 +367,8 @@ class FakeLeg:
         finally:
             self._pop(run)
             run.done.set()
+
+    # ------------------------------------------------------------- answer, keys
     def mark_answered(self) -> None:
         self.answered = True
         self.answered_at = time.monotonic()
