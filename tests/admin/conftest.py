@@ -68,7 +68,7 @@ class Browser:
 @pytest.fixture
 def freeswitch():
     """FreeSWITCH's inbound Event Socket, faked (registrations, channels, uuid_kill)."""
-    from fs_app.testing import FakeInboundEventSocket
+    from fake_switch import FakeInboundEventSocket
 
     fake = FakeInboundEventSocket("esl-pw")
     yield fake

@@ -14,7 +14,7 @@ from models import CallRecord, Hold, LedgerEntry, NumberLease, billing, provisio
 from models.billing import charge_call
 from models.clock import utcnow
 
-from .cdr_factory import REAL_CDRS, callee_leg, write
+from fake_switch.cdrs import REAL_CDRS, callee_leg, write
 from .conftest import LEASED, admit, assert_ledger_sound, call_entries, fresh, make_tenant
 
 A_LEG = "556513ed-c4aa-48cc-869f-be3a8a2feabd"  # 02a agent leg

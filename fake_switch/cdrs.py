@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REAL_CDRS = SHARED / "fs-transcripts" / "cdr"
 CALLEE_TEMPLATE = "02a-uuid_bridge-B-leg.cdr.json"
