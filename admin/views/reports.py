@@ -14,6 +14,7 @@ from models.csv_export import CsvWriter
 
 from .. import charts, reports
 from ..reasons import reason_label
+from ..report_rows import table_rows
 from ..scope import chosen_tenant, visible_tenants
 
 blueprint = Blueprint("reports", __name__, url_prefix="/reports")
@@ -54,7 +55,8 @@ def index():
                            tenant=tenant, tenants=tenants, periods=reports.PERIODS,
                            groupings=reports.GROUPINGS, balances=reports.balances(shown_tenants, now, live),
                            low_days=settings.report_low_balance_days, mismatches=mismatches,
-                           reason_names={code: reason_label(code) for code, _n in report.reasons})  # once, not per row
+                           reason_names={code: reason_label(code) for code, _n in report.reasons},  # once, not per row
+                           table_rows=table_rows)
 
 
 def _ratio(value: float | None, digits: int = 4):
