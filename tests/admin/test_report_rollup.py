@@ -165,3 +165,18 @@ def test_migration_7_drops_hour_by_hour_rows_and_the_next_view_stores_the_block(
     assert {name for _table, _columns, name in COVERING_REPORT_INDEXES} <= names
     assert_every_view_matches(calls, now)
     assert [h for (h,) in CallHourRollup.select(CallHourRollup.hour).tuples()] == [4]
+
+
+def test_the_cli_rebuilds_settled_days(calls, cli):
+    now = utcnow()
+    days = reports.period_from("7d", "", now).days
+    first = days[0]
+    start, end = local_day_bounds(first)
+    call_stats.settle_days(days, now)
+    CallRecord.update(charge_fen=CallRecord.charge_fen + 100).where(  # corrected after the day was stored
+        (CallRecord.created_at >= start) & (CallRecord.created_at < end)).execute()
+    assert stored_figures(days, None, "tenant", now) != raw_figures(days, None, "tenant")
+    result = cli("reports", "rebuild", "--from", first.isoformat(), "--to", days[-1].isoformat())
+    assert result.code == 0 and "6 settled day(s) of 7" in result.out, result  # today is not settled
+    assert stored_figures(days, None, "tenant", now) == raw_figures(days, None, "tenant")
+    assert cli("reports", "rebuild", "--from", "2026-11-20", "--to", "2026-11-01").code == 2
