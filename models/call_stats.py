@@ -236,7 +236,9 @@ def _stored_block(day: date, hours: int) -> DayFigures:
     return block
 
 
-def _add_figures(into: DayFigures, more: DayFigures) -> None:
+def _add_figures(into, more) -> None:
+    """Add the counts and reasons per group of ``more`` into ``into`` (DayFigures or PeriodFigures;
+    ``more`` is left as it is: it may be kept)."""
     for key, counts in more.counts.items():
         _add(into.counts.setdefault(key, dict.fromkeys(COUNTS, 0)), counts)
     for key, tally in more.reasons.items():
@@ -318,11 +320,8 @@ def _stored_sums(settled: list[date], blocks: dict, tenant_id: int | None, key: 
 
 
 def _merge(into: PeriodFigures, more: PeriodFigures) -> None:
-    """Add ``more`` into ``into`` (``more`` is left as it is: it may be kept)."""
-    for group, counts in more.counts.items():
-        _add(into.counts.setdefault(group, dict.fromkeys(COUNTS, 0)), counts)
-    for group, tally in more.reasons.items():
-        into.reasons.setdefault(group, Counter()).update(tally)
+    """Add ``more`` into ``into``, its days too."""
+    _add_figures(into, more)
     for day, counts in more.per_day.items():
         _add(into.per_day[day], counts)
 

@@ -10,8 +10,7 @@ from playwright.sync_api import expect
 from admin import reports
 from models.clock import utcnow
 
-from conftest import PASSWORD
-from test_browser import ARTIFACTS, chromium, site  # noqa: F401 - fixtures
+from test_browser import ARTIFACTS, chromium, signed_in, site  # noqa: F401 - fixtures
 from test_report_rollup import calls, raw_figures  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db", ["sqlite"], indirect=True)]
@@ -20,19 +19,6 @@ ONE_LINE = """() => Array.from(document.querySelectorAll('#report .badge, #repor
     .filter(cell => { const range = document.createRange(); range.selectNodeContents(cell);
         return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size > 1; })
     .map(cell => cell.innerText)"""
-
-
-def signed_in(chromium, site, width: int, lang: str):  # noqa: F811
-    context = chromium.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto(site + "/login")
-    page.fill("input[name=username]", "op")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(site + "/")
-    page.goto(site + f"/lang/{lang}?next=/")
-    return context, page
 
 
 @pytest.mark.parametrize("width", [1366, 800])
