@@ -5,8 +5,7 @@ import io
 
 import pytest
 
-from models import provisioning  # noqa: I001 - before listing (models.seats imports listing back)
-from models import Consent, DoNotCall, listing
+from models import Consent, DoNotCall, listing, provisioning
 from models.audit import AuditLog
 from models.listing import ImportReport, built_rows
 
