@@ -89,3 +89,19 @@ def test_directory_benchmark_runs_and_every_answer_is_right(tmp_path):
     for kind in ("directory", "baseline", "lookup"):
         assert report[kind]["n"] == 60 and report[kind]["p99_ms"] > 0
     assert "p99 over the static baseline" in proc.stdout
+
+
+def test_money_fault_matrix_quick_loses_and_doubles_nothing():
+    """bench/faults/money_faults.py --quick: duplicated and racing CDRs, inbound calls with their
+    seat legs, an import while calls run, kill -9 mid-call: every answered call charged once."""
+    from bench.faults import money_faults
+
+    class Options:
+        quick = True
+
+    rows = money_faults.run(Options())
+    assert len(rows) == 5
+    for row in rows:
+        assert row.calls_placed == row.tries > 0, row
+        assert (row.lost_charges, row.double_charges) == (0, 0), row
+        assert row.calls_charged == row.calls_placed, row
