@@ -102,6 +102,6 @@ def test_money_fault_matrix_quick_loses_and_doubles_nothing():
     rows = money_faults.run(Options())
     assert len(rows) == 5
     for row in rows:
-        assert row.calls_placed == row.tries > 0, row
-        assert (row.lost_charges, row.double_charges) == (0, 0), row
+        assert row.calls_placed >= row.tries > 0, row
+        assert (row.lost_charges, row.double_charges, row.refusals) == (0, 0, 0), row
         assert row.calls_charged == row.calls_placed, row

@@ -21,7 +21,7 @@ from fs_app import cdr
 from fs_app.testing import FakeFreeSwitch, LegScript, Press
 from fs_app.testing.serve_process import FSAPP, ServeProcess
 from fs_app.testing.wire import clock_us
-from models import LedgerEntry, listing, provisioning
+from models import CallRecord, LedgerEntry, listing, provisioning
 from models.clock import utcnow
 from tests.metering.cdr_factory import agent_leg, bridged_leg, callee_leg, inbound_leg, write
 
@@ -35,13 +35,14 @@ TALK = 40  # the callee talks 0.4 s once bridged (the fake's durations are scale
 class World:
     """A data directory, its SQLite database provisioned, a running `fsapp serve` and a fake FreeSWITCH."""
 
-    def __init__(self, seats: int, callees: int):
+    def __init__(self, seats: int, callees: int, kill_seats: int = 0):
         self.dir = Path(tempfile.mkdtemp(prefix="fsapp-money-faults-"))
         self.cdr_dir = self.dir / "cdr"
         self.cdr_dir.mkdir()
         models.open_database("", self.dir)
         models.migrate()
-        provisioning.add_tenant("acme", name="Acme", display_name="Acme", hotline="4001234567", seats=seats + 1,
+        provisioning.add_tenant("acme", name="Acme", display_name="Acme", hotline="4001234567",
+                                seats=seats + kill_seats,
                                 rate=10, inbound_rate=5)
         provisioning.set_tenant("acme", status="active")
         provisioning.topup("acme", 10_000_000)
@@ -49,7 +50,9 @@ class World:
         provisioning.add_campaign("acme", "spring", script="您好，这里是春季回访。")
         provisioning.review_campaign("acme", "spring", approve=True, actor="operator")
         self.seats = [str(1001 + i) for i in range(seats)]
-        for user in self.seats:
+        # seats for the kill -9 rounds: a killed call keeps its seat until its hold lapses
+        self.kill_seats = [str(1001 + seats + i) for i in range(kill_seats)]
+        for user in self.seats + self.kill_seats:
             provisioning.add_seat("acme", f"{user}@{DOMAIN}", campaign="spring")
         self.callees = [str(FIRST_CALLEE + i) for i in range(callees)]
         for callee in self.callees:
@@ -79,6 +82,15 @@ class World:
             self.fake.close()
         if self.serve is not None and self.serve.process.poll() is None:
             self.serve.stop()
+
+    def outbound_on_free_seat(self, busy: dict):
+        """An outbound call from the next seat, once that seat's previous call has ended (a seat
+        carries one call: A4)."""
+        seat = self.seats[self.next_callee % len(self.seats)]
+        if seat in busy:
+            busy[seat].wait_ended(60)
+        busy[seat] = self.outbound(seat)
+        return busy[seat]
 
     def outbound(self, seat: str):
         callee = self.callees[self.next_callee]
@@ -180,17 +192,29 @@ def callee_of(call):
     return call.callee_legs[0] if call.callee_legs else call.a_leg
 
 
+def refusals(row: FaultRow, calls) -> FaultRow:
+    """Calls that never reached a callee, with the reasons admission recorded."""
+    refused = [call for call in calls if not call.callee_legs]
+    row.refusals = len(refused)
+    if refused:
+        reasons = [",".join(r.reasons or [r.result]) for r in CallRecord.select().where(
+            CallRecord.agent_uuid.in_([call.a_leg.uuid for call in refused]))]
+        row.notes.append(f"refused: {sorted(set(reasons))}")
+    return row
+
+
 # --- the scenarios ---------------------------------------------------------------------------
 
 
 def duplicated_cdrs(world: World, tries: int) -> FaultRow:
-    calls = [world.outbound(world.seats[i % len(world.seats)]) for i in range(tries)]
+    busy = {}
+    calls = [world.outbound_on_free_seat(busy) for _ in range(tries)]
     assert all(call.wait_ended(60) for call in calls), "calls did not end"
     paths = write_all(world.cdr_dir, [d for call in calls for d in outbound_cdrs(call)], copies=2)
     reports = [cdr.ingest(paths) for _ in range(2)]
     row = FaultRow("outbound: CDR after the app's charge, each CDR twice, job run twice", tries, calls_placed=tries)
     row.notes.append(f"job: {reports[0].summary()}")
-    return count(row, [callee_of(c) for c in calls], [c.a_leg for c in calls])
+    return count(refusals(row, calls), [callee_of(c) for c in calls], [c.a_leg for c in calls])
 
 
 def racing_cdrs(world: World, tries: int) -> FaultRow:
@@ -198,8 +222,9 @@ def racing_cdrs(world: World, tries: int) -> FaultRow:
     app (another process) charges the call."""
     first = {"cdr": 0, "app": 0}
     calls = []
-    for i in range(tries):
-        call = world.outbound(world.seats[i % len(world.seats)])
+    busy = {}
+    for _ in range(tries):
+        call = world.outbound_on_free_seat(busy)
         calls.append(call)
         if not call.wait_for("b-leg:bridge", 30):
             continue
@@ -212,7 +237,7 @@ def racing_cdrs(world: World, tries: int) -> FaultRow:
     row = FaultRow("outbound: CDR ingested at the callee's hangup, racing the app's charge", tries,
                    calls_placed=tries)
     row.notes.append(f"the CDR charged first in {first['cdr']}, the app in {first['app']}")
-    return count(row, [callee_of(c) for c in calls], [c.a_leg for c in calls])
+    return count(refusals(row, calls), [callee_of(c) for c in calls], [c.a_leg for c in calls])
 
 
 def inbound_calls(world: World, tries: int) -> FaultRow:
@@ -238,9 +263,10 @@ def import_while_calling(world: World, tries: int, rows: int) -> FaultRow:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     healthz = []
     calls = []
+    busy = {}
     while importer.poll() is None or len(calls) < tries:
         if len(calls) < tries:
-            calls.append(world.outbound(world.seats[len(calls) % len(world.seats)]))
+            calls.append(world.outbound_on_free_seat(busy))
         healthz.append(world.healthz_ms())
         gevent.sleep(0.05)
     out, err = importer.communicate()
@@ -249,43 +275,55 @@ def import_while_calling(world: World, tries: int, rows: int) -> FaultRow:
     cdr.ingest(write_all(world.cdr_dir, [d for call in calls for d in outbound_cdrs(call)]))
     row = FaultRow(f"{rows // 1000}k-row do-not-call import while calls run", tries, calls_placed=tries,
                    healthz_max_ms=max(healthz))
-    row.refusals = sum(1 for call in calls if not call.callee_legs)
+    refusals(row, calls)
     row.notes.append(f"`fsapp dnc import` exit {importer.returncode} in {seconds:.1f} s: {out.strip() or err.strip()}")
     return count(row, [callee_of(c) for c in calls if c.callee_legs], [c.a_leg for c in calls])
 
 
-def kill_mid_call(world: World, tries: int) -> FaultRow:
-    """Every call bridged, then SIGKILL: the app never sees a hangup; the CDR job charges them."""
-    calls = [world.outbound(world.seats[i % len(world.seats)]) for i in range(tries)]
-    bridged = [call for call in calls if call.wait_for("b-leg:bridge", 30)]
+def kill_mid_call(world: World, rounds: int, per_round: int) -> FaultRow:
+    """Each round: calls from seats of their own, every one bridged, then SIGKILL of the app: it
+    never sees a hangup. The CDR job then charges them; the app is started again for the next round."""
+    calls, bridged, notes = [], [], []
+    for round_ in range(rounds):
+        if round_:
+            world.start()
+        seats = world.kill_seats[round_ * per_round:(round_ + 1) * per_round]
+        wave = [world.outbound(seat) for seat in seats]
+        up = [call for call in wave if call.wait_for("b-leg:bridge", 30)]
 
-    def note_end(leg):
-        leg.hangup_done.wait(60)
-        leg.seen_ended_us = clock_us()
+        def note_end(leg):
+            leg.hangup_done.wait(60)
+            leg.seen_ended_us = clock_us()
 
-    watchers = [gevent.spawn(note_end, leg) for call in calls for leg in call.legs]
-    os.kill(world.serve.pid, signal.SIGKILL)
-    world.serve.process.wait(30)
-    gevent.joinall(watchers, timeout=90)  # the callees hang up by their script; FreeSWITCH clears the agents
-    job_dir = world.cdr_dir / "after-kill"
-    job_dir.mkdir()
-    paths = write_all(job_dir, [d for call in calls for d in outbound_cdrs(call)])
-    report = cdr.ingest_directory(job_dir, settle_age_s=0)  # what the `cdr` job does every minute
-    row = FaultRow("kill -9 of the app with every call bridged; then the CDR job", tries, calls_placed=tries)
-    row.notes.append(f"{len(bridged)} bridged before the kill; job: {report.summary()} ({len(paths)} files)")
-    return count(row, [callee_of(c) for c in bridged], [c.a_leg for c in calls])
+        watchers = [gevent.spawn(note_end, leg) for call in wave for leg in call.legs]
+        os.kill(world.serve.pid, signal.SIGKILL)
+        world.serve.process.wait(30)
+        gevent.joinall(watchers, timeout=90)  # the callees hang up by their script; FreeSWITCH clears the agents
+        world.fake.close()
+        job_dir = world.cdr_dir / f"after-kill-{round_}"
+        job_dir.mkdir()
+        write_all(job_dir, [d for call in wave for d in outbound_cdrs(call)])
+        report = cdr.ingest_directory(job_dir, settle_age_s=0)  # what the `cdr` job does every minute
+        notes.append(f"round {round_ + 1}: {len(up)} of {len(wave)} bridged; job: {report.summary()}")
+        calls += wave
+        bridged += up
+    world.fake = world.serve = None
+    row = FaultRow("kill -9 of the app with every call bridged; then the CDR job", rounds, calls_placed=len(calls))
+    row.notes.extend(notes)
+    return count(refusals(row, calls), [callee_of(c) for c in bridged], [c.a_leg for c in calls])
 
 
 def main(quick: bool) -> int:
     tries = 3 if quick else 20
-    world = World(seats=8, callees=5 * tries + 10).start()
+    rounds, per_round = (1, 3) if quick else (3, 8)
+    world = World(seats=8, callees=4 * tries + rounds * per_round + 10, kill_seats=rounds * per_round).start()
     rows = []
     try:
         rows.append(duplicated_cdrs(world, tries))
         rows.append(racing_cdrs(world, tries))
         rows.append(inbound_calls(world, tries))
         rows.append(import_while_calling(world, tries, 10_000 if quick else 100_000))
-        rows.append(kill_mid_call(world, min(tries, len(world.seats))))
+        rows.append(kill_mid_call(world, rounds, per_round))
     finally:
         world.stop()
     print(json.dumps([dataclasses.asdict(row) for row in rows]))
