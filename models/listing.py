@@ -1,7 +1,8 @@
 """Consent records and do-not-call entries: single adds, revocation and CSV imports (A6, A7, B3).
 
 Imports read the file as a stream, validate row by row (each bad row is reported with its line
-number, a NUL byte included) and write the good rows in chunks of ``CHUNK_ROWS``, one short
+number, a NUL byte included) and write the good rows in chunks (``CHUNK_ROWS`` rows or
+``CHUNK_BYTES`` of text, whichever comes first), one short
 transaction each, so a 100k-row import never holds the write lock for long and calls placed
 meanwhile are decided normally (issue 14); memory stays flat whatever the file's size. Rows
 already recorded are skipped (a do-not-call number already listed in the same scope; a consent
@@ -27,9 +28,11 @@ from .lists import Consent, DoNotCall
 from .numbers import normalize
 from .tenancy import Tenant
 
-# rows per write transaction: bench/imports.py measures the longest lock hold (about 25 ms for
-# 1,000 do-not-call rows on SQLite, see docs/operations.md), well inside the 100 ms budget
+# a write transaction takes at most this many rows, or rows of about this many bytes of text
+# (long reasons or evidence cost more to write): bench/imports.py measures the longest lock hold
+# per chunk, about 65 ms for 1,000 short rows on SQLite (docs/operations.md); the budget is 100 ms
 CHUNK_ROWS = 1000
+CHUNK_BYTES = 200_000
 
 
 def get_tenant(code: str) -> Tenant:
@@ -221,18 +224,20 @@ def _import(source, *, required, optional, build, write: Callable[[list[dict]], 
         stream.seek(0)
     report = ImportReport()
     chunk: list[dict] = []
+    chunk_bytes = 0
     rows = built_rows(stream, required=required, optional=optional, build=build, report=report)
     while True:
         row = next(rows, None)
         if row is not None:
             chunk.append(row[1])
-        if chunk and (len(chunk) >= chunk_rows or row is None):
+            chunk_bytes += sum(len(value) for value in row[1].values() if isinstance(value, str))
+        if chunk and (len(chunk) >= chunk_rows or chunk_bytes >= CHUNK_BYTES or row is None):
             with write_transaction():
                 added = write(chunk)
             report.imported += added
             report.skipped_duplicates += len(chunk) - added
             report.chunks += 1
-            chunk = []
+            chunk, chunk_bytes = [], 0
             if on_chunk is not None:
                 on_chunk(report)
             time.sleep(0)  # under gevent: let live calls use the database between chunks
