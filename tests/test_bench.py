@@ -105,4 +105,3 @@ def test_directory_benchmark_runs_and_every_answer_is_right(tmp_path):
     for kind in ("directory", "baseline", "lookup"):
         assert report[kind]["n"] == 60 and report[kind]["p99_ms"] > 0
     assert "p99 over the static baseline" in proc.stdout
-
