@@ -26,6 +26,22 @@ def test_call_setup_benchmark_runs_every_kind(tmp_path):
     assert "targets:" in proc.stdout and "ours/base" in proc.stdout
 
 
+def test_money_fault_matrix_quick_loses_and_doubles_nothing():
+    """bench/faults/money_faults.py --quick: duplicated and racing CDRs, inbound calls with their
+    seat legs, an import while calls run, kill -9 mid-call: every answered call charged once."""
+    from bench.faults import money_faults
+
+    class Options:
+        quick = True
+
+    rows = money_faults.run(Options())
+    assert len(rows) == 5
+    for row in rows:
+        assert row.calls_placed >= row.tries > 0, row
+        assert (row.lost_charges, row.double_charges, row.refusals) == (0, 0, 0), row
+        assert row.calls_charged == row.calls_placed, row
+
+
 def test_rate_sweep_reports_each_rate_and_the_sizing_figure(tmp_path):
     out = tmp_path / "sweep.json"
     proc = subprocess.run(
