@@ -18,12 +18,12 @@ import gevent
 import models
 from bench.faults import FaultRow
 from fs_app import cdr
-from fs_app.testing import FakeFreeSwitch, LegScript, Press
-from fs_app.testing.serve_process import FSAPP, ServeProcess
-from fs_app.testing.wire import clock_us
+from fake_switch import FakeFreeSwitch, LegScript, Press
+from fake_switch.serve_process import FSAPP, ServeProcess
+from fake_switch.wire import clock_us
 from models import CallRecord, LedgerEntry, listing, provisioning
 from models.clock import utcnow
-from tests.metering.cdr_factory import agent_leg, bridged_leg, callee_leg, inbound_leg, write
+from fake_switch.cdrs import agent_leg, bridged_leg, callee_leg, inbound_leg, write
 
 DOMAIN = "acme.example"
 OUT_NUMBER = "+861061234567"  # Beijing: the callees are Beijing mobiles (A10)

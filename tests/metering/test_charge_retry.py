@@ -13,7 +13,7 @@ from models.billing import charge_key
 from models.clock import utcnow
 from models.db import is_postgres
 
-from .cdr_factory import callee_leg, write
+from fake_switch.cdrs import callee_leg, write
 from .conftest import LEASED, admit, assert_ledger_sound, call_entries, fresh
 
 

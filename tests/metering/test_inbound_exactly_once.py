@@ -18,7 +18,7 @@ from models import CallRecord, LedgerEntry, NumberLease, billing, ledger, provis
 from models.billing import charge_call, charge_key
 from models.clock import utcnow
 
-from .cdr_factory import REPO, agent_leg, bridged_leg, callee_leg, inbound_leg, write
+from fake_switch.cdrs import REPO, agent_leg, bridged_leg, callee_leg, inbound_leg, write
 from .conftest import LEASED, admit, assert_ledger_sound, fresh, make_tenant
 
 CALLER = "+8613912345678"
