@@ -77,7 +77,8 @@ def calls_per_day(days: list[str], total: list[int], answered: list[int], *, tit
     if not any(total):
         return _empty(title, empty, "chart-calls-per-day")
     days, total, answered = list(days), list(total), list(answered)
-    chart = pygal.Bar(title=title, x_labels=days, x_label_rotation=0, show_minor_x_labels=False,
+    # every ~8th day is labelled, whole: pygal would cut each label to its bar's width ("1…")
+    chart = pygal.Bar(title=title, x_labels=days, x_label_rotation=0, show_minor_x_labels=False, truncate_label=-1,
                       y_labels=_whole_ticks(max(total + answered, default=0)), **_COMMON)
     chart.x_labels_major = days[::max(1, len(days) // 8)]
     chart.add(total_label, total)
@@ -92,8 +93,11 @@ def blocked_reasons(counts: list[tuple[str, int]], *, title: str, empty: str) ->
     top = [(label, n) for label, n in counts[:8] if n]
     if not top:
         return _empty(title, empty, "chart-blocked-reasons")
+    # pygal leaves room for one legend row only: the others get a bottom margin, or they are clipped
+    extra_rows = -(-len(top) // 2) - 1
     chart = pygal.HorizontalBar(title=title, truncate_legend=-1, legend_at_bottom_columns=2,
-                                y_labels=_whole_ticks(max(n for _, n in top)), **_COMMON)
+                                y_labels=_whole_ticks(max(n for _, n in top)),
+                                margin_bottom=_COMMON["margin"] + 18 * extra_rows, **_COMMON)
     for label, n in top:
         chart.add(label, [n])
     return _render(chart, "chart-blocked-reasons")

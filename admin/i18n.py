@@ -82,7 +82,8 @@ def error_text(exc: BaseException) -> str:
         return str(exc)
     locale = page_locale()
     table = error_catalogue(locale)
-    params = {name: _term(table, name, value) for name, value in exc.params.items()}
+    params = {name: error_text(value) if isinstance(value, BaseException) and hasattr(value, "template")
+              else _term(table, name, value) for name, value in exc.params.items()}  # a refusal inside a refusal
     try:
         return fill(table.get(template, template), params, show_time=local_time_with_zone)
     except (KeyError, ValueError, TypeError):  # a translation that names other parameters: say it in English

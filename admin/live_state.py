@@ -21,7 +21,7 @@ from fs_app.registrations import RegistrationStatus
 
 from .formatting import local_time, phone, yuan
 from .i18n import error_text
-from .labels import STATUS
+from .labels import DIRECTION, STATUS
 from .state_labels import BADGE, LIVE_STATE, SEAT_STATE, label
 
 MAX_CALLS = 500  # rows of the live page; the count above it is exact
@@ -69,7 +69,7 @@ def build(tenant_id: int | None, now: datetime, registrations: RegistrationStatu
         view.calls.append({
             "uuid": hold.call_uuid, "tenant": codes.get(hold.tenant_id, ""),
             "seat": seat_addresses.get(hold.seat_id, "") if hold.seat_id else "",
-            "direction": hold.direction,
+            "direction": hold.direction, "direction_label": label(DIRECTION, hold.direction),
             "caller": phone(record.caller_number) if record else "", "callee": phone(hold.callee_number),
             "campaign": campaign_codes.get(record.campaign_id, "") if record and record.campaign_id else "",
             "state": record.result if record else "",

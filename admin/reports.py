@@ -202,7 +202,8 @@ def _label(by: str, rows: dict) -> None:
     elif by == "campaign":
         names = dict(Campaign.select(Campaign.id, Campaign.code).where(Campaign.id.in_(ids)).tuples()) if ids else {}
     else:
-        names = {s.id: s.address for s in Seat.select().where(Seat.id.in_(ids))} if ids else {}
+        names = {seat: f"{user}@{domain}" for seat, user, domain in Seat.select(Seat.id, Seat.sip_user, Seat.sip_domain)
+                 .where(Seat.id.in_(ids)).tuples()} if ids else {}
     for key, row in rows.items():
         name = names.get(key, "")
         if by != "tenant" and name:

@@ -37,8 +37,7 @@ import gevent  # noqa: E402
 from bench.call_app import SEAT_DOMAIN, callee_dialled, seat_user  # noqa: E402
 from bench.call_setup import start_app, stop_app  # noqa: E402
 from bench.stats import percentile  # noqa: E402
-from fs_app.testing import FakeFreeSwitch, LegScript  # noqa: E402
-from fs_app.testing.fake_freeswitch import FS_TICK  # noqa: E402
+from fake_switch import FS_TICK, FakeFreeSwitch, LegScript  # noqa: E402
 
 DIALPLAN = Path(__file__).resolve().parents[1] / "dialplan" / "fsapp_agents.xml"
 #: the agent dialplan before issue 15: six `set` actions, then `socket`

@@ -45,8 +45,7 @@ from gevent.lock import BoundedSemaphore  # noqa: E402
 
 from bench.call_app import SEAT_DOMAIN, callee_dialled, seat_user  # noqa: E402
 from bench.stats import highest_rate_meeting, percentile  # noqa: E402
-from fs_app.testing import FakeFreeSwitch, LegScript  # noqa: E402
-from fs_app.testing.fake_freeswitch import Press  # noqa: E402
+from fake_switch import FakeFreeSwitch, LegScript, Press  # noqa: E402
 
 KINDS = ("baseline", "channel", "ours")
 
@@ -64,7 +63,7 @@ class Workers:
 
     def __init__(self, args):
         from bench.call_app import TENANT, write_prompt_dir
-        from fs_app.testing.serve_process import ServeProcess
+        from fake_switch.serve_process import ServeProcess
 
         self.data_dir = tempfile.mkdtemp(prefix="fsapp-bench-workers-")
         prompt_dir = os.path.join(self.data_dir, "prompts")

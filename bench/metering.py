@@ -32,7 +32,7 @@ from fs_app.metering import Meter, event_time  # noqa: E402
 from models import CallRecord, Hold, NumberLease, provisioning  # noqa: E402
 from models.clock import utcnow  # noqa: E402
 from bench.stats import percentile  # noqa: E402
-from tests.metering.cdr_factory import callee_leg, write  # noqa: E402
+from fake_switch.cdrs import callee_leg, write  # noqa: E402
 
 LEASED = "+862012345678"
 T0_US = 1_795_400_000_000_000

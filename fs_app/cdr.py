@@ -1,9 +1,17 @@
 """Reconciliation with FreeSWITCH's own JSON CDRs (mod_json_cdr; fs-transcripts/README.md, 07).
 
-One file per leg, written at CS_REPORTING; values under ``variables`` are URL-encoded. Our
-outbound callee legs (B-legs, ``direction=outbound`` in FreeSWITCH's view) carry ``fsapp_parent``
-(the agent leg's uuid), ``fsapp_role=callee`` and ``origination_uuid``; a leg bridged by the
-``bridge`` app names its agent leg in ``originator`` instead.
+One file per leg, written at CS_REPORTING; values under ``variables`` are URL-encoded. Which
+legs are ours to bill is decided by FreeSWITCH's own facts, never guessed from the direction alone:
+
+* a callee leg the app originated (``direction=outbound``) carries the originate variables
+  ``fsapp_parent`` (the agent leg's uuid) and ``fsapp_role=callee``: billed under its own uuid;
+* any other outbound leg was created by FreeSWITCH itself -- the ``bridge`` app of an inbound call
+  ringing a seat, a transfer, a dialplan bridge -- and names the leg that made it in
+  ``originator``. It is never billed on its own: a seat leg (its originator is an inbound call)
+  is counted in ``seat_legs``, anything else is reported unmatched. The call it belongs to is
+  billed once, through its own leg (issue 14: every answered inbound call was charged twice);
+* an inbound leg is an agent leg when a call record names it as one, else an inbound call when it
+  dialled a leased number (billed at the inbound rate under its own uuid).
 
 For every callee leg the charge is settled through ``models.billing.charge_call`` with
 ``source="cdr"``: a call the app never finished (it crashed) gets its record and its charge; a
@@ -53,9 +61,10 @@ class BadCdr(ValueError):
 class CdrLeg:
     path: str
     uuid: str
-    direction: str  # FreeSWITCH's view: outbound = a leg it originated (our callee leg)
-    parent_uuid: str  # the agent leg: fsapp_parent, or originator for the bridge app
+    direction: str  # FreeSWITCH's view: outbound = a leg it originated (by our originate or its own bridge)
+    parent_uuid: str  # the agent leg: fsapp_parent (our originate variable)
     role: str  # fsapp_role
+    originator: str  # the leg whose bridge/transfer created this one (FreeSWITCH's originator)
     started_at: datetime | None
     answered_at: datetime | None
     ended_at: datetime | None
@@ -66,10 +75,16 @@ class CdrLeg:
 
     @property
     def is_callee_leg(self) -> bool:
-        return self.direction == "outbound"
+        """A callee leg the app originated: only those carry our originate variables."""
+        return self.direction == "outbound" and (self.role == "callee" or bool(self.parent_uuid))
+
+    @property
+    def is_bridged_leg(self) -> bool:
+        """An outbound leg FreeSWITCH made for someone else's bridge (a seat, a transfer): not ours to bill."""
+        return self.direction == "outbound" and not self.is_callee_leg
 
 
-_WANTED = ("uuid", "direction", "fsapp_parent", "originator", "fsapp_role", "hangup_cause",
+_WANTED = ("uuid", "direction", "fsapp_parent", "originator", "originating_leg_uuid", "fsapp_role", "hangup_cause",
            "start_uepoch", "start_epoch", "answer_uepoch", "answer_epoch", "end_uepoch", "end_epoch",
            "billusec", "billmsec", "billsec", "origination_caller_id_number", "sip_from_user",
            "destination_number", "sip_to_user")
@@ -140,8 +155,9 @@ def parse_cdr(document: dict, path: str = "", region: str = "CN") -> CdrLeg:
         "sip_to_user") or ""
     return CdrLeg(
         path=path, uuid=uuid, direction=direction,
-        parent_uuid=variables.get("fsapp_parent") or variables.get("originator") or "",
-        role=variables.get("fsapp_role") or "", started_at=started_at, answered_at=answered_at,
+        parent_uuid=variables.get("fsapp_parent") or "", role=variables.get("fsapp_role") or "",
+        originator=variables.get("originator") or variables.get("originating_leg_uuid") or "",
+        started_at=started_at, answered_at=answered_at,
         ended_at=ended_at, billsec=billing.billsec_from_us(usec),
         hangup_cause=variables.get("hangup_cause") or "",
         caller_number=_normalize(raw_caller, region) or raw_caller, destination=destination)
@@ -173,6 +189,7 @@ class IngestReport:
     records_created: int = 0
     mismatches: int = 0  # calls flagged cdr_mismatch by this ingest
     agent_legs: int = 0  # agent legs of known calls: not billed
+    seat_legs: int = 0  # legs the bridge app made to ring a seat for an inbound call: not billed
     unmatched: list[str] = field(default_factory=list)  # legs with no tenant to bill
     bad: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     done_paths: list[str] = field(default_factory=list)  # files fully handled (applied or nothing to do)
@@ -181,7 +198,8 @@ class IngestReport:
     def summary(self) -> str:
         return (f"{self.files} file(s), {self.legs} leg(s): {self.charged} charged ({self.charged_fen} fen), "
                 f"{self.confirmed} already charged, {self.free} free, {self.records_created} record(s) created, "
-                f"{self.mismatches} mismatch(es), {self.agent_legs} agent leg(s), {len(self.unmatched)} unmatched, "
+                f"{self.mismatches} mismatch(es), {self.agent_legs} agent leg(s), {self.seat_legs} seat leg(s), "
+                f"{len(self.unmatched)} unmatched, "
                 f"{len(self.bad)} bad")
 
 
@@ -196,6 +214,7 @@ class _Known:
     agent_uuids: set[str]  # legs that are agent legs of calls we know
     tenant_by_agent: dict[str, int]  # agent-leg uuid -> tenant (from call records and holds)
     leases: dict[str, tuple[int, datetime]]  # number -> (tenant, leased_at)
+    inbound_calls: set[str] = field(default_factory=set)  # originators that are inbound calls (seat legs' A-legs)
     tenants: dict[int, Tenant] = field(default_factory=dict)
 
     def tenant(self, tenant_id: int) -> Tenant:
@@ -215,8 +234,9 @@ def _lookup(legs: list[CdrLeg], region: str) -> _Known:
     uuids = {leg.uuid for leg in legs}
     parents = {leg.parent_uuid for leg in legs if leg.parent_uuid}
     numbers = {leg.caller_number for leg in legs if leg.caller_number.startswith("+")}
-    numbers |= {n for n in (_normalize(leg.destination, region) for leg in legs if not leg.is_callee_leg) if n}
-    records, agents, by_agent, leases = {}, set(), {}, {}
+    numbers |= {n for n in (_normalize(leg.destination, region) for leg in legs if leg.direction == "inbound") if n}
+    originators = {leg.originator for leg in legs if leg.is_bridged_leg and leg.originator}
+    records, agents, by_agent, leases, inbound = {}, set(), {}, {}, set()
     for chunk in _chunks(uuids):
         for record in (CallRecord.select(CallRecord.id, CallRecord.callee_uuid, CallRecord.tenant, CallRecord.direction,
                                          CallRecord.charged, CallRecord.charge_fen, CallRecord.billsec,
@@ -229,7 +249,10 @@ def _lookup(legs: list[CdrLeg], region: str) -> _Known:
             agents.add(agent_uuid)
             if tenant_id:
                 by_agent[agent_uuid] = tenant_id
-        for call_uuid, tenant_id in Hold.select(Hold.call_uuid, Hold.tenant).where(Hold.call_uuid.in_(chunk)).tuples():
+        for call_uuid, tenant_id, direction in (Hold.select(Hold.call_uuid, Hold.tenant, Hold.direction)
+                                                .where(Hold.call_uuid.in_(chunk)).tuples()):
+            if direction == "inbound":
+                continue  # an inbound call's hold is on its own leg, which is billed, not an agent leg
             agents.add(call_uuid)
             by_agent.setdefault(call_uuid, tenant_id)
     for chunk in _chunks(numbers):
@@ -237,7 +260,10 @@ def _lookup(legs: list[CdrLeg], region: str) -> _Known:
                                                                 NumberLease.leased_at)
                                              .where(NumberLease.number.in_(chunk)).tuples()):
             leases[number] = (tenant_id, leased_at)
-    return _Known(records, agents, by_agent, leases)
+    for chunk in _chunks(originators):
+        inbound.update(uuid for (uuid,) in CallRecord.select(CallRecord.callee_uuid).where(
+            CallRecord.callee_uuid.in_(chunk) & (CallRecord.direction == "inbound")).tuples())
+    return _Known(records, agents, by_agent, leases, inbound)
 
 
 @lru_cache(maxsize=65536)
@@ -274,6 +300,8 @@ def _resolve_tenant(leg: CdrLeg, known: _Known, region: str) -> int | None:
     record = known.records_by_callee.get(leg.uuid)
     if record is not None and record.tenant_id:
         return record.tenant_id
+    if leg.is_bridged_leg:
+        return None  # never billed on its own
     at = leg.started_at or leg.ended_at
     if leg.is_callee_leg:
         if leg.parent_uuid in known.tenant_by_agent:
@@ -292,9 +320,16 @@ def _resolve_tenant(leg: CdrLeg, known: _Known, region: str) -> int | None:
 def _apply(leg: CdrLeg, tenant_id: int | None, known: _Known, report: IngestReport, emergency_numbers,
            region: str) -> None:
     record = known.records_by_callee.get(leg.uuid)
+    if leg.is_bridged_leg:
+        if leg.originator in known.inbound_calls:
+            report.seat_legs += 1
+        else:
+            report.unmatched.append(f"{leg.uuid} ({Path(leg.path).name or 'leg'}): made by FreeSWITCH for "
+                                    f"{leg.originator or 'an unknown leg'}, not by the app: not billed on its own")
+        return
     if record is not None and _confirm(record, leg, known, report):
         return
-    if not leg.is_callee_leg and record is None and leg.uuid in known.agent_uuids:
+    if leg.direction == "inbound" and record is None and leg.uuid in known.agent_uuids:
         report.agent_legs += 1
         return
     if tenant_id is None:
@@ -328,6 +363,8 @@ def apply_legs(legs: list[CdrLeg], report: IngestReport, *, emergency_numbers=No
         batch = legs[start:start + batch_size]
         known = _lookup(batch, region)
         tenants = {id(leg): _resolve_tenant(leg, known, region) for leg in batch}
+        # an inbound call whose record this batch creates still makes its seat legs seat legs
+        known.inbound_calls.update(leg.uuid for leg in batch if leg.direction == "inbound" and tenants[id(leg)])
         # legs of one agent leg belong to one tenant, whichever of them named it (order-independent)
         by_parent = {leg.parent_uuid: tenants[id(leg)] for leg in batch if leg.parent_uuid and tenants[id(leg)]}
         for leg in batch:
@@ -345,6 +382,20 @@ def apply_legs(legs: list[CdrLeg], report: IngestReport, *, emergency_numbers=No
                     report.bad.append((leg.path, f"{type(exc).__name__}: {exc}"))
                     continue
                 report.done_paths.append(leg.path)
+
+
+def phantom_charges(limit: int = 20) -> list[str]:
+    """Charged calls billed on a leg that belongs to another billed call (the seat leg of an
+    inbound call, a transferred leg): each is money taken twice for one call. Empty when sound."""
+    query = (CallRecord.select(CallRecord.callee_uuid, CallRecord.agent_uuid, CallRecord.charge_fen)
+             .join(_Owner, on=(_Owner.callee_uuid == CallRecord.agent_uuid) & (_Owner.id != CallRecord.id))
+             .where(CallRecord.charged & (CallRecord.charge_fen > 0) & _Owner.charged)
+             .limit(limit).tuples())
+    return [f"call {callee} ({fen} fen) is a leg of call {owner}, which is billed itself"
+            for callee, owner, fen in query]
+
+
+_Owner = CallRecord.alias("owner")
 
 
 def collect_paths(paths: list[str | Path]) -> list[Path]:

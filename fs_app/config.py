@@ -303,6 +303,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("billing_increment_s", 60, _within(BILLING_INCREMENT_S), "default billing increment in seconds", "C1"),
     Setting("hold_lease_s", 90, _integer(10), "a hold or seat slot not heartbeated for this long expires", "A13"),
     Setting("hold_extend_interval_s", 30, _integer(5), "how often a live call extends its hold", "B5"),
+    Setting("charge_retry_s", 3.5, _number(0.0), "seconds a failed hangup charge is retried (backoff) before the CDR job settles it", "C6"),
     # A15 complaints.
     Setting("complaint_ratio_per_1000", 1.0, _number(0.0), "complaints per 1,000 connected calls that ban outbound", "A15"),
     Setting("complaint_min_count", 3, _integer(1), "fewest complaints that can trigger the ban", "A15"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -26,6 +27,7 @@ from models.billing import ChargeResult
 from models.calls import CallRecord
 from models.clock import utcnow
 from models.db import unit_of_work, write_transaction
+from models.errors import InvalidInput
 from models.tenancy import Tenant
 
 log = logging.getLogger(__name__)
@@ -67,11 +69,26 @@ class Allowance:
 SETTLED = Allowance(None, None, None, 0, settled=True)
 
 
-class Meter:
-    """Metering for one process; ``settings`` is ``fs_app.config.Settings``."""
+FIRST_RETRY_S = 0.25  # then doubled each try, within charge_retry_s
 
-    def __init__(self, settings):
+
+def retry_delays(budget_s: float) -> list[float]:
+    """The waits between charge attempts: 0.25, 0.5, 1, 2 ... s while their sum fits the budget."""
+    delays, delay = [], FIRST_RETRY_S
+    while sum(delays) + delay <= budget_s + 1e-9:
+        delays.append(delay)
+        delay *= 2
+    return delays
+
+
+class Meter:
+    """Metering for one process; ``settings`` is ``fs_app.config.Settings``. ``sleep`` is how a
+    retry waits (gevent-patched ``time.sleep`` in the app: it yields to the other calls)."""
+
+    def __init__(self, settings, sleep=time.sleep):
         self.settings = settings
+        self.sleep = sleep
+        self.retry_delays = retry_delays(settings.charge_retry_s)
         self.interval_s = settings.hold_extend_interval_s
         self.warning_s = settings.duration_warning_s
         self.lookahead_s = settings.duration_warning_s + 2 * settings.hold_extend_interval_s
@@ -130,7 +147,6 @@ class Meter:
             return Allowance(now, now, 0, 0, reserved=False, lapsed=True)
         return self._unreserved(record, answered_at, now)
 
-    @unit_of_work()
     def hangup(self, *, callee_uuid: str, agent_uuid: str, answered_at: datetime | None,
                ended_at: datetime | None, hangup_cause: str = "", direction: str | None = None,
                dialled: str = "", record_changes: dict | None = None,
@@ -138,9 +154,29 @@ class Meter:
         """The call ended: charge it exactly once under ``call:<callee uuid>`` (duplicates and
         late reports are harmless) and release the money its hold guarded. ``record_changes``:
         call-record fields written in the same transaction; ``release_at``: end the agent leg's
-        reservation in it too (see ``billing.charge_call``)."""
+        reservation in it too (see ``billing.charge_call``).
+
+        A database failure is retried after ``retry_delays`` (each try its own transaction and
+        connection; the charge key makes a try that did commit harmless); the last failure is
+        raised, and the CDR job settles the call later."""
+        attempt = (callee_uuid, agent_uuid, answered_at, ended_at or utcnow(), hangup_cause, direction, dialled,
+                   record_changes, release_at)
+        for delay in self.retry_delays:
+            try:
+                return self._charge(*attempt)
+            except InvalidInput:
+                raise  # not the database's fault: a retry would fail the same way
+            except Exception as exc:  # noqa: BLE001 - a database error or timeout: try again
+                log.warning("charge of %s failed (%s: %s); retrying in %.2f s", callee_uuid, type(exc).__name__,
+                            exc, delay)
+                self.sleep(delay)
+        return self._charge(*attempt)  # the last try: its failure is the caller's (the CDR job settles it)
+
+    @unit_of_work()
+    def _charge(self, callee_uuid, agent_uuid, answered_at, ended_at, hangup_cause, direction, dialled,
+                record_changes, release_at) -> ChargeResult:
         return billing.charge_call(
-            callee_uuid, source="app", answered_at=answered_at, ended_at=ended_at or utcnow(),
+            callee_uuid, source="app", answered_at=answered_at, ended_at=ended_at,
             agent_uuid=agent_uuid, direction=direction, hangup_cause=hangup_cause, dialled=dialled,
             emergency_numbers=self.emergency_numbers, node=self.node, record_changes=record_changes,
             release_at=release_at)

@@ -17,8 +17,9 @@ from .inbound_esl import EslError, InboundEventSocket
 log = logging.getLogger("fsapp.seats")
 
 
-def revoke(settings, user: str, domain: str, esl: InboundEventSocket | None = None) -> tuple[bool, str]:
-    """(all done, one line saying what happened)."""
+def revoke(settings, user: str, domain: str,
+           esl: InboundEventSocket | None = None) -> tuple[bool, str | EslError]:
+    """(all done, one line saying what happened: on failure an EslError, whose str() is the line)."""
     own = esl is None
     esl = esl or InboundEventSocket.from_settings(settings)
     commands = [f"xml_flush_cache id {user} {domain}",
@@ -30,8 +31,10 @@ def revoke(settings, user: str, domain: str, esl: InboundEventSocket | None = No
                 raise EslError("`%(command)s` answered %(answer)r", command=command, answer=answer[:80])
             log.info("seat %s@%s revoked in FreeSWITCH: %s -> %s", user, domain, command, answer[:80])
     except EslError as exc:
-        message = (f"FreeSWITCH was not told ({exc}); the cached credential lapses within "
-                   f"{settings.directory_cache_ms // 1000} s and the registration at the phone's next re-register")
+        # a template (str() is the CLI's line) so that the admin can say it in the page's language
+        message = EslError("FreeSWITCH was not told (%(why)s); the cached credential lapses within %(seconds)s s "
+                           "and the registration at the phone's next re-register",
+                           why=exc, seconds=settings.directory_cache_ms // 1000)
         log.warning("seat %s@%s: %s", user, domain, message)
         return False, message
     finally:

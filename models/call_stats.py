@@ -3,22 +3,24 @@
 A local (Asia/Shanghai) day is *settled* once it ended ``SETTLE_AFTER`` ago: by then its calls
 have ended and their CDRs have been reconciled, so its figures no longer change. A settled day is
 aggregated once from the call records and stored (``CallDayStats``, ``CallDayReason`` rows with
-no hour, one ``CallDayRollup`` marker per day). A day not yet settled (today, yesterday's first
-hours) is stored hour by hour the same way as its hours settle (rows with an hour, one
-``CallHourRollup`` marker each; replaced by the day's rows once the day settles), and only its
-last unsettled hours (at most ``SETTLE_AFTER`` plus one hour of calls) are aggregated from the
-call records on every read. A report over 30 days therefore has the database sum a few thousand
-stored rows plus a few hours of calls, whatever the size of the call table.
+no hour, one ``CallDayRollup`` marker per day). A day not yet settled (today, yesterday) keeps
+one block of rows for its settled first hours (``hour`` = how many: one ``CallHourRollup`` marker;
+as more hours settle, the block is extended by the new hours' figures and replaces the shorter one;
+the day's rows replace it once the day settles), and only its last unsettled hours (at most
+``SETTLE_AFTER`` plus one hour of calls) are aggregated from the call records on every read. A
+report over 30 days therefore has the database sum one row per group and day (over covering
+indexes, migration 7) plus a few hours of calls, whatever the size of the call table.
 
 Only the admin calls this: nothing here runs on the call path."""
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import reduce
 from operator import or_
+from weakref import WeakKeyDictionary
 
 from peewee import BigIntegerField, Case, CharField, DateField, DateTimeField, IntegerField, IntegrityError, fn
 
@@ -40,7 +42,7 @@ class CallDayRollup(BaseModel):
 
 
 class CallHourRollup(BaseModel):
-    """A settled local hour (0-23) of a day not yet settled, whose statistics are stored."""
+    """The stored block of a day not yet settled: its first ``hour`` local hours (1-23)."""
 
     day = DateField()
     hour = IntegerField()
@@ -51,8 +53,8 @@ class CallHourRollup(BaseModel):
 
 
 class _GroupRow(BaseModel):
-    """A stored row of a settled day (``hour`` null) or of one settled hour of a day, for one
-    (tenant, campaign, seat) group."""
+    """A stored row of a settled day (``hour`` null) or of the settled first ``hour`` hours of a
+    day, for one (tenant, campaign, seat) group."""
 
     day = DateField()
     hour = IntegerField(null=True)
@@ -143,20 +145,22 @@ def _aggregate(day: date, tenant_id: int | None, first_hour: int = 0, hours: int
     return figures
 
 
-def _store(figures: DayFigures, now: datetime, hour: int | None = None) -> None:
-    """Store a settled day's figures (replacing its hour rows) or one settled hour's."""
+def _store(figures: DayFigures, now: datetime, hours: int | None = None) -> None:
+    """Store a settled day's figures, or the block of a day's first ``hours`` hours; either
+    replaces the day's shorter blocks."""
     with database.atomic():
-        # the marker first: a concurrent writer of the same day or hour fails here
-        if hour is None:
+        # the marker first: a concurrent writer of the same day or block fails here
+        if hours is None:
             CallDayRollup.create(day=figures.day, computed_at=now)
-            CallDayStats.delete().where((CallDayStats.day == figures.day) & CallDayStats.hour.is_null(False)).execute()
-            CallDayReason.delete().where((CallDayReason.day == figures.day) & CallDayReason.hour.is_null(False)).execute()
-            CallHourRollup.delete().where(CallHourRollup.day == figures.day).execute()
         else:
-            CallHourRollup.create(day=figures.day, hour=hour, computed_at=now)
-        stats = [dict(day=figures.day, hour=hour, tenant_id=k[0], campaign_id=k[1], seat_id=k[2], **v)
+            CallHourRollup.create(day=figures.day, hour=hours, computed_at=now)
+        shorter = 24 if hours is None else hours
+        for model in (CallDayStats, CallDayReason):
+            model.delete().where((model.day == figures.day) & (model.hour < shorter)).execute()
+        CallHourRollup.delete().where((CallHourRollup.day == figures.day) & (CallHourRollup.hour < shorter)).execute()
+        stats = [dict(day=figures.day, hour=hours, tenant_id=k[0], campaign_id=k[1], seat_id=k[2], **v)
                  for k, v in figures.counts.items()]
-        reasons = [dict(day=figures.day, hour=hour, tenant_id=k[0], campaign_id=k[1], seat_id=k[2], reason=code,
+        reasons = [dict(day=figures.day, hour=hours, tenant_id=k[0], campaign_id=k[1], seat_id=k[2], reason=code,
                         calls=n) for k, tally in figures.reasons.items() for code, n in tally.items()]
         for chunk in range(0, len(stats), 500):
             CallDayStats.insert_many(stats[chunk:chunk + 500]).execute()
@@ -179,19 +183,66 @@ def settle_days(days: list[date], now: datetime) -> int:
     return done
 
 
-def settle_hours(day: date, now: datetime) -> int:
-    """Store every settled hour of a day that is not settled itself; returns how many of its first
-    hours are stored (the rest of the day is read from the call records)."""
-    count = settled_hours(day, now)
-    stored = {h for (h,) in CallHourRollup.select(CallHourRollup.hour).where(CallHourRollup.day == day).tuples()}
-    for hour in range(count):
-        if hour in stored:
+def rebuild_days(days: list[date], now: datetime) -> int:
+    """Aggregate settled days again from the call records and replace their stored rows (after a
+    settled day's call records were corrected, e.g. a CDR reconciled late); returns how many.
+    Running it again stores the same rows. The marker is stamped later than the one it replaces,
+    so that sums kept of the old rows are not used again."""
+    done = 0
+    for day in days:
+        if not is_settled(day, now):
             continue
-        try:
-            _store(_aggregate(day, None, hour, 1), now, hour)
-        except IntegrityError:  # another process stored it meanwhile
-            pass
+        with database.atomic():
+            old = CallDayRollup.get_or_none(CallDayRollup.day == day)
+            stamp = now if old is None or old.computed_at < now else old.computed_at + timedelta(microseconds=1)
+            CallDayRollup.delete().where(CallDayRollup.day == day).execute()
+            for model in (CallDayStats, CallDayReason):
+                model.delete().where((model.day == day) & model.hour.is_null()).execute()
+            _store(_aggregate(day, None), stamp)
+        done += 1
+    return done
+
+
+def settle_hours(day: date, now: datetime) -> int:
+    """Store the block of the settled first hours of a day that is not settled itself (the stored
+    shorter block plus the hours settled since); returns how many first hours the stored block
+    holds (the rest of the day is read from the call records)."""
+    count = settled_hours(day, now)
+    stored = CallHourRollup.select(fn.MAX(CallHourRollup.hour)).where(CallHourRollup.day == day).scalar() or 0
+    if count <= stored:
+        return stored
+    figures = _aggregate(day, None, stored, count - stored)
+    if stored:
+        _add_figures(figures, _stored_block(day, stored))
+    try:
+        _store(figures, now, count)
+    except IntegrityError:  # another process stored it meanwhile: the same figures
+        pass
     return count
+
+
+def _stored_block(day: date, hours: int) -> DayFigures:
+    """The stored figures of a day's first ``hours`` hours, per group."""
+    block = DayFigures(day, {}, {})
+    where = (CallDayStats.day == day) & (CallDayStats.hour == hours)
+    for tenant, campaign, seat, *values in CallDayStats.select(
+            CallDayStats.tenant_id, CallDayStats.campaign_id, CallDayStats.seat_id,
+            *(getattr(CallDayStats, name) for name in COUNTS)).where(where).tuples():
+        block.counts[(tenant, campaign, seat)] = dict(zip(COUNTS, values))
+    for tenant, campaign, seat, reason, calls in CallDayReason.select(
+            CallDayReason.tenant_id, CallDayReason.campaign_id, CallDayReason.seat_id, CallDayReason.reason,
+            CallDayReason.calls).where((CallDayReason.day == day) & (CallDayReason.hour == hours)).tuples():
+        block.reasons.setdefault((tenant, campaign, seat), Counter())[reason] += calls
+    return block
+
+
+def _add_figures(into, more) -> None:
+    """Add the counts and reasons per group of ``more`` into ``into`` (DayFigures or PeriodFigures;
+    ``more`` is left as it is: it may be kept)."""
+    for key, counts in more.counts.items():
+        _add(into.counts.setdefault(key, dict.fromkeys(COUNTS, 0)), counts)
+    for key, tally in more.reasons.items():
+        into.reasons.setdefault(key, Counter()).update(tally)
 
 
 @dataclass
@@ -216,7 +267,7 @@ def period_figures(days: list[date], now: datetime, tenant_id: int | None = None
     settle_days(days, now)
     stored_hours = {d: settle_hours(d, now) for d in days if not is_settled(d, now)}
     result = PeriodFigures({}, {}, {d: dict.fromkeys(COUNTS, 0) for d in days})
-    _sum_stored(result, [d for d in days if d not in stored_hours], stored_hours, tenant_id, key, detail)
+    _merge(result, _stored_sums([d for d in days if d not in stored_hours], stored_hours, tenant_id, key, detail))
     live = {} if live is None else live
     index = _KEY_INDEX[key]
     for day, first_hour in stored_hours.items():
@@ -238,12 +289,48 @@ def _add(into: dict, counts: dict) -> None:
         into[name] += counts[name]
 
 
+#: per database, sums over stored rows (most recent last, at most STORED_SUMS_KEPT). Stored rows
+#: never change under their marker: a settled day's are replaced only by a rebuild, which stamps
+#: the marker later, and an open day's block is replaced by a longer one under a new marker; the
+#: key holds the markers, so a kept sum is the one the database would compute now.
+_stored_sums_kept: WeakKeyDictionary = WeakKeyDictionary()
+STORED_SUMS_KEPT = 64
+
+
+def _stored_sums(settled: list[date], blocks: dict, tenant_id: int | None, key: str, detail: bool) -> PeriodFigures:
+    """The sums over the stored rows of settled days and of open days' blocks (``blocks``: day ->
+    hours stored), as ``_sum_stored`` computes them, kept per database."""
+    stamp = tuple(CallDayRollup.select(fn.COUNT(CallDayRollup.day), fn.MAX(CallDayRollup.computed_at))
+                  .where(CallDayRollup.day.in_(settled)).tuples().get()) if settled else ()
+    if any(blocks.values()):
+        stamp += tuple(CallHourRollup.select(CallHourRollup.day, CallHourRollup.hour, CallHourRollup.computed_at)
+                       .where(CallHourRollup.day.in_(list(blocks))).order_by(CallHourRollup.day, CallHourRollup.hour)
+                       .tuples())
+    memo_key = (tuple(settled), tuple(sorted(blocks.items())), tenant_id, key, detail, stamp)
+    kept = _stored_sums_kept.setdefault(database.obj, OrderedDict())
+    figures = kept.get(memo_key)
+    if figures is None:
+        figures = PeriodFigures({}, {}, {d: dict.fromkeys(COUNTS, 0) for d in [*settled, *blocks]})
+        _sum_stored(figures, settled, blocks, tenant_id, key, detail)
+        kept[memo_key] = figures
+        while len(kept) > STORED_SUMS_KEPT:
+            kept.popitem(last=False)
+    kept.move_to_end(memo_key)
+    return figures
+
+
+def _merge(into: PeriodFigures, more: PeriodFigures) -> None:
+    """Add ``more`` into ``into``, its days too."""
+    _add_figures(into, more)
+    for day, counts in more.per_day.items():
+        _add(into.per_day[day], counts)
+
+
 def _stored_rows(model, settled_days: list[date], stored_hours: dict):
     """The condition selecting the stored rows of ``model`` for settled days (whole-day rows) and
     for the stored first hours of the others."""
     parts = [model.hour.is_null() & model.day.in_(settled_days)] if settled_days else []
-    parts += [(model.day == day) & model.hour.is_null(False) & (model.hour < hours)
-              for day, hours in stored_hours.items() if hours]
+    parts += [(model.day == day) & (model.hour == hours) for day, hours in stored_hours.items() if hours]
     return reduce(or_, parts) if parts else None
 
 

@@ -86,6 +86,32 @@ REPORT_INDEXES = (
 )
 
 
+def _covering_report_indexes(migrator) -> None:
+    """Reports over 30 days by seat (issue 17): indexes that hold every column a report sums, in
+    the order it filters (day, hour) and groups, so both databases answer from the index alone,
+    reading the period's rows in sequence instead of one table row per index entry. An open day's
+    settled hours are now one block (``call_stats.settle_hours``): the rows stored hour by hour
+    are dropped, and the next report stores the block again from the call records."""
+    from playhouse.migrate import migrate as run
+
+    for table in ("call_day_stats", "call_day_reason"):
+        database.execute_sql(f"DELETE FROM {table} WHERE hour IS NOT NULL")
+    database.execute_sql("DELETE FROM call_hour_rollup")
+
+    existing = {index.name for table in ("call_day_stats", "call_day_reason") for index in database.get_indexes(table)}
+    for table, columns, name in COVERING_REPORT_INDEXES:
+        if name not in existing:
+            run(migrator.add_index(table, columns, name=name))
+
+
+COVERING_REPORT_INDEXES = (
+    ("call_day_stats", ("day", "hour", "tenant_id", "campaign_id", "seat_id", "calls", "blocked", "answered",
+                        "billed_minutes", "charge_fen", "cdr_mismatches"), "call_day_stats_covering"),
+    ("call_day_reason", ("day", "hour", "tenant_id", "campaign_id", "seat_id", "reason", "calls"),
+     "call_day_reason_covering"),
+)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _initial_schema),
     (2, "daily use counters of leased numbers", _lease_daily_use),
@@ -94,6 +120,7 @@ MIGRATIONS: list[Migration] = [
     (5, "admin logins remember when they were enabled again (D4)", _login_enabled_at),
     (6, "call statistics of settled days and hours; partial and seat-address indexes for reports and lists",
      _report_indexes),
+    (7, "report statistics: covering indexes for sums over a period", _covering_report_indexes),
 ]
 
 

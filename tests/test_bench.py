@@ -26,6 +26,22 @@ def test_call_setup_benchmark_runs_every_kind(tmp_path):
     assert "targets:" in proc.stdout and "ours/base" in proc.stdout
 
 
+def test_money_fault_matrix_quick_loses_and_doubles_nothing():
+    """bench/faults/money_faults.py --quick: duplicated and racing CDRs, inbound calls with their
+    seat legs, an import while calls run, kill -9 mid-call: every answered call charged once."""
+    from bench.faults import money_faults
+
+    class Options:
+        quick = True
+
+    rows = money_faults.run(Options())
+    assert len(rows) == 5
+    for row in rows:
+        assert row.calls_placed >= row.tries > 0, row
+        assert (row.lost_charges, row.double_charges, row.refusals) == (0, 0, 0), row
+        assert row.calls_charged == row.calls_placed, row
+
+
 def test_rate_sweep_reports_each_rate_and_the_sizing_figure(tmp_path):
     out = tmp_path / "sweep.json"
     proc = subprocess.run(
@@ -89,3 +105,26 @@ def test_directory_benchmark_runs_and_every_answer_is_right(tmp_path):
     for kind in ("directory", "baseline", "lookup"):
         assert report[kind]["n"] == 60 and report[kind]["p99_ms"] > 0
     assert "p99 over the static baseline" in proc.stdout
+
+
+def test_call_instructions_counts_the_baseline_per_call(tmp_path):
+    """bench/call_instructions.py end to end on the baseline with a few calls: both runs finish
+    under callgrind with every call set up, and one more call costs a positive instruction count."""
+    out = subprocess.run([sys.executable, "-m", "bench.call_instructions", "--only", "baseline", "--calls", "3,6",
+                          "--rate", "5", "--measure-for", "8"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = next(line for line in out.stdout.splitlines() if line.startswith("baseline"))
+    per_call = int(line.rsplit("per call:", 1)[1].replace(",", "").strip())
+    assert per_call > 100_000  # an answer + bridge in Python is millions of instructions, never nothing
+
+
+def test_call_instructions_reads_the_dump_total_and_refuses_bad_counts(tmp_path):
+    from bench.call_instructions import callgrind_total
+
+    (tmp_path / "callgrind.out.42").write_text("version: 1\ncmd: python\nevents: Ir\nsummary: 1234567\ntotals: 1234567\n")
+    assert callgrind_total(str(tmp_path)) == 1234567
+    for bad in ("40", "120,40x", "0,10", "10,10"):
+        out = subprocess.run([sys.executable, "-m", "bench.call_instructions", "--calls", bad],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert out.returncode != 0 and "--calls" in out.stderr, (bad, out.stderr)

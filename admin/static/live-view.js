@@ -40,7 +40,7 @@
     cell(tr, duration(call.seconds), "num");
     cell(tr, call.tenant);
     cell(tr, call.seat);
-    cell(tr, call.direction);
+    cell(tr, call.direction_label);
     cell(tr, call.caller);
     cell(tr, call.callee);
     cell(tr, call.campaign);

@@ -11,6 +11,7 @@ from models.tenancy import Campaign
 
 from ..auth import roles
 from ..i18n import error_text
+from ..labels import STATUS
 from ..scope import visible_row
 from .campaigns import detail
 
@@ -29,7 +30,7 @@ def update_script(campaign_id: int):
             actor=g.user.username)
     except InvalidInput as exc:
         return detail(campaign_id, error=error_text(exc)), 400
-    flash(_("话术 %(code)s 已更新并重新送审（%(status)s）", code=updated.code, status=updated.status))
+    flash(_("话术 %(code)s 已更新并重新送审（%(status)s）", code=updated.code, status=STATUS[updated.status]))
     return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
 
 

@@ -13,6 +13,7 @@ from models.tenancy import SCRIPT_STATUSES, Campaign, Tenant
 
 from ..auth import roles
 from ..i18n import error_text
+from ..labels import STATUS
 from ..paging import by_columns
 from ..scope import chosen_tenant, restrict, tenant_code_for_write, visible_tenants, visible_row
 
@@ -67,7 +68,7 @@ def create():
             auto_approve_clean=settings.script_auto_approve_clean, actor=g.user.username)
     except InvalidInput as exc:
         return render_template("campaigns.html", **_list_context(request.form, error_text(exc))), 400
-    flash(_("话术已提交：%(code)s（%(status)s）", code=campaign.code, status=campaign.status))
+    flash(_("话术已提交：%(code)s（%(status)s）", code=campaign.code, status=STATUS[campaign.status]))
     return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
 
 

@@ -1,6 +1,8 @@
 """Consent records and do-not-call lists: browse, add one, import CSV with a report of every bad row."""
 from __future__ import annotations
 
+import io
+
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -38,14 +40,13 @@ def _search(query, field):
     return search.apply(query, field)
 
 
-def _uploaded_text() -> str:
+def _uploaded_stream():
+    """The upload as a text stream, read row by row by the import (never all at once: werkzeug
+    spools a large upload to a temporary file); bytes that are not UTF-8 are found as it is read."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidInput(_("请选择要导入的 CSV 文件"))
-    try:
-        return upload.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput(_("CSV 文件必须是 UTF-8 编码")) from None
+    return io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
 
 
 # --- consent --------------------------------------------------------------------------------
@@ -87,7 +88,7 @@ def consent_add():
 @roles("operator", "tenant_admin")
 def consent_import():
     try:
-        report = listing.import_consent(tenant_code_for_write(request.form.get("tenant", "")), _uploaded_text(),
+        report = listing.import_consent(tenant_code_for_write(request.form.get("tenant", "")), _uploaded_stream(),
                                         strict=request.form.get("strict") == "1", region=_region(),
                                         actor=g.user.username)
     except InvalidInput as exc:
@@ -150,7 +151,7 @@ def dnc_add():
 @roles("operator", "tenant_admin")
 def dnc_import():
     try:
-        report = listing.import_dnc(_uploaded_text(), tenant_code=_dnc_tenant_code(request.form),
+        report = listing.import_dnc(_uploaded_stream(), tenant_code=_dnc_tenant_code(request.form),
                                     strict=request.form.get("strict") == "1", region=_region(),
                                     actor=g.user.username)
     except InvalidInput as exc:

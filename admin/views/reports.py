@@ -14,6 +14,7 @@ from models.csv_export import CsvWriter
 
 from .. import charts, reports
 from ..reasons import reason_label
+from ..report_rows import table_rows
 from ..scope import chosen_tenant, visible_tenants
 
 blueprint = Blueprint("reports", __name__, url_prefix="/reports")
@@ -46,13 +47,16 @@ def index():
     reason_chart = charts.blocked_reasons([(reason_label(code), n) for code, n in report.reasons],
                                           title=_("拦截原因"), empty=_("所选期间没有被拦截的呼叫"))
     settings = current_app.extensions["fsapp_settings"]
-    shown_tenants = [tenant] if tenant else visible_tenants()
+    tenants = visible_tenants()
+    shown_tenants = [tenant] if tenant else tenants
     mismatches = reports.cdr_mismatches(period, tenant.id if tenant else None, request.args.get("before", ""),
                                         MISMATCH_PAGE)
     return render_template("reports.html", report=report, trend=trend, reason_chart=reason_chart,
-                           tenant=tenant, tenants=visible_tenants(), periods=reports.PERIODS,
+                           tenant=tenant, tenants=tenants, periods=reports.PERIODS,
                            groupings=reports.GROUPINGS, balances=reports.balances(shown_tenants, now, live),
-                           low_days=settings.report_low_balance_days, mismatches=mismatches)
+                           low_days=settings.report_low_balance_days, mismatches=mismatches,
+                           reason_names={code: reason_label(code) for code, _n in report.reasons},  # once, not per row
+                           table_rows=table_rows)
 
 
 def _ratio(value: float | None, digits: int = 4):

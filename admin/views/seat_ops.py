@@ -58,8 +58,7 @@ def detail(seat_id: int):
 
 def _tell_freeswitch(seat: Seat) -> None:
     done, message = revoke(_settings(), seat.sip_user, seat.sip_domain)
-    flash(_("已通知 FreeSWITCH：旧凭据立即失效。") if done
-          else _("未能通知 FreeSWITCH（%(why)s）；旧凭据将在缓存到期后失效。", why=message))
+    flash(_("已通知 FreeSWITCH：旧凭据立即失效。") if done else error_text(message))
 
 
 @blueprint.route("/<int:seat_id>/routing", methods=["POST"])

@@ -66,6 +66,17 @@ def iso_time(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def open_text_file(path: str):
+    """A UTF-8 text stream of the file for the csv module (a BOM skipped), or InvalidInput; bytes
+    that are not UTF-8 are found as the stream is read."""
+    try:
+        return open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise InvalidInput(f"file not found: {path}") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+
+
 def read_text_file(path: str) -> str:
     try:
         with open(path, encoding="utf-8-sig") as handle:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from models import listing
 
 from fs_app.cli import EXIT_BAD_INPUT, EXIT_PARTIAL
-from fs_app.cli.arguments import iso_time, read_text_file
+from fs_app.cli.arguments import iso_time, open_text_file
 
 
 def register(sub) -> None:
@@ -57,8 +57,9 @@ def consent_revoke(args, ctx) -> int:
 
 
 def consent_import(args, ctx) -> int:
-    report = listing.import_consent(args.tenant, read_text_file(args.csv), strict=args.strict,
-                                    region=ctx.settings.default_region, actor=ctx.actor)
+    with open_text_file(args.csv) as stream:
+        report = listing.import_consent(args.tenant, stream, strict=args.strict,
+                                        region=ctx.settings.default_region, actor=ctx.actor)
     return _report(ctx, args.csv, report)
 
 
@@ -71,8 +72,9 @@ def dnc_add(args, ctx) -> int:
 
 
 def dnc_import(args, ctx) -> int:
-    report = listing.import_dnc(read_text_file(args.csv), tenant_code=args.tenant, strict=args.strict,
-                                region=ctx.settings.default_region, actor=ctx.actor)
+    with open_text_file(args.csv) as stream:
+        report = listing.import_dnc(stream, tenant_code=args.tenant, strict=args.strict,
+                                    region=ctx.settings.default_region, actor=ctx.actor)
     return _report(ctx, args.csv, report)
 
 

@@ -1,7 +1,7 @@
 """`fsapp ledger|cdr|jobs|statement` and `fsapp tenant terminate`: the money commands.
 
 Exit codes: 0 success; 2 bad input; `ledger verify` 1 when a tenant's ledger is inconsistent
-(one line per bad tenant); `cdr ingest` 1 when some file was bad (the others are applied);
+(one line per bad tenant) or a leg of a call was charged on its own (a phantom charge); `cdr ingest` 1 when some file was bad (the others are applied);
 `jobs run` 1 when a job failed (the others still ran).
 """
 from __future__ import annotations
@@ -82,7 +82,12 @@ def ledger_verify(args, ctx) -> int:
         if problems:
             bad += 1
             print(f"{tenant.code}: " + "; ".join(problems), file=ctx.out)
-    if bad:
+    phantoms = cdr.phantom_charges()
+    for problem in phantoms:
+        print(f"phantom charge: {problem}", file=ctx.out)
+    if phantoms:
+        print(f"ledger verify: {len(phantoms)} phantom charge(s) (a leg of a call billed on its own)", file=ctx.err)
+    if bad or phantoms:
         print(f"ledger verify: {bad} of {count} tenant(s) inconsistent", file=ctx.err)
         return 1
     print(f"ledger verify: {count} tenant(s) consistent", file=ctx.out)

@@ -1,9 +1,12 @@
 """`fsapp retention run`: the D1/D2 retention steps by hand (the periodic jobs run them too).
+`fsapp reports rebuild --from --to`: settled days' report statistics aggregated again.
 
 Exit codes: 0 done; 1 some step could not finish (e.g. a recording could not be deleted: the
 tenant's data stays and the next run retries); 2 bad input.
 """
 from __future__ import annotations
+
+from datetime import date
 
 from fs_app.cli.arguments import iso_time
 from fs_app.cli.output import write_json
@@ -21,6 +24,29 @@ def register(sub) -> None:
                      help="act as if it were this time (a future time only with --dry-run)")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.set_defaults(handler=retention_run)
+
+    stats = sub.add_parser("reports", help="the stored statistics the admin's reports read (issue 17)")
+    stats_sub = stats.add_subparsers(dest="reports_command", required=True)
+    rebuild = stats_sub.add_parser(
+        "rebuild", help="aggregate settled days again from the call records (after a late correction)")
+    rebuild.add_argument("--from", dest="first", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD",
+                         help="first day (Asia/Shanghai)")
+    rebuild.add_argument("--to", dest="last", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD",
+                         help="last day (Asia/Shanghai); days not settled yet are left alone")
+    rebuild.set_defaults(handler=reports_rebuild)
+
+
+def reports_rebuild(args, ctx) -> int:
+    from models import InvalidInput
+    from models.call_stats import days_between, rebuild_days
+    from models.clock import utcnow
+
+    if args.last < args.first:
+        raise InvalidInput("--to %(last)s is before --from %(first)s", last=args.last, first=args.first)
+    days = days_between(args.first, args.last)
+    done = rebuild_days(days, utcnow())
+    print(f"rebuilt the stored statistics of {done} settled day(s) of {len(days)}", file=ctx.out)
+    return 0
 
 
 def retention_run(args, ctx) -> int:

@@ -68,7 +68,7 @@ class Browser:
 @pytest.fixture
 def freeswitch():
     """FreeSWITCH's inbound Event Socket, faked (registrations, channels, uuid_kill)."""
-    from fs_app.testing import FakeInboundEventSocket
+    from fake_switch import FakeInboundEventSocket
 
     fake = FakeInboundEventSocket("esl-pw")
     yield fake
@@ -165,7 +165,7 @@ def _call(tenant, seat, campaign, callee, *, at, decision="allowed", reasons=(),
         ended_at=at + timedelta(seconds=5 + billsec) if billsec else at, billsec=billsec,
         billed_minutes=-(-billsec // 60), charge_fen=charge, recording_path=recording,
         recording_digit="1" if recording else "", recording_consent_at=at if recording else None,
-        prompts=["disclosure", "recording_notice"] if decision == "allowed" else [])
+        prompts=["disclosure", "agent_recorded"] if decision == "allowed" else [])
 
 
 @pytest.fixture

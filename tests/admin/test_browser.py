@@ -51,16 +51,8 @@ def page_for(chromium, site):
     contexts = []
 
     def login(username: str):
-        context = chromium.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN",
-                                       accept_downloads=True)
+        context, page = signed_in(chromium, site, 1360, None, username)
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(site + "/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(site + "/")
         return page
 
     yield login
@@ -151,22 +143,30 @@ def test_tenant_page_and_english(page_for, site):
     shot(page, "09-dashboard-en")
 
 
+def signed_in(chromium, site, width: int, lang: str | None, username: str = "op"):  # noqa: F811
+    """(context, page) signed in through the login form at ``width`` px, switched to ``lang`` if
+    given; the caller closes the context."""
+    context = chromium.new_context(viewport={"width": width, "height": 900}, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(site + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(site + "/")
+    if lang:
+        page.goto(site + f"/lang/{lang}?next=/")
+    return context, page
+
+
 @pytest.mark.parametrize("width", [1366, 800])
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_layout_reports_paging_and_errors_hold_at_both_widths(chromium, site, world, tmp_path, width, lang):
     """Reports, the call list with its pager, a number search and the 404 page at 1366 and 800 px
     in both languages: short labels and dates on one line, the sidebar a top bar when narrow,
     chart legends inside their chart. Screenshots go to the test's tmp dir (and test-artifacts)."""
-    context = chromium.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
+    context, page = signed_in(chromium, site, width, lang)
     try:
-        page.goto(site + "/login")
-        page.fill("input[name=username]", "op")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(site + "/")
-        page.goto(site + f"/lang/{lang}?next=/")
         for name, path in [("reports", "/reports?period=7d&by=seat"), ("calls", "/calls?number=138*"),
                            ("audit", "/audit?from=2026-11-01"), ("missing", "/calls/999999")]:
             page.goto(site + path)

@@ -126,20 +126,24 @@ def test_revenue_counts_seat_and_number_rents_from_the_ledger(world, browser):
     assert {r[0]: r for r in tenants[1:]}["acme"][7:11] == ["24", "3000", "1500", "4524"]
 
 
-def test_settled_hours_of_an_open_day_are_stored_then_replaced_by_the_day(world, browser, clock):
+def test_settled_hours_of_an_open_day_are_stored_as_one_block_then_replaced_by_the_day(world, browser, clock):
     from models.call_stats import CallHourRollup
 
     op = browser("op")
     # 10:00 in Beijing: hours 00-03 are settled (6 hours after their end); the calls are at 09:30-09:50
     assert 'id="total-calls">3<' in text(op.get("/reports?period=today"))
-    assert sorted(h for (h,) in CallHourRollup.select(CallHourRollup.hour).tuples()) == [0, 1, 2, 3]
+    assert [h for (h,) in CallHourRollup.select(CallHourRollup.hour).tuples()] == [4]  # one block: the first 4 hours
     assert CallDayStats.select().count() == 0  # no calls in those hours
-    clock.advance(timedelta(hours=7))  # 17:00: hour 09 is settled and stored; nothing is read live
+    clock.advance(timedelta(hours=7))  # 17:00: hours 00-10 are settled, the calls' hour too; nothing is read live
     page = text(op.get("/reports?period=today&by=seat"))
     assert 'id="total-calls">3<' in page and "¥0.34" in page
-    assert CallDayStats.select().where(CallDayStats.hour == 9).count() == 2  # acme's and globex's seat
-    assert CallDayStats.select().where(CallDayStats.hour.is_null(False) & (CallDayStats.hour != 9)).count() == 0
-    clock.advance(timedelta(days=1))  # the day is settled: its day rows replace its hour rows
+    assert [h for (h,) in CallHourRollup.select(CallHourRollup.hour).tuples()] == [11]  # the longer block replaced it
+    assert CallDayStats.select().where(CallDayStats.hour == 11).count() == 2  # acme's and globex's seat
+    assert CallDayStats.select().where(CallDayStats.hour != 11).count() == 0
+    clock.advance(timedelta(hours=1))  # one more hour settles: the block grows by it, keeping the stored figures
+    assert 'id="total-calls">3<' in text(op.get("/reports?period=today&by=seat"))
+    assert [h for (h,) in CallHourRollup.select(CallHourRollup.hour).tuples()] == [12]
+    clock.advance(timedelta(days=1))  # the day is settled: its day rows replace its block
     assert 'id="total-calls">3<' in text(browser("op").get("/reports?period=7d"))  # a new login: a day passed
     day = local_day(utcnow() - timedelta(days=1))
     assert CallDayRollup.select().where(CallDayRollup.day == day).count() == 1

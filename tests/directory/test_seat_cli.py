@@ -12,7 +12,7 @@ import stat
 
 import pytest
 
-from fs_app.testing import FakeInboundEventSocket
+from fake_switch import FakeInboundEventSocket
 from models import AuditLog, Seat
 
 from csv_checks import HOSTILE, assert_kept, assert_no_formula, parse

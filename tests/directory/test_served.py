@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from fs_app.testing.serve_process import ServeProcess
+from fake_switch.serve_process import ServeProcess
 
 from .conftest import SECRET, DirectoryClient, request_fields
 

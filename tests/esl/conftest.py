@@ -12,7 +12,7 @@ import gevent  # noqa: E402
 import pytest  # noqa: E402
 
 from fs_app.server import CallServer  # noqa: E402
-from fs_app.testing import FakeFreeSwitch  # noqa: E402
+from fake_switch import FakeFreeSwitch  # noqa: E402
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import gevent
 import pytest
 
 from fs_app.channel import ChannelGone, ChannelTimeout, CommandError, OriginateFailed
-from fs_app.testing import LegScript, Press
+from fake_switch import LegScript, Press
 from models.clock import EPOCH
 
 from .conftest import wait_until
@@ -419,7 +419,8 @@ def test_setup_commands_go_in_one_write_and_a_silent_switch_times_out():
 def test_header_block_lookup_matches_a_dict_built_line_by_line():
     """HeaderBlock finds values in the text on demand; it must answer as the dict it replaced:
     the last occurrence wins, an empty value is "", a longer name is not a match."""
-    from fs_app.channel import HeaderBlock, ProtocolError
+    from fs_app.esl.errors import ProtocolError
+    from fs_app.esl.frames import HeaderBlock
 
     text = ("Event-Name: DTMF\nApplication-UUID: a1\nApplication: playback\nEmpty:\n"
             "variable_x: 1\nvariable_x: 2\nLast-Empty: set\nLast-Empty:")

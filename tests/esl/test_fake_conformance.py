@@ -21,8 +21,8 @@ import gevent
 import gevent.socket
 import pytest
 
-from fs_app.testing import FakeFreeSwitch, LegScript, Press
-from fs_app.testing.wire import url_encode
+from fake_switch import FakeFreeSwitch, LegScript, Press
+from fake_switch.wire import url_encode
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPTS = REPO_ROOT.parent / "shared" / "fs-transcripts"

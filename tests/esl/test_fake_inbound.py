@@ -14,7 +14,7 @@ import pytest
 
 from fs_app.inbound_esl import EslAuthError, EslError, InboundEventSocket
 from fs_app.registrations import parse_xmlstatus, registration_status
-from fs_app.testing import FakeInboundEventSocket
+from fake_switch import FakeInboundEventSocket
 from models.clock import utcnow
 
 TRANSCRIPT = Path(__file__).resolve().parents[2].parent / "shared" / "fs-transcripts" / "06-inbound-esl.jsonl"

@@ -4,7 +4,7 @@ slow app meets the same far end as a fast one. Its scheduler can be held still."
 import gevent
 import pytest
 
-from fs_app.testing import LegScript, Press
+from fake_switch import LegScript, Press
 
 from .conftest import wait_until
 

@@ -11,7 +11,7 @@ import pytest
 
 from fs_app.listeners import ListenError, listen
 from fs_app.server import CallServer
-from fs_app.testing import LegScript
+from fake_switch import LegScript
 
 from .conftest import wait_until
 

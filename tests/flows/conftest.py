@@ -13,7 +13,7 @@ from fs_app.config import load_settings
 from fs_app.flows import make_handler
 from fs_app.prompts import build_prompts
 from fs_app.server import CallServer
-from fs_app.testing import FakeFreeSwitch
+from fake_switch import FakeFreeSwitch
 from models import listing, provisioning
 from models.clock import utcnow
 from models.tenancy import Tenant

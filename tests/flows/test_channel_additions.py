@@ -5,7 +5,7 @@ import pytest
 from fs_app.channel import CommandError
 from fs_app.metering import event_time
 from fs_app.server import CallServer
-from fs_app.testing import FakeFreeSwitch, LegScript
+from fake_switch import FakeFreeSwitch, LegScript
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 import models
 from models.calls import CallRecord
-from fs_app.testing import LegScript, Press
+from fake_switch import LegScript, Press
 
 from .conftest import make_tenant, place_agent_call
 

@@ -10,7 +10,7 @@ from models.calls import CallRecord, Hold
 from models.clock import utcnow
 from models.tenancy import Seat
 from fs_app.policy.inbound import InboundFacts, decide_inbound
-from fs_app.testing import LegScript, Press
+from fake_switch import LegScript, Press
 
 from .conftest import BEIJING_NUMBER, make_tenant, names, played, today
 

@@ -8,7 +8,7 @@ from models.calls import CallRecord, Hold
 from models.lists import Consent, DoNotCall
 from models.money import LedgerEntry
 from models.tenancy import Tenant
-from fs_app.testing import LegScript, Press
+from fake_switch import LegScript, Press
 
 from .conftest import (CALLEE, make_tenant, names, place_agent_call, played, today)
 

@@ -17,8 +17,8 @@ import pytest
 
 import models
 from models.calls import CallRecord
-from fs_app.testing import FakeFreeSwitch
-from fs_app.testing.serve_process import ServeProcess
+from fake_switch import FakeFreeSwitch
+from fake_switch.serve_process import ServeProcess
 
 FSAPP = str(Path(sys.executable).parent / "fsapp")
 

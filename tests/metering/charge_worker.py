@@ -5,6 +5,8 @@ really overlap however long each took to start. Then:
 python -m tests.metering.charge_worker charge DATABASE_URL DATA_DIR UUID...
     reports every call it is given as hung up (app and CDR reports alternating) and prints how
     many charges it posted;
+python -m tests.metering.charge_worker ingest DATABASE_URL DATA_DIR PATH...
+    prints ``ingesting`` after the go, then ingests the CDR files and prints the report as JSON;
 python -m tests.metering.charge_worker jobs AT
     runs `fsapp jobs run --at AT` (database from the FSAPP_* environment) and exits with its code.
 """
@@ -35,6 +37,21 @@ def charge(url, data_dir, *uuids):
     return 0
 
 
+def ingest(url, data_dir, *paths):
+    import dataclasses
+    import json
+
+    import models
+    from fs_app import cdr
+
+    models.open_database(url, data_dir, pool_size=2)
+    ready_then_wait_for_go()
+    print("ingesting", flush=True)
+    report = cdr.ingest(list(paths))
+    print(json.dumps(dataclasses.asdict(report)))
+    return 0
+
+
 def jobs(at):
     from fs_app.cli import build_parser, main
 
@@ -45,4 +62,4 @@ def jobs(at):
 
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
-    sys.exit({"charge": charge, "jobs": jobs}[mode](*args))
+    sys.exit({"charge": charge, "ingest": ingest, "jobs": jobs}[mode](*args))

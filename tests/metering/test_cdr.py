@@ -14,7 +14,7 @@ from models import CallRecord, Hold, LedgerEntry, NumberLease, billing, provisio
 from models.billing import charge_call
 from models.clock import utcnow
 
-from .cdr_factory import REAL_CDRS, callee_leg, write
+from fake_switch.cdrs import REAL_CDRS, callee_leg, write
 from .conftest import LEASED, admit, assert_ledger_sound, call_entries, fresh, make_tenant
 
 A_LEG = "556513ed-c4aa-48cc-869f-be3a8a2feabd"  # 02a agent leg
@@ -62,10 +62,11 @@ def test_a_crash_mid_call_is_recovered_from_the_real_cdrs(leased, real_dir):
     report = cdr.ingest([real_dir])
     assert (report.files, report.legs, report.charged, report.charged_fen) == (6, 6, 1, 12)
     assert report.agent_legs == 1  # the 02a agent leg: known, not billed
-    # transcript 03: the busy originate presented our caller ID, and its agent leg's no-answer
-    # bridge leg belongs to the same call, so the same tenant: both free, both recorded
-    assert report.free == 2 and report.records_created == 2
-    assert len(report.unmatched) == 2 and report.bad == []  # transcript 01: not a tenant's call
+    # transcript 03: the busy originate presented our caller ID (free, recorded); the no-answer
+    # leg was made by the bridge app, not by our originate: never billed on its own
+    assert report.free == 1 and report.records_created == 1
+    # transcript 01: not a tenant's call (its A-leg), a bridge-app leg (its B-leg); 03's bridge leg
+    assert len(report.unmatched) == 3 and report.bad == []
     record = fresh(record)
     assert (record.charged, record.billsec, record.cdr_billsec, record.charge_fen, record.result) == (
         True, 5, 5, 12, "completed")
@@ -78,7 +79,7 @@ def test_a_crash_mid_call_is_recovered_from_the_real_cdrs(leased, real_dir):
     assert_ledger_sound(leased)
 
     again = cdr.ingest([real_dir])
-    assert (again.charged, again.confirmed, again.records_created, again.mismatches) == (0, 3, 0, 0)
+    assert (again.charged, again.confirmed, again.records_created, again.mismatches) == (0, 2, 0, 0)
     assert fresh(leased).balance_fen == 1_000 - 12
     assert LedgerEntry.select().where(LedgerEntry.kind == "call").count() == 1
 
@@ -199,12 +200,12 @@ def test_cli_ingest(cli, leased, real_dir, tmp_path):
     admit(leased, hold_fen=12, agent_uuid=A_LEG, callee_uuid=B_LEG, at=CALL_TIME)
     result = cli("cdr", "ingest", str(real_dir))
     assert result.code == 0, result
-    assert "1 charged (12 fen)" in result.out and "2 unmatched" in result.out
+    assert "1 charged (12 fen)" in result.out and "3 unmatched" in result.out
     (tmp_path / "junk.cdr.json").write_text("not json")
     result = cli("cdr", "ingest", str(real_dir), str(tmp_path / "junk.cdr.json"), "--json")
     assert result.code == 1 and "junk.cdr.json" in result.err
     document = json.loads(result.out)
-    assert document["charged"] == 0 and document["confirmed"] == 3 and len(document["bad"]) == 1
+    assert document["charged"] == 0 and document["confirmed"] == 2 and len(document["bad"]) == 1
     assert cli("cdr", "ingest", str(tmp_path / "missing")).code == 2
     assert cli("ledger", "verify").code == 0
 

@@ -10,7 +10,7 @@ from models import LedgerEntry, NumberLease, Seat, provisioning
 from models.billing import verify_tenant_ledger
 from models.rating import call_charge
 
-from .cdr_factory import REPO
+from fake_switch.cdrs import REPO
 from .conftest import admit, fresh, make_tenant
 
 CALLS = 120

@@ -14,8 +14,8 @@ from models import listing, provisioning
 from models.calls import CallRecord, Hold
 from models.clock import utcnow
 from models.tenancy import Tenant
-from fs_app.testing import FakeFreeSwitch, LegScript, Press
-from fs_app.testing.serve_process import FSAPP, ServeProcess
+from fake_switch import FakeFreeSwitch, LegScript, Press
+from fake_switch.serve_process import FSAPP, ServeProcess
 
 DOMAIN = "acme.example"
 SEATS = ("1001", "1002")

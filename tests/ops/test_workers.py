@@ -14,8 +14,8 @@ import pytest
 
 import models
 from models.calls import CallRecord
-from fs_app.testing import FakeFreeSwitch
-from fs_app.testing.serve_process import FSAPP, ServeProcess
+from fake_switch import FakeFreeSwitch
+from fake_switch.serve_process import FSAPP, ServeProcess
 
 ROUNDS = 10  # rounds of CALLS_PER_ROUND concurrent calls at most, until both workers took some
 CALLS_PER_ROUND = 6
