@@ -52,12 +52,18 @@ SQLITE_PRAGMAS = {
     "cache_size": -8000,  # 8 MB per pooled connection
 }
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.002, 0.05  # backoff between SQLite tries (gevent.sleep)
+CLIENT_GRACE_S = 0.1  # PostgreSQL: the client-side timeout trails the deadline by this much
 
 _role: contextvars.ContextVar[str] = contextvars.ContextVar("fsapp_pool_role", default=WEB)
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("fsapp_db_deadline", default=None)
 
 
-class DatabaseDeadline(OperationalError):
+class _Interrupted(OperationalError):
+    """Named so that peewee's exception wrapper (which maps a driver error by its class's or its
+    first base's name) lets a deadline raised inside a driver call through unchanged."""
+
+
+class DatabaseDeadline(_Interrupted):
     """A database wait outlived its deadline (pool, lock, statement or connect)."""
 
 
@@ -215,46 +221,81 @@ class CallPathSqliteDatabase(_DeadlinePool, PooledSqliteDatabase):
         return self._retrying(lambda: super(CallPathSqliteDatabase, self).commit())
 
 
-class CallPathPostgresqlDatabase(_DeadlinePool, PooledPostgresqlDatabase):
-    """Pooled PostgreSQL with a client-side deadline on the connect and on every statement: a
-    frozen server (or a network that stopped forwarding) never answers, so its own timeouts
-    cannot end the wait. A connection interrupted mid-statement is closed, never reused."""
+class _BoundedConnect(PostgresqlDatabase):
+    """A new PostgreSQL connection within the deadline (sits below the pool in the MRO, so the
+    pool's own checkout logic stays peewee's). libpq's connect_timeout does not apply to the
+    asynchronous connects psycopg makes under gevent, hence the client-side timeout."""
 
-    def _client_timeout(self, what: str):
-        left = self._wait_until() - time.monotonic()
-        return gevent.Timeout(max(left, 0.001), DatabaseDeadline(f"PostgreSQL {what}: no answer before the deadline "
-                                                                  f"({self.role} pool)"))
-
-    def _connect_once(self, reuse_if_open, until):
+    def _connect(self):
         with self._client_timeout("connect"):
             try:
-                return super()._connect_once(reuse_if_open, until)
+                return super()._connect()
             except DatabaseDeadline:
                 self.timeouts += 1
                 raise
 
-    def execute_sql(self, sql, params=None):
-        if self.is_closed():
-            self.connect()
+
+class CallPathPostgresqlDatabase(_DeadlinePool, PooledPostgresqlDatabase, _BoundedConnect):
+    """Pooled PostgreSQL with a client-side deadline on the connect, the checkout's liveness
+    check and every statement (transaction control too): a frozen server (or a network that
+    stopped forwarding) never answers, so its own timeouts cannot end the wait. A connection
+    interrupted mid-statement is closed, never reused."""
+
+    def _client_timeout(self, what: str):
+        # a little after the deadline, so that a live server's own lock/statement timeout (set
+        # to the deadline) answers first with its clearer reason
+        left = self._wait_until() - time.monotonic() + CLIENT_GRACE_S
+        return gevent.Timeout(max(left, 0.001), DatabaseDeadline(f"PostgreSQL {what}: no answer before the deadline "
+                                                                  f"({self.role} pool)"))
+
+    def _is_closed(self, conn):
+        """peewee pings a pooled connection at checkout (a round trip): bounded too."""
         try:
-            with self._client_timeout("statement"):
-                return super().execute_sql(sql, params)
+            with self._client_timeout("ping"):
+                closed = super()._is_closed(conn)
+        except DatabaseDeadline:
+            self.timeouts += 1
+            closed = True
+        if closed:
+            self._close_raw(conn)
+        return closed
+
+    def _bounded(self, what: str, run):
+        try:
+            with self._client_timeout(what):
+                return run()
         except DatabaseDeadline:
             self.timeouts += 1
             self._discard_connection()
             raise
 
+    def execute_sql(self, sql, params=None):
+        conn = self._state.conn
+        if conn is not None and conn.closed and not self.in_transaction():
+            self.close()  # discarded after a deadline: the pool drops it, a fresh one is taken
+        if self.is_closed():
+            self.connect()
+        return self._bounded("statement", lambda: super(CallPathPostgresqlDatabase, self).execute_sql(sql, params))
+
+    def begin(self, *args, **kwargs):
+        return self._bounded("BEGIN", lambda: super(CallPathPostgresqlDatabase, self).begin(*args, **kwargs))
+
+    def commit(self, *args, **kwargs):
+        return self._bounded("COMMIT", lambda: super(CallPathPostgresqlDatabase, self).commit(*args, **kwargs))
+
+    def rollback(self, *args, **kwargs):
+        conn = self._state.conn
+        if conn is not None and conn.closed:  # discarded mid-transaction: the server rolled it back
+            return None
+        return self._bounded("ROLLBACK", lambda: super(CallPathPostgresqlDatabase, self).rollback(*args, **kwargs))
+
     def _discard_connection(self) -> None:
-        """The connection's state is unknown (a statement may still run): close it, out of the pool."""
-        state = self._state
-        conn = state.conn
-        if conn is None:
-            return
-        self._close_raw(conn)
-        state.reset()
-        with self._pool_lock:
-            self._in_use.pop(self.conn_key(conn), None)
-            self._pool_available.notify_all()
+        """The connection's state is unknown (a statement may still run): close its socket. peewee's
+        state is left alone (a transaction may be unwinding); giving the closed connection back
+        makes the pool drop it."""
+        conn = self._state.conn
+        if conn is not None:
+            self._close_raw(conn)
 
 
 _opened: dict[tuple[str, str], dict] = {}
