@@ -231,7 +231,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", "var", _path, "directory for the SQLite database, prompts, recordings and CDRs"),
     Setting("database_url", "", _text, "empty = SQLite in data_dir; postgresql://user@host:port/db for several nodes"),
     Setting("db_pool_size", 20, _integer(1, 1000), "database connections per process for live calls (the calls pool)"),
-    Setting("db_web_pool_size", 10, _integer(1, 1000),
+    Setting("db_web_pool_size", 4, _integer(1, 1000),
             "database connections per process for the admin, CLI and jobs (the web pool; never the calls')"),
     Setting("admission_deadline_s", 2.0, _number(0.1),
             "seconds from the socket connect to an admission decision; past it POLICY_UNAVAILABLE (B6)"),
