@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 
+import gevent
+
 import models
 
 log = logging.getLogger("fsapp.admin")
@@ -40,6 +42,11 @@ class ConnectionPerRequest:
                 models.database.connect()
             except Exception:  # noqa: BLE001 - the database is down: the page says so (500); nothing to give back
                 log.warning("the admin could not get a database connection", exc_info=True)
+        # live calls first: a page renders only when the event loop has nothing else to do
+        # (calls' Event Socket traffic, /healthz). A render holds the loop for its whole length,
+        # and one finished render hands its connection straight to the next waiting one, so
+        # without this a flood of renders would run back to back ahead of everything else
+        gevent.idle()
         try:
             body = self.app(environ, start_response)
         except BaseException:

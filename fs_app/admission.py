@@ -23,10 +23,15 @@ slot, tenant concurrency, number slot, frequency attempt, balance hold); then wr
 (CallRecord, keyed by ``agent_uuid = request.call_uuid``) with every reason code, the facts summary
 and ``decide_ms``; a blocked call's record also names the category prompt the agent will hear and
 the hangup cause (B6), so refusing a call takes one write. The decision made under the locks is the
-re-check: whatever another process reserved before is counted. Blocked calls are recorded too. If
-the policy cannot be evaluated (database error or timeout: PostgreSQL lock/statement timeout
-``timeout_s``, SQLite busy timeout) the call is refused with ``POLICY_UNAVAILABLE`` and a record is
-still attempted.
+re-check: whatever another process reserved before is counted. Blocked calls are recorded too.
+
+Deadline (issue 14): ``admit`` decides by ``deadline`` (the socket connect plus
+``admission_deadline_s``, ``fs_app.deadlines``) and never raises. Whatever fails first (the
+connect, an empty pool, a lock, a frozen server, the deadline itself) refuses the call with
+``POLICY_UNAVAILABLE``; the refusal is recorded at once if the deadline leaves time, else by the
+deferred writer (``fs_app.deferred_records``) once the database allows. An allowed admission that
+ends after its deadline, or after its channel hung up (``revoke``), becomes the same refusal: its
+hold and counted attempt are released and no "allowed" record stays.
 
 Frequency attempts (A9) are counted at reservation, so concurrent admissions can never exceed a
 cap; ``release(..., originated=False)`` uncounts a call whose callee leg was never created.
@@ -38,7 +43,7 @@ connect fee) on the ``Hold`` row; the available balance of the tenant is balance
 call lasts and cuts the call when it cannot (B5); other calls of the tenant share the balance.
 
 Every entry point runs in ``models.db.unit_of_work()``: under gevent a live call holds a database
-connection only while admission talks to the database.
+connection (of the calls pool) only while admission talks to the database.
 
 Emergency short codes (A5) are admitted whatever the commercial state (only an identified seat is
 required), hold 0 fen, count no attempt and have ``billable=False``; their caller ID is the seat's
