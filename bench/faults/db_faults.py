@@ -231,14 +231,15 @@ def admin_flood(root: Path, quick: bool) -> FaultRow:
         app.close()
 
 
-def login(port: int) -> str:
+def login(port: int, username: str = "op", password: str = PASSWORD) -> str:
+    """The session cookie of a login through the admin's form (CSRF token included)."""
     import re
 
     _, headers, page = request(port, "GET", "/login")
     cookie = headers.get("Set-Cookie", "").split(";", 1)[0]
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     _, answer, _ = request(port, "POST", "/login", cookie=cookie,
-                           form={"username": "op", "password": PASSWORD, "csrf_token": token})
+                           form={"username": username, "password": password, "csrf_token": token})
     return (answer.get("Set-Cookie") or cookie).split(";", 1)[0]
 
 
@@ -247,6 +248,7 @@ def fresh_get(port: int, path: str, cookie: str) -> int:
 
 
 def request(port: int, method: str, path: str, *, cookie: str = "", form: dict | None = None):
+    """(status, headers, body) of one request on a new TCP connection."""
     import http.client
     import urllib.parse
 

@@ -11,17 +11,17 @@
 """
 from __future__ import annotations
 
-import http.client
-import re
 import sqlite3
 import time
 import urllib.parse
 
 import gevent
 import pytest
+from gevent.event import Event
 from argon2 import PasswordHasher
 
 import models
+from bench.faults.db_faults import PASSWORD, login, request
 from bench.faults.tcp_proxy import TcpProxy
 from fs_app import admission as admission_module
 from fs_app.deferred_records import DEFERRED
@@ -32,13 +32,12 @@ from fs_app.testing import LegScript, Press
 from models import accounts
 from models.attempts import Attempt
 from models.calls import CallRecord, Hold
+from models.clock import utcnow
 from models.db import CALLS, WEB, pool_role, pool_stats
 from fs_app.policy import CallRequest
 
 from .conftest import CALLEE, SEAT_DOMAIN, SEAT_USER, make_tenant, names, place_agent_call, played
 
-PASSWORD = "correct horse battery"
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 B6_UNAVAILABLE = (["blocked_system"], "NORMAL_TEMPORARY_FAILURE")
 
 
@@ -54,35 +53,6 @@ def wait_until(condition, timeout: float = 10.0) -> bool:
             return False
         gevent.sleep(0.01)
     return True
-
-
-class FreshConnections:
-    """Raw HTTP, a new TCP connection per request, as a browser opening many tabs does."""
-
-    def __init__(self, port: int):
-        self.port = port
-
-    def request(self, method: str, path: str, *, cookie: str = "", form: dict | None = None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"Cookie": cookie} if cookie else {}
-        body = None
-        if form is not None:
-            body = urllib.parse.urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.headers, response.read().decode("utf-8", "replace")
-        finally:
-            connection.close()
-
-    def login(self, username: str) -> str:
-        _, headers, page = self.request("GET", "/login")
-        cookie = headers.get("Set-Cookie", "").split(";", 1)[0]
-        status, answer, _ = self.request("POST", "/login", cookie=cookie, form={
-            "username": username, "password": PASSWORD, "csrf_token": CSRF_FIELD.search(page).group(1)})
-        assert status == 302, status
-        return (answer.get("Set-Cookie") or cookie).split(";", 1)[0]
 
 
 def complete_a_call(fake):
@@ -106,10 +76,10 @@ def test_an_admin_flood_leaves_the_calls_pool_alone_and_every_connection_goes_ba
     server = NoDelayWSGIServer(("127.0.0.1", 0), build_web_app(settings, telephony.servers[0]), log=None)
     server.start()
     try:
-        http_client = FreshConnections(server.server_port)
-        cookie = http_client.login("op")
+        port = server.server_port
+        cookie = login(port, "op", PASSWORD)
         pages = ["/", "/calls", "/calls/export.csv"] * 3  # 3x the web pool, each on a new connection
-        statuses = [http_client.request("GET", path, cookie=cookie)[0] for path in pages]
+        statuses = [request(port, "GET", path, cookie=cookie)[0] for path in pages]
         assert statuses == [200] * len(pages)
         assert wait_until(lambda: in_use()[WEB] == 0), in_use()
         assert web_pool.timeouts == 0  # no request ever found the pool empty for long
@@ -218,7 +188,7 @@ def test_an_admission_that_ends_after_its_deadline_leaves_no_allowed_record_and_
     monkeypatch.setattr(admission_module, "decide", slow_decide)
     request = CallRequest(call_uuid="late-1", dialled="13800138000", seat_address=f"{SEAT_USER}@{SEAT_DOMAIN}",
                           authenticated=True)
-    admission = admission_module.admit(request, models.clock.utcnow(), settings, timeout_s=0.1)
+    admission = admission_module.admit(request, utcnow(), settings, timeout_s=0.1)
     assert admission.codes == ("POLICY_UNAVAILABLE",) and admission.callee_uuid is None
     assert DEFERRED.flush(10)
     assert [(r.decision, r.reasons) for r in CallRecord.select()] == [("blocked", ["POLICY_UNAVAILABLE"])]
@@ -232,7 +202,7 @@ def test_an_admission_that_ends_after_the_agent_hung_up_leaves_no_allowed_record
     models.database.close()
     fake = telephony.start(make_settings())
     server = telephony.servers[0]
-    decided = gevent.event.Event()
+    decided = Event()
     real_admit = agent_leg.admit
 
     def admit_then_see_the_hangup(request, *args, **kwargs):
