@@ -21,7 +21,7 @@ from gevent.event import Event
 from argon2 import PasswordHasher
 
 import models
-from bench.faults.db_faults import PASSWORD, login, request
+from bench.faults import db_faults
 from bench.faults.tcp_proxy import TcpProxy
 from fs_app import admission as admission_module
 from fs_app.deferred_records import DEFERRED
@@ -67,7 +67,7 @@ def test_an_admin_flood_leaves_the_calls_pool_alone_and_every_connection_goes_ba
         db, make_settings, telephony, monkeypatch, request):
     monkeypatch.setattr(accounts, "password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     make_tenant()
-    accounts.add_user("op", role="operator", password=PASSWORD)
+    accounts.add_user("op", role="operator", password=db_faults.PASSWORD)
     web_pool = models.database.pools()[WEB]
     monkeypatch.setattr(web_pool, "_max_connections", 3)
     models.database.close()  # the test's own connection is not part of the count
@@ -77,9 +77,9 @@ def test_an_admin_flood_leaves_the_calls_pool_alone_and_every_connection_goes_ba
     server.start()
     try:
         port = server.server_port
-        cookie = login(port, "op", PASSWORD)
+        cookie = db_faults.login(port, "op", db_faults.PASSWORD)
         pages = ["/", "/calls", "/calls/export.csv"] * 3  # 3x the web pool, each on a new connection
-        statuses = [request(port, "GET", path, cookie=cookie)[0] for path in pages]
+        statuses = [db_faults.request(port, "GET", path, cookie=cookie)[0] for path in pages]
         assert statuses == [200] * len(pages)
         assert wait_until(lambda: in_use()[WEB] == 0), in_use()
         assert web_pool.timeouts == 0  # no request ever found the pool empty for long
