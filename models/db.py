@@ -44,11 +44,12 @@ ROLES = (CALLS, WEB)
 
 SQLITE_FILENAME = "fsapp.db"
 SQLITE_PRAGMAS = {
+    # first, so that the pragmas after it never wait longer either: the longest one try may
+    # block the gevent loop; longer waits are retries that yield
+    "busy_timeout": 3,
     "journal_mode": "wal",
     "foreign_keys": 1,
     "synchronous": "normal",
-    # the longest one try may block the gevent loop; longer waits are retries that yield
-    "busy_timeout": 3,
     "cache_size": -8000,  # 8 MB per pooled connection
 }
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.002, 0.05  # backoff between SQLite tries (gevent.sleep)
