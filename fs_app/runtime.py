@@ -143,10 +143,12 @@ def run(settings, listeners: Listeners, *, checkpointer: bool, worker: str = "")
     call_server.start()
     for server in servers:
         server.start()
+    # before the "serving" line: a SIGTERM right after it (a supervisor stopping a fresh
+    # replacement worker) must drain, not kill the process with Python's default action
+    call_server.install_signal_handlers()
     log.info("fsapp serving: Event Socket %s, admin http://%s (node %s%s)",
              format_address(*call_server.address), format_address(*listeners.http_address),
              settings.node_name, f", worker {worker}" if worker else "")
-    call_server.install_signal_handlers()
     try:
         call_server.serve_forever()  # returns after a SIGTERM/SIGINT drain
     finally:
