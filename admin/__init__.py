@@ -4,16 +4,18 @@
 """
 from __future__ import annotations
 
-from flask import Flask, g, render_template
+from flask import Flask, render_template
 from flask_babel import gettext as _
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import models
+import models.db
 from models.admin_sessions import SESSION_LIFETIME
 
 from . import auth, display, formatting, i18n, labels
+from .connections import ConnectionPerRequest
 from .secret import load_secret_key
 from .views import BLUEPRINTS
 
@@ -44,7 +46,9 @@ def create_app(settings, *, testing: bool = False) -> Flask:
         # believing X-Forwarded-Proto would make Flask-WTF demand a Referer matching a Host header
         # that a default nginx rewrites, refusing every form behind TLS
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=0, x_host=0, x_port=0, x_prefix=0)
-    models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size)
+    models.db.open_for(settings)
+    # the request's database connection wraps everything else, the login lookup and streamed bodies too
+    app.wsgi_app = ConnectionPerRequest(app.wsgi_app)
 
     csrf.init_app(app)
     Babel(app, locale_selector=i18n.selected_locale)
@@ -55,17 +59,6 @@ def create_app(settings, *, testing: bool = False) -> Flask:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     auth.install(app)
-
-    @app.before_request
-    def _connect():
-        if models.database.is_closed():
-            models.database.connect()
-            g._opened_connection = True
-
-    @app.teardown_request
-    def _close(exc):
-        if g.pop("_opened_connection", False) and not models.database.is_closed():
-            models.database.close()
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error):

@@ -23,10 +23,15 @@ slot, tenant concurrency, number slot, frequency attempt, balance hold); then wr
 (CallRecord, keyed by ``agent_uuid = request.call_uuid``) with every reason code, the facts summary
 and ``decide_ms``; a blocked call's record also names the category prompt the agent will hear and
 the hangup cause (B6), so refusing a call takes one write. The decision made under the locks is the
-re-check: whatever another process reserved before is counted. Blocked calls are recorded too. If
-the policy cannot be evaluated (database error or timeout: PostgreSQL lock/statement timeout
-``timeout_s``, SQLite busy timeout) the call is refused with ``POLICY_UNAVAILABLE`` and a record is
-still attempted.
+re-check: whatever another process reserved before is counted. Blocked calls are recorded too.
+
+Deadline (issue 14): ``admit`` decides by ``deadline`` (the socket connect plus
+``admission_deadline_s``, ``fs_app.deadlines``) and never raises. Whatever fails first (the
+connect, an empty pool, a lock, a frozen server, the deadline itself) refuses the call with
+``POLICY_UNAVAILABLE``; the refusal is recorded at once if the deadline leaves time, else by the
+deferred writer (``fs_app.deferred_records``) once the database allows. An allowed admission that
+ends after its deadline, or after its channel hung up (``revoke``), becomes the same refusal: its
+hold and counted attempt are released and no "allowed" record stays.
 
 Frequency attempts (A9) are counted at reservation, so concurrent admissions can never exceed a
 cap; ``release(..., originated=False)`` uncounts a call whose callee leg was never created.
@@ -38,7 +43,7 @@ connect fee) on the ``Hold`` row; the available balance of the tenant is balance
 call lasts and cuts the call when it cannot (B5); other calls of the tenant share the balance.
 
 Every entry point runs in ``models.db.unit_of_work()``: under gevent a live call holds a database
-connection only while admission talks to the database.
+connection (of the calls pool) only while admission talks to the database.
 
 Emergency short codes (A5) are admitted whatever the commercial state (only an identified seat is
 required), hold 0 fen, count no attempt and have ``billable=False``; their caller ID is the seat's
@@ -46,6 +51,7 @@ pinned number or the tenant's least used lease, if any.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -54,19 +60,18 @@ from datetime import datetime
 
 from models import reservations, sql_statements as sql
 from models.calls import CallRecord
-from models.db import is_postgres, unit_of_work, write_transaction
+from models.db import DatabaseDeadline, db_deadline, is_postgres, unit_of_work, write_transaction
 
+from fs_app.deferred_records import DEFERRED
 from fs_app.policy import CallRequest, Decision, classify_callee, decide, platform_limits
 from fs_app.policy.callee import Callee
 from fs_app.policy.loader import load_facts
 from fs_app.policy.reasons import POLICY_UNAVAILABLE, Reason
 from fs_app.prompts.catalogue import blocked_prompt_for_reasons, hangup_cause_for_reasons
 
-__all__ = ["Admission", "CallRequest", "Decision", "admit", "evaluate", "heartbeat", "release"]
+__all__ = ["Admission", "CallRequest", "Decision", "admit", "evaluate", "heartbeat", "release", "revoke"]
 
 log = logging.getLogger("fsapp.admission")
-
-DB_TIMEOUT_S = 2.0  # longest wait for a lock or a statement before refusing (fail closed)
 
 
 @dataclass(frozen=True)
@@ -133,38 +138,98 @@ def evaluate(request: CallRequest, now: datetime, settings) -> Decision:
         return _unavailable(callee, exc)
 
 
-@unit_of_work()
 def admit(request: CallRequest, now: datetime, settings, node: str = "", *,
-          timeout_s: float = DB_TIMEOUT_S) -> Admission:
+          timeout_s: float | None = None, deadline: float | None = None) -> Admission:
+    """Decide and reserve by ``deadline`` (time.monotonic(); default: ``timeout_s`` or
+    ``settings.admission_deadline_s`` from now). Never raises: whatever fails (the connect, an
+    empty pool, a lock, a frozen server, the deadline) refuses the call with POLICY_UNAVAILABLE."""
+    if deadline is None:
+        deadline = time.monotonic() + (settings.admission_deadline_s if timeout_s is None else timeout_s)
     started = time.perf_counter()
     callee = _callee(request, settings)
     try:
-        with write_transaction():
-            _set_timeouts(timeout_s)
-            facts = load_facts(request, callee, _platform_limits(settings), now, lock=True)
-            decision = decide(request, facts, now)
-            decide_ms = round((time.perf_counter() - started) * 1000, 3)
-            hold = callee_uuid = None
-            if decision.allowed:
-                callee_uuid = str(uuid.uuid4())
-                hold = reservations.take(
-                    call_uuid=request.call_uuid, tenant_id=decision.tenant_id, seat_id=decision.seat_id,
-                    lease_id=decision.caller_lease_id, callee_number=decision.callee, amount_fen=decision.hold_fen,
-                    now=now, lease_s=settings.hold_lease_s, node=node, count_attempt=not decision.emergency)
-            record_id = _record(request, decision, now, node, decide_ms, callee_uuid)
-        return Admission(request.call_uuid, decision, callee_uuid, record_id,
-                         hold.amount_fen if hold else 0, hold.expires_at if hold else None, decide_ms)
+        with db_deadline(deadline), unit_of_work():
+            admission = _admit(request, callee, now, settings, node, started, deadline)
     except Exception as exc:  # noqa: BLE001 - fail closed (ARCHITECTURE principle 5)
-        log.exception("admission failed for %s; refusing the call", request.call_uuid)
-        decision = _unavailable(callee, exc)
+        if isinstance(exc, DatabaseDeadline):
+            log.error("admission of %s refused: %s", request.call_uuid, exc)
+        else:
+            log.exception("admission failed for %s; refusing the call", request.call_uuid)
+        return _refuse_unavailable(request, callee, now, node, started, deadline, exc)
+    if admission.allowed and time.monotonic() > deadline:
+        # decided too late: the call is refused, so its reservation must not outlive the answer
+        return revoke(admission, request, now, node, f"admission finished after its deadline "
+                      f"({settings.admission_deadline_s:g} s)")
+    return admission
+
+
+def _admit(request: CallRequest, callee: Callee, now: datetime, settings, node: str, started: float,
+           deadline: float) -> Admission:
+    with write_transaction():
+        _set_timeouts(deadline - time.monotonic())
+        facts = load_facts(request, callee, _platform_limits(settings), now, lock=True)
+        decision = decide(request, facts, now)
         decide_ms = round((time.perf_counter() - started) * 1000, 3)
-        record_id = None
+        hold = callee_uuid = None
+        if decision.allowed:
+            callee_uuid = str(uuid.uuid4())
+            hold = reservations.take(
+                call_uuid=request.call_uuid, tenant_id=decision.tenant_id, seat_id=decision.seat_id,
+                lease_id=decision.caller_lease_id, callee_number=decision.callee, amount_fen=decision.hold_fen,
+                now=now, lease_s=settings.hold_lease_s, node=node, count_attempt=not decision.emergency)
+        record_id = _record(request, decision, now, node, decide_ms, callee_uuid)
+    return Admission(request.call_uuid, decision, callee_uuid, record_id,
+                     hold.amount_fen if hold else 0, hold.expires_at if hold else None, decide_ms)
+
+
+def _refuse_unavailable(request: CallRequest, callee: Callee, now: datetime, node: str, started: float,
+                        deadline: float, exc: BaseException) -> Admission:
+    """POLICY_UNAVAILABLE: recorded now if the deadline leaves time, else by the deferred writer."""
+    decision = _unavailable(callee, exc)
+    decide_ms = round((time.perf_counter() - started) * 1000, 3)
+    settle = functools.partial(_settle_refusal, request, decision, now, node, decide_ms)
+    record_id = None
+    if deadline - time.monotonic() > 0:
         try:
-            with write_transaction():
-                record_id = _record(request, decision, now, node, decide_ms, None)
-        except Exception:  # noqa: BLE001 - the database is what failed; the log has the call
-            log.exception("could not record the refused call %s", request.call_uuid)
-        return Admission(request.call_uuid, decision, None, record_id, 0, None, decide_ms)
+            with db_deadline(deadline):
+                record_id = settle()
+        except Exception as record_exc:  # noqa: BLE001 - the database is what failed: later
+            log.warning("refusal of %s not recorded yet (%s); deferred", request.call_uuid, record_exc)
+            DEFERRED.add(f"refusal of {request.call_uuid}", settle)
+    else:
+        DEFERRED.add(f"refusal of {request.call_uuid}", settle)
+    return Admission(request.call_uuid, decision, None, record_id, 0, None, decide_ms)
+
+
+def revoke(admission: Admission, request: CallRequest, now: datetime, node: str, why: str) -> Admission:
+    """Refuse an admitted call that can no longer go ahead (decided after its deadline, or its
+    channel hung up meanwhile): POLICY_UNAVAILABLE, the hold and the counted attempt released and
+    the record turned into a refusal by the deferred writer (never blocks the call)."""
+    log.warning("call %s: %s; refusing it", request.call_uuid, why)
+    callee = Callee(dialled=request.dialled, e164=admission.decision.callee, emergency=admission.decision.emergency)
+    decision = _unavailable(callee, RuntimeError(why))
+    DEFERRED.add(f"revoked admission of {request.call_uuid}",
+                 functools.partial(_settle_refusal, request, decision, now, node, admission.decide_ms))
+    return Admission(request.call_uuid, decision, None, admission.record_id, 0, None, admission.decide_ms)
+
+
+@unit_of_work()
+def _settle_refusal(request: CallRequest, decision: Decision, now: datetime, node: str, decide_ms: float) -> int:
+    """One transaction: release whatever the call reserved (a late commit may have taken it) and
+    leave exactly one record for it, blocked. Idempotent: safe to retry."""
+    with write_transaction():
+        reservations.release_locked(request.call_uuid, now, originated=False)
+        existing = (CallRecord.select(CallRecord.id)
+                    .where((CallRecord.agent_uuid == request.call_uuid) & (CallRecord.direction == "outbound"))
+                    .order_by(CallRecord.id).first())
+        if existing is None:
+            return _record(request, decision, now, node, decide_ms, None)
+        facts = dict(decision.facts, billable=decision.billable, record_allowed=False, hold_fen=0)
+        CallRecord.update(decision="blocked", result="blocked", reasons=list(decision.codes), facts=facts,
+                          prompts=[blocked_prompt_for_reasons(decision.codes)],
+                          hangup_cause=hangup_cause_for_reasons(decision.codes)).where(
+            CallRecord.id == existing.id).execute()
+        return existing.id
 
 
 @unit_of_work()
@@ -180,6 +245,8 @@ def heartbeat(call_uuid: str, now: datetime, settings) -> bool:
 
 
 def _set_timeouts(timeout_s: float) -> None:
+    """PostgreSQL's own lock and statement timeouts for the rest of the transaction: what is
+    left of the deadline (the client-side deadline in models.db ends a wait on a frozen server)."""
     if is_postgres():
         ms = str(max(1, int(timeout_s * 1000)))
         sql.run("transaction_timeouts", (ms, ms))

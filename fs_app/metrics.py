@@ -10,6 +10,10 @@ The rest of the app reports through a few functions and never touches prometheus
     metrics.directory_answer("found", 0.0004) / metrics.directory_failure("auth")
     metrics.call_started() / metrics.call_ended() / metrics.set_live_calls(n)
 
+/healthz never touches the database (it answers while the database is locked or down); /readyz
+checks it within a deadline. The database pools (in use, size, waits, timeouts per pool) and the
+deferred record writes are read at scrape time (``PoolsCollector``).
+
 Holds (count and held fen) are not reported by anyone: they are read from the database when
 Prometheus scrapes, because the holds of every process and node live there (ARCHITECTURE
 principle 2) and a per-process gauge would only know its own.
@@ -39,7 +43,7 @@ from typing import Callable, Iterable, Mapping
 from prometheus_client import (
     CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
@@ -235,6 +239,39 @@ class HoldsCollector:
 holds_collector = HoldsCollector()
 
 
+class PoolsCollector:
+    """This process's two connection pools (models.db: ``calls`` for live calls, ``web`` for the
+    rest) and the deferred call-record writes, read at scrape time. Per process: in multiprocess
+    mode the worker answering the scrape reports its own pools."""
+
+    def collect(self):
+        from fs_app.deferred_records import DEFERRED
+        from models.db import pool_stats
+
+        families = {
+            "in_use": GaugeMetricFamily("fsapp_db_pool_in_use", "Connections checked out of the pool now",
+                                        labels=["pool"]),
+            "size": GaugeMetricFamily("fsapp_db_pool_size", "Most connections the pool may open", labels=["pool"]),
+            "waits": CounterMetricFamily("fsapp_db_pool_waits", "Checkouts that found the pool empty and waited",
+                                         labels=["pool"]),
+            "timeouts": CounterMetricFamily(
+                "fsapp_db_pool_timeouts", "Database waits ended by their deadline (pool, lock, statement, connect)",
+                labels=["pool"]),
+            "lock_retries": CounterMetricFamily(
+                "fsapp_db_lock_retries", "SQLite write-lock tries that found it taken and yielded before retrying",
+                labels=["pool"]),
+        }
+        for role, stats in sorted(pool_stats().items()):
+            for name, family in families.items():
+                family.add_metric([role], stats[name])
+        yield from families.values()
+        yield GaugeMetricFamily("fsapp_deferred_writes_pending", "Call records waiting for the database "
+                                "(refusals recorded when it allows)", value=DEFERRED.pending)
+
+    def describe(self):
+        return []
+
+
 class _Forward:
     """A collector that yields what another registry (or the current holds collector) has."""
 
@@ -259,6 +296,7 @@ def scrape_registry() -> CollectorRegistry:
     else:
         scrape.register(_Forward(registry))
     scrape.register(_Forward())
+    scrape.register(PoolsCollector())
     return scrape
 
 
@@ -277,14 +315,19 @@ def database_reachable() -> bool:
 
     if database.obj is None:
         raise RuntimeError("no database bound")
-    opened = database.is_closed()
-    if opened:
-        database.connect()
-    try:
-        sql_statements.one("ping")
-    finally:
+    from models.db import db_deadline
+
+    # the web pool's connection, within the readiness deadline (a locked or frozen database fails
+    # the check instead of holding the scrape)
+    with db_deadline(time.monotonic() + READINESS_TIMEOUT_SECONDS):
+        opened = database.is_closed()
         if opened:
-            database.close()
+            database.connect()
+        try:
+            sql_statements.one("ping")
+        finally:
+            if opened:
+                database.close()
     return True
 
 

@@ -87,8 +87,7 @@ def _listening(call_server) -> str:
 
 def open_database(settings) -> None:
     # SQLite: commits never checkpoint the WAL themselves; one checkpointer thread per install does.
-    models.open_database(settings.database_url, settings.data_dir, settings.db_pool_size,
-                         checkpoint_in_background=True)
+    models.db.open_for(settings, checkpoint_in_background=True)
 
 
 def serve(settings, esl: tuple[str, int], http: tuple[str, int], workers: int = 1,
@@ -116,7 +115,7 @@ def serve(settings, esl: tuple[str, int], http: tuple[str, int], workers: int = 
             return run(settings, listeners, checkpointer=True)
         from fs_app.supervisor import Supervisor
 
-        models.database.obj.close_all()  # the workers open their own; no connection crosses a fork
+        models.db.close_all_pools()  # the workers open their own; no connection crosses a fork
         stop_checkpointer = models.db.start_wal_checkpointer()  # one per install, in the supervisor
         try:
             return Supervisor(listeners, workers).run()
@@ -144,10 +143,12 @@ def run(settings, listeners: Listeners, *, checkpointer: bool, worker: str = "")
     call_server.start()
     for server in servers:
         server.start()
+    # before the "serving" line: a SIGTERM right after it (a supervisor stopping a fresh
+    # replacement worker) must drain, not kill the process with Python's default action
+    call_server.install_signal_handlers()
     log.info("fsapp serving: Event Socket %s, admin http://%s (node %s%s)",
              format_address(*call_server.address), format_address(*listeners.http_address),
              settings.node_name, f", worker {worker}" if worker else "")
-    call_server.install_signal_handlers()
     try:
         call_server.serve_forever()  # returns after a SIGTERM/SIGINT drain
     finally:

@@ -9,7 +9,9 @@ Per connection: check the peer against the allowlist (refuse by closing), run
 refuse calls over ``max_live_calls`` by hanging them up with ``SWITCH_CONGESTION``, then call
 ``handler(channel)``. Afterwards the server releases the socket with ``exit`` (the socket
 lingers). If the handler raised and the channel is still up, the call is hung up with
-``NORMAL_TEMPORARY_FAILURE`` (fail closed); the exception is logged with the call uuid.
+``NORMAL_TEMPORARY_FAILURE`` (fail closed); the exception is logged with the call uuid. Each call
+runs on the database's ``calls`` pool (``models.db.pool_role``) with the moment its connection was
+accepted marked for the admission deadline (``fs_app.deadlines``).
 
 Drain (SIGTERM): stop accepting, let live calls finish up to ``drain_timeout``, then hang up
 whatever is left with ``SYSTEM_SHUTDOWN`` and stop. The server binds its own port, or serves a
@@ -29,7 +31,10 @@ import gevent
 from gevent.event import Event as GeventEvent
 from gevent.server import StreamServer
 
+from models.db import CALLS, pool_role
+
 from .channel import Channel, ChannelError, ChannelGone
+from .deadlines import connected
 from .listeners import BACKLOG, address_of, listen
 from .peers import parse_peers, peer_in
 
@@ -180,6 +185,7 @@ class CallServer:
         return peer_in(ip, self.allowed_networks)
 
     def _handle(self, sock, address) -> None:
+        accepted_at = time.monotonic()  # the admission deadline counts from here
         peer_ip = address[0]
         if not self.peer_allowed(peer_ip):
             self.refused_peers += 1
@@ -199,7 +205,9 @@ class CallServer:
         channel = Channel(sock, address, command_timeout=self.command_timeout)
         key = id(channel)
         try:
-            self._run_call(channel, key)
+            # the call's database work uses the calls pool, which nothing else may take from
+            with pool_role(CALLS), connected(accepted_at):
+                self._run_call(channel, key)
         finally:
             self._channels.pop(key, None)
             self._live -= 1

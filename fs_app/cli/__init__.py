@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None,
          env=None) -> int:
-    from models import InvalidInput, open_database
+    from models import InvalidInput
+    from models.db import open_for
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextI
     ctx = Context(settings=settings, out=out, err=err)
     try:
         if getattr(args, "needs_db", True):
-            db = open_database(settings.database_url, settings.data_dir, settings.db_pool_size)
+            db = open_for(settings)
             with db.connection_context():
                 _require_schema(args)
                 return args.handler(args, ctx)

@@ -33,7 +33,8 @@ from models.clock import utcnow
 from models.db import unit_of_work
 
 from fs_app import metrics, prompts
-from fs_app.admission import Admission, CallRequest, admit, heartbeat, release
+from fs_app.admission import Admission, CallRequest, admit, heartbeat, release, revoke
+from fs_app.deadlines import admission_deadline
 from fs_app.channel import Channel, ChannelGone, ChannelTimeout, CommandError, OriginateFailed
 from fs_app.logs import bind_call, call_context
 from fs_app.metering import Meter
@@ -102,7 +103,11 @@ def run(channel: Channel, settings, meter: Meter) -> None:
     with call_context(call_uuid=channel.uuid):
         request = call_request(channel, settings)
         started = time.perf_counter()
-        admission = admit(request, utcnow(), settings, node=settings.node_name)
+        now = utcnow()
+        admission = admit(request, now, settings, node=settings.node_name, deadline=admission_deadline(settings))
+        if admission.allowed and channel.is_gone:  # the agent hung up while we decided: nothing may stay held
+            admission = revoke(admission, request, now, settings.node_name,
+                               "the channel hung up before admission finished")
         metrics.observe_admission("allowed" if admission.allowed else "blocked", admission.codes,
                                   time.perf_counter() - started)
         tenant_code = (admission.decision.facts.get("tenant") or {}).get("code") or ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import models
+from models.db import CALLS
 from models.calls import CallRecord
 from fake_switch import LegScript, Press
 
@@ -20,7 +21,7 @@ USERS = ("1001", "1002", "1003", "1004")
 @pytest.mark.parametrize("db", ["postgres"], indirect=True)
 def test_concurrent_calls_share_a_pool_smaller_than_the_calls(db, make_settings, telephony):
     make_tenant(seats=4, numbers=NUMBERS, callees=CALLEES, seat_users=USERS)
-    pool = models.database.obj
+    pool = models.database.pools()[CALLS]  # the pool live calls take from (models.db)
     models.database.close()  # the test's own greenlet gives its connection back too
     saved = pool._max_connections, pool._wait_timeout
     # two connections for four calls; a call waits up to 10 s for one (an upper bound for a busy

@@ -5,6 +5,7 @@ from datetime import timedelta
 import psycopg2
 
 import models
+from fs_app.deferred_records import DEFERRED
 from fs_app.admission import admit, evaluate, heartbeat, release
 from fs_app.policy import CallRequest
 from models import Attempt, CallRecord, Hold, NumberLease, Seat, reservations
@@ -182,22 +183,25 @@ def test_policy_unavailable_when_the_database_is_locked(db, settings, request, t
             other.close()
         assert admission.codes == ("POLICY_UNAVAILABLE",)
         assert "lock" in admission.decision.reasons[0].detail.lower()
-        record = CallRecord.get(CallRecord.id == admission.record_id)
+        assert DEFERRED.flush(10)  # recorded in the background once the lock is gone
+        record = CallRecord.get(CallRecord.agent_uuid == "x-1")
         assert record.reasons == ["POLICY_UNAVAILABLE"] and record.decision == "blocked"
         assert (record.prompts, record.hangup_cause) == (["blocked_system"], "NORMAL_TEMPORARY_FAILURE")
     else:
         path = models.database.obj.database
-        models.database.execute_sql("PRAGMA busy_timeout = 100")
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN EXCLUSIVE")
         try:
-            admission = admit(call("x-1"), NOW, settings)
+            admission = admit(call("x-1"), NOW, settings, timeout_s=0.3)
+            assert admission.codes == ("POLICY_UNAVAILABLE",)
+            assert admission.record_id is None  # the database refused the record too: deferred
+            assert not DEFERRED.flush(0.3)
         finally:
             other.execute("ROLLBACK")
             other.close()
-            models.database.execute_sql("PRAGMA busy_timeout = 10000")
-        assert admission.codes == ("POLICY_UNAVAILABLE",)
-        assert admission.record_id is None  # the database refused the record too; the log has it
+        assert DEFERRED.flush(10)  # the lock is gone: the refusal is recorded
+        record = CallRecord.get(CallRecord.agent_uuid == "x-1")
+        assert record.reasons == ["POLICY_UNAVAILABLE"] and record.decision == "blocked"
     assert Hold.select().count() == 0
 
 
