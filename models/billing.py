@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from peewee import fn
-
 from . import ledger, rating, reservations, sql_statements as sql
 from .calls import CallRecord, Hold
 from .clock import utcnow
@@ -31,13 +29,8 @@ class InsufficientBalance(InvalidInput):
 
 
 def held_fen(tenant_id: int, at: datetime | None = None, *, exclude_hold_id: int | None = None) -> int:
-    """Money held by live calls: holds not released whose lease has not lapsed (A13)."""
-    at = at or utcnow()
-    query = Hold.select(fn.COALESCE(fn.SUM(Hold.amount_fen), 0)).where(
-        (Hold.tenant == tenant_id) & Hold.released_at.is_null() & (Hold.expires_at > at))
-    if exclude_hold_id is not None:
-        query = query.where(Hold.id != exclude_hold_id)
-    return int(query.scalar() or 0)
+    """Money held by live calls (A13), as ``reservations.held_fen`` defines it."""
+    return reservations.held_fen(tenant_id, at or utcnow(), exclude_hold_id=exclude_hold_id)
 
 
 @dataclass(frozen=True)
@@ -202,17 +195,6 @@ class ChargeResult:
     emergency: bool
 
 
-def find_call_record(callee_uuid: str, agent_uuid: str | None) -> CallRecord | None:
-    record = CallRecord.get_or_none(CallRecord.callee_uuid == callee_uuid)
-    if record is None and agent_uuid:
-        # the admission record exists before the callee leg has a uuid of its own
-        record = (CallRecord.select()
-                  .where((CallRecord.agent_uuid == agent_uuid) & CallRecord.callee_uuid.is_null()
-                         & (CallRecord.decision == "allowed"))
-                  .order_by(CallRecord.id.desc()).first())
-    return record
-
-
 def tenant_of_call(callee_uuid: str, agent_uuid: str | None = None) -> int | None:
     record = find_call_record(callee_uuid, agent_uuid)
     if record is not None and record.tenant_id:
@@ -264,7 +246,8 @@ def _post_locked(tenant: _TenantRow, kind: str, amount_fen: int, promo_fen: int,
 
 @dataclass
 class _RecordRow:
-    """A row of statements ``record_by_callee`` and ``record_admitted_by_agent``, its columns in order."""
+    """A call record as ``find_call_record`` reads it: a row of statements ``record_by_callee``
+    and ``record_admitted_by_agent``, its columns in order."""
     id: int
     direction: str
     agent_uuid: str
@@ -279,19 +262,23 @@ class _RecordRow:
     cdr_mismatch: bool
     result: str
     hangup_cause: str
-    answered_at: object
-    ended_at: object
+    answered_at: datetime | None
+    ended_at: datetime | None
+    max_duration_s: int | None
 
 
-def _record_row(callee_uuid: str, agent_uuid: str | None, *, lock: bool = False) -> _RecordRow | None:
+def find_call_record(callee_uuid: str, agent_uuid: str | None, *, lock: bool = False) -> _RecordRow | None:
+    """The one lookup of a call's record: by its callee-leg uuid, else the admission record of
+    the agent leg ``agent_uuid`` (it exists before the callee leg has a uuid of its own)."""
     row = sql.one("record_by_callee", (callee_uuid,), lock=lock)
     if row is None and agent_uuid:
-        # the admission record exists before the callee leg has a uuid of its own
         row = sql.one("record_admitted_by_agent", (agent_uuid,), lock=lock)
     if row is None:
         return None
     record = _RecordRow(*row)
     record.charged, record.cdr_mismatch = bool(record.charged), bool(record.cdr_mismatch)
+    record.answered_at = CallRecord.answered_at.python_value(record.answered_at)
+    record.ended_at = CallRecord.ended_at.python_value(record.ended_at)
     return record
 
 
@@ -329,7 +316,7 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
     if billsec is None:
         billsec = talk_seconds(answered_at, ended_at)
     with write_transaction():
-        record = _record_row(callee_uuid, agent_uuid)
+        record = find_call_record(callee_uuid, agent_uuid)
         resolved = record.tenant_id if record is not None and record.tenant_id else tenant_id
         if resolved is None:
             resolved = tenant_of_call(callee_uuid, agent_uuid)
@@ -339,7 +326,7 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
         if tenant is None:
             raise NotFound("cannot find the tenant of call %(callee_uuid)s", callee_uuid=callee_uuid)
         if record is not None and is_postgres():
-            record = _record_row(callee_uuid, agent_uuid, lock=True)  # as it is now that we hold the lock
+            record = find_call_record(callee_uuid, agent_uuid, lock=True)  # as it is now that we hold the lock
         record_created = record is None
         if record_created:
             sql.insert_row(CallRecord, dict(
@@ -347,7 +334,7 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
                 tenant=tenant.id, caller_number=caller_number, callee_number=callee_number, dialled=dialled,
                 decision="allowed", result="admitted", node=node,
                 created_at=started_at or answered_at or ended_at or at))
-            record = _record_row(callee_uuid, None)
+            record = find_call_record(callee_uuid, None)
         direction = record.direction or direction or "outbound"
         tariff = tariff_of(tenant, direction)
         emergency = is_emergency((record.dialled, record.callee_number, dialled, callee_number), emergency_numbers)

@@ -74,9 +74,14 @@ def release(call_uuid: str, now: datetime, *, originated: bool = True) -> bool:
         return release_locked(call_uuid, now, originated=originated)
 
 
-def release_locked(call_uuid: str, now: datetime, *, originated: bool = True) -> bool:
-    """``release`` inside the caller's write transaction (the hangup charge ends it in its own)."""
-    released = sql.run("hold_release", (Hold.released_at.db_value(now), call_uuid)).rowcount
+def release_locked(call_uuid: str, now: datetime, *, originated: bool = True, lapsed_only: bool = False) -> bool:
+    """``release`` inside the caller's write transaction (the hangup charge ends it in its own):
+    the one place a reservation ends. ``lapsed_only`` (the periodic ``expire``): only a hold whose
+    lease ran out by ``now``, released at its expiry, when it stopped counting."""
+    if lapsed_only:
+        released = sql.run("hold_release_lapsed", (call_uuid, Hold.expires_at.db_value(now))).rowcount
+    else:
+        released = sql.run("hold_release", (Hold.released_at.db_value(now), call_uuid)).rowcount
     if not originated:
         uncounted = sql.one("attempt_uncount", (call_uuid,))
         if uncounted is not None and uncounted[0] is not None:
@@ -107,9 +112,27 @@ def extend(call_uuid: str, add_fen: int, now: datetime) -> bool:
     return True
 
 
+def held_fen(tenant_id: int, now: datetime, *, exclude_hold_id: int | None = None) -> int:
+    """Money held by live calls (A13): the one definition, the amounts of the tenant's ``live``
+    holds. (Admission's ``facts_holds`` statement sums the same rows with its other counts.)"""
+    query = live(Hold.select(fn.COALESCE(fn.SUM(Hold.amount_fen), 0)).where(Hold.tenant == tenant_id), now)
+    if exclude_hold_id is not None:
+        query = query.where(Hold.id != exclude_hold_id)
+    return int(query.scalar() or 0)
+
+
 def available_fen(tenant: Tenant, now: datetime) -> int:
-    held = live(Hold.select(fn.COALESCE(fn.SUM(Hold.amount_fen), 0)).where(Hold.tenant == tenant.id), now).scalar()
-    return tenant.balance_fen - int(held or 0)
+    return tenant.balance_fen - held_fen(tenant.id, now)
+
+
+def unreleased(call_uuid: str) -> bool:
+    """The call's reservation has not ended yet (live or lapsed, but not released)."""
+    return Hold.select().where((Hold.call_uuid == call_uuid) & Hold.released_at.is_null()).exists()
+
+
+def busy_seats(tenant_id: int, now: datetime):
+    """A subquery of the tenant's seats in a live call."""
+    return live(Hold.select(Hold.seat).where(Hold.seat.is_null(False) & (Hold.tenant == tenant_id)), now)
 
 
 def reserve_inbound(call_uuid: str, lease: NumberLease, now: datetime, lease_s: int, node: str = "") -> bool:
@@ -129,8 +152,9 @@ def expire(now: datetime) -> int:
     """Mark holds whose lease ran out as released at their expiry (the periodic clean-up); they
     already stopped counting at ``expires_at``. Returns how many."""
     with write_transaction():
-        return (Hold.update(released_at=Hold.expires_at)
-                .where(Hold.released_at.is_null() & (Hold.expires_at <= now)).execute())
+        lapsed = [call_uuid for (call_uuid,) in Hold.select(Hold.call_uuid).where(
+            Hold.released_at.is_null() & (Hold.expires_at <= now)).tuples()]
+        return sum(release_locked(call_uuid, now, lapsed_only=True) for call_uuid in lapsed)
 
 
 def expire_job(settings, at: datetime) -> str:

@@ -233,6 +233,8 @@ define("transaction_timeouts", """SELECT set_config('lock_timeout', %s, true),
 define("callee_lock", "SELECT pg_advisory_xact_lock(%s)", ("callee_lock_key",), postgres_only=True)
 define("hold_release", 'UPDATE "hold" SET "released_at" = %s WHERE "call_uuid" = %s AND "released_at" IS NULL',
        ("released_at", "call_uuid"))
+define("hold_release_lapsed", 'UPDATE "hold" SET "released_at" = "expires_at" WHERE "call_uuid" = %s'
+       ' AND "released_at" IS NULL AND "expires_at" <= %s', ("call_uuid", "now"))
 define("hold_heartbeat", 'UPDATE "hold" SET "expires_at" = %s WHERE "call_uuid" = %s AND "released_at" IS NULL'
        ' AND "expires_at" > %s', ("expires_at", "call_uuid", "now"))
 define("attempt_uncount", 'DELETE FROM "attempt" WHERE "call_uuid" = %s RETURNING "caller_lease_id", "at"',
@@ -252,7 +254,7 @@ define("tenant_balances_set", "UPDATE tenant SET balance_fen = %s, promo_balance
        ("balance_fen", "promo_balance_fen", "tenant_id"))
 define("ledger_entry_by_key", "SELECT id FROM ledger_entry WHERE idempotency_key = %s", ("idempotency_key",))
 _RECORD = """SELECT id, direction, agent_uuid, callee_uuid, tenant_id, dialled, callee_number, charged, charge_fen,
- billsec, cdr_billsec, cdr_mismatch, result, hangup_cause, answered_at, ended_at FROM call_record"""
+ billsec, cdr_billsec, cdr_mismatch, result, hangup_cause, answered_at, ended_at, max_duration_s FROM call_record"""
 define("record_by_callee", _RECORD + " WHERE callee_uuid = %s {lock}", ("callee_uuid",), lock="FOR UPDATE")
 # the admission record exists before the callee leg has a uuid of its own
 define("record_admitted_by_agent", _RECORD + " WHERE agent_uuid = %s AND callee_uuid IS NULL"

@@ -25,23 +25,18 @@ import logging
 import threading
 import time
 
-import gevent
-
 from models import billing
-from models.calls import Hold
 from models.clock import utcnow
-from models.db import unit_of_work
 
 from fs_app import metrics, prompts
-from fs_app.admission import Admission, CallRequest, admit, heartbeat, release, revoke
-from fs_app.deadlines import admission_deadline
+from fs_app.admission import Admission, CallRequest
+from fs_app.charging import ChargingSession, authorize
 from fs_app.channel import Channel, ChannelGone, ChannelTimeout, CommandError, OriginateFailed
 from fs_app.logs import bind_call, call_context
 from fs_app.metering import Meter
 from fs_app.policy import seat_identity
 
 from .common import OUTCOME_VAR, RINGBACK, end_with_prompt, quietly, socket_address, update_record
-from .ticker import TICKER
 
 log = logging.getLogger("fsapp.flows.agent")
 
@@ -103,11 +98,7 @@ def run(channel: Channel, settings, meter: Meter) -> None:
     with call_context(call_uuid=channel.uuid):
         request = call_request(channel, settings)
         started = time.perf_counter()
-        now = utcnow()
-        admission = admit(request, now, settings, node=settings.node_name, deadline=admission_deadline(settings))
-        if admission.allowed and channel.is_gone:  # the agent hung up while we decided: nothing may stay held
-            admission = revoke(admission, request, now, settings.node_name,
-                               "the channel hung up before admission finished")
+        admission = authorize(request, settings, hung_up=lambda: channel.is_gone)
         metrics.observe_admission("allowed" if admission.allowed else "blocked", admission.codes,
                                   time.perf_counter() - started)
         tenant_code = (admission.decision.facts.get("tenant") or {}).get("code") or ""
@@ -146,21 +137,17 @@ class AgentCall:
         self.callee_uuid = admission.callee_uuid
         self.originated = False
         self.callee_answered = False  # the callee leg reached a flow: it charges and releases
-        self.released = False  # our own failed-call charge ended the reservation
         self.lapsed = threading.Event()
-        self._stop = threading.Event()
+        self.session = ChargingSession(meter, agent_uuid=channel.uuid, callee_uuid=self.callee_uuid)
 
     def run(self) -> None:
-        # the heartbeat runs on the process-wide scheduler, not in a greenlet of its own
-        keeper = TICKER.every(self.settings.hold_extend_interval_s, self._heartbeat)
+        self.session.keep_alive(self.settings, self._reservation_lapsed)
         try:
             self._call()
         finally:
-            self._stop.set()
-            keeper.cancel()
-            # the charge released the reservation (ours, or the callee leg's): nothing left then
-            if not self.released and not (self.callee_answered and self._await_settlement()):
-                release(self.channel.uuid, utcnow(), originated=self.originated)
+            # the charge releases the reservation (ours, or the callee leg's): nothing left then
+            self.session.end(originated=self.originated, settled_elsewhere=self.callee_answered,
+                             wait_s=self.settings.esl_command_timeout_s)
 
     # -- the call, top to bottom ---------------------------------------------------------------
 
@@ -266,13 +253,10 @@ class AgentCall:
         # the prompt is recorded with the outcome, before it plays, as for a refused call: one
         # write per failed call instead of two
         changes = dict(result=result, hangup_cause=cause[:64], prompts=[prompt])
-        # a callee leg that was never created is not an attempt (A9): run's release uncounts it
-        release_at = utcnow() if self.originated else None
-        try:  # settles the record (unanswered, free), writes its outcome and releases in one transaction
-            self.meter.hangup(callee_uuid=self.callee_uuid, agent_uuid=self.channel.uuid, answered_at=None,
-                              ended_at=utcnow(), hangup_cause=cause, record_changes=changes,
-                              release_at=release_at)
-            self.released = release_at is not None
+        try:  # settles the record (unanswered, free), writes its outcome and releases in one transaction;
+            # a callee leg that was never created is not an attempt (A9): run's end releases and uncounts it
+            self.session.terminate(answered_at=None, ended_at=utcnow(), hangup_cause=cause, record_changes=changes,
+                                   release=self.originated)
         except Exception:  # noqa: BLE001 - nothing to charge; the CDR job settles it later
             metrics.db_error("charge")
             log.exception("could not settle the failed call")
@@ -293,22 +277,6 @@ class AgentCall:
         log.info("agent hung up before the bridge; cancelling callee leg %s", self.callee_uuid)
         self.originated = True
         quietly(self.channel.uuid_kill, self.callee_uuid, "ORIGINATOR_CANCEL")
-
-    def _await_settlement(self) -> bool:
-        """The callee leg's flow charges the call and then releases the reservation, so the
-        call's money is held until the charge is posted (A13). Wait a little for that; if the
-        callee leg's process is gone, release here (the CDR reconciliation charges the call)."""
-        deadline = time.monotonic() + self.settings.esl_command_timeout_s
-        while time.monotonic() < deadline:
-            with unit_of_work():
-                settled = not Hold.select().where(
-                    (Hold.call_uuid == self.channel.uuid) & Hold.released_at.is_null()).exists()
-            if settled:
-                return True
-            gevent.sleep(0.05)
-        log.warning("callee leg %s did not settle within %ss; releasing here", self.callee_uuid,
-                    self.settings.esl_command_timeout_s)
-        return False
 
     # -- pieces --------------------------------------------------------------------------------
 
@@ -335,22 +303,10 @@ class AgentCall:
             variables["origination_caller_id_number"] = self.admission.caller_id
         return variables
 
-    def _heartbeat(self) -> bool:
-        """Heartbeat the reservation (every interval while the agent leg lives); a lapsed one ends
-        the call (its slots may have been given to another call: fail closed). False: no more."""
-        if self._stop.is_set():
-            return False
-        try:
-            alive = heartbeat(self.channel.uuid, utcnow(), self.settings)
-        except Exception:  # noqa: BLE001 - the lease still runs; try again next interval
-            metrics.db_error("heartbeat")
-            log.exception("heartbeat failed")
-            return not self._stop.is_set()
-        if not alive:
-            log.warning("reservation lapsed: ending both legs")
-            self.lapsed.set()
-            if self.originated or self.callee_uuid:
-                quietly(self.channel.uuid_kill, self.callee_uuid, "ALLOTTED_TIMEOUT")
-            quietly(self.channel.hangup, "ALLOTTED_TIMEOUT")
-            return False
-        return not self._stop.is_set()
+    def _reservation_lapsed(self) -> None:
+        """The heartbeat found the reservation lapsed: its slots may have been given to another
+        call, so both legs end (fail closed)."""
+        self.lapsed.set()
+        if self.originated or self.callee_uuid:
+            quietly(self.channel.uuid_kill, self.callee_uuid, "ALLOTTED_TIMEOUT")
+        quietly(self.channel.hangup, "ALLOTTED_TIMEOUT")

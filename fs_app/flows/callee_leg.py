@@ -31,6 +31,7 @@ from models.tenancy import Tenant
 
 from fs_app import metrics, prompts
 from fs_app.channel import Channel, ChannelGone, ChannelTimeout, CommandError
+from fs_app.charging import ChargingSession
 from fs_app.logs import call_context
 from fs_app.metering import Meter
 
@@ -70,14 +71,12 @@ class CalleeCall:
             answered_at = fs_time(self.channel.get("Caller-Channel-Answered-Time")) or utcnow()
             limit = DurationLimit(self.channel, self.settings, uuid=self.uuid, lang=self.lang,
                                   tenant_code=self.tenant_code)
+            session = ChargingSession(self.meter, agent_uuid=self.agent_uuid, callee_uuid=self.uuid, limit=limit)
             try:
-                allowance = self.meter.answered(callee_uuid=self.uuid, agent_uuid=self.agent_uuid,
-                                                answered_at=answered_at)
-                limit.arm(allowance)
+                session.initiate(answered_at)
                 self._connect()
                 if self.bridged:
-                    limit.keep_extending(self.meter, callee_uuid=self.uuid, agent_uuid=self.agent_uuid,
-                                         current=allowance)
+                    session.keep_extending()
                     self._wait_hangup()
             except ChannelGone as gone:
                 if not self.bridged and self.result is None:
@@ -90,8 +89,8 @@ class CalleeCall:
                 self._tell_agent("failed")
                 quietly(self.channel.hangup, "NORMAL_TEMPORARY_FAILURE")
             finally:
-                limit.stop()
-                self._settle(answered_at)
+                session.stop()
+                self._settle(session, answered_at)
 
     # -- before the bridge ---------------------------------------------------------------------
 
@@ -225,7 +224,7 @@ class CalleeCall:
             except ChannelTimeout:
                 continue
 
-    def _settle(self, answered_at) -> None:
+    def _settle(self, session: ChargingSession, answered_at) -> None:
         """Record the outcome and charge the call once, from FreeSWITCH's own times."""
         quietly(self.channel.wait_hangup_complete, timeout=self.settings.esl_command_timeout_s)
         event = self.channel.hangup_event
@@ -239,10 +238,9 @@ class CalleeCall:
         if self.result is not None:
             changes["result"] = self.result
         try:  # the record's outcome is written in the charge's transaction (one write, not two)
-            charge = self.meter.hangup(callee_uuid=self.uuid, agent_uuid=self.agent_uuid, answered_at=answered_at,
-                                       ended_at=ended_at, hangup_cause=cause, direction="outbound",
-                                       dialled=self.callee, record_changes=changes,
-                                       release_at=utcnow())  # the money is posted: free the slots now
+            # the money is posted: the reservation ends in the same transaction
+            charge = session.terminate(answered_at=answered_at, ended_at=ended_at, hangup_cause=cause,
+                                       direction="outbound", dialled=self.callee, record_changes=changes)
         except Exception:  # noqa: BLE001 - the CDR reconciliation charges it later (principle 5)
             metrics.db_error("charge")
             log.exception("could not charge the call; CDR reconciliation will")

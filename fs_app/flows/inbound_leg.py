@@ -12,15 +12,14 @@ from __future__ import annotations
 import logging
 import re
 
-from models.calls import Hold
 from models.clock import utcnow
 from models.db import unit_of_work
-from models.reservations import live
+from models.reservations import busy_seats
 from models.tenancy import Seat
 
 from fs_app import prompts
-from fs_app.admission import release
 from fs_app.channel import Channel, ChannelGone
+from fs_app.charging import ChargingSession
 from fs_app.inbound_admission import InboundAdmission, admit_inbound
 from fs_app.logs import bind_call, call_context
 from fs_app.metering import Meter
@@ -68,12 +67,13 @@ class InboundCall:
     def run(self) -> None:
         channel, uuid = self.channel, self.channel.uuid
         limit = DurationLimit(channel, self.settings, uuid=uuid, lang=self.lang, tenant_code=self.code)
+        # the caller's channel both holds the reservation and keys the charge
+        session = ChargingSession(self.meter, agent_uuid=uuid, callee_uuid=uuid, limit=limit)
         answered_at = None
         try:
             channel.answer()
             answered_at = utcnow()
-            allowance = self.meter.answered(callee_uuid=uuid, agent_uuid=uuid, answered_at=answered_at)
-            limit.arm(allowance)
+            session.initiate(answered_at)
             digit = None
             if self.admission.decision.record_allowed:
                 digit = self._ask_consent()
@@ -88,7 +88,7 @@ class InboundCall:
                 path = recording_path(self.settings, self.code, uuid, utcnow())
                 channel.record_session(path)
                 self.evidence["recording_path"] = path
-            limit.keep_extending(self.meter, callee_uuid=uuid, agent_uuid=uuid, current=allowance)
+            session.keep_extending()
             done = channel.execute("bridge", self._dial(targets))
             if (done.get("variable_originate_disposition") or "") != "SUCCESS":
                 log.info("no seat answered (%s)", done.get("variable_originate_disposition"))
@@ -98,8 +98,8 @@ class InboundCall:
         except ChannelGone:
             log.info("inbound caller hung up (%s)", channel.hangup_cause)
         finally:
-            limit.stop()
-            self._settle(answered_at)
+            session.stop()
+            self._settle(session, answered_at)
 
     def _ask_consent(self) -> str | None:
         path = prompt_file(self.settings, "inbound_consent_request", self.lang, self.code)
@@ -119,8 +119,7 @@ class InboundCall:
         """Dial strings of the tenant's seats that are active, inside their validity and not in a
         live call."""
         now = utcnow()
-        busy = live(Hold.select(Hold.seat).where(Hold.seat.is_null(False) & (Hold.tenant == self.admission.tenant.id)),
-                    now)
+        busy = busy_seats(self.admission.tenant.id, now)
         seats = (Seat.select().where((Seat.tenant == self.admission.tenant.id) & Seat.active
                                      & (Seat.valid_from <= now) & (Seat.valid_to > now) & Seat.id.not_in(busy))
                  .order_by(Seat.id))
@@ -136,7 +135,7 @@ class InboundCall:
         play(self.channel, self.settings, "inbound_nobody_available", self.lang, self.played, self.code)
         self.channel.hangup("NORMAL_CLEARING")
 
-    def _settle(self, answered_at) -> None:
+    def _settle(self, session: ChargingSession, answered_at) -> None:
         uuid = self.channel.uuid
         quietly(self.channel.wait_hangup_complete, timeout=self.settings.esl_command_timeout_s)
         event = self.channel.hangup_event
@@ -149,12 +148,12 @@ class InboundCall:
             if answered_at is None:
                 update_record(callee_uuid=uuid, **changes)
             else:  # the record's evidence is written in the charge's transaction
-                try:
-                    self.meter.hangup(callee_uuid=uuid, agent_uuid=uuid, answered_at=answered_at, ended_at=ended_at,
+                try:  # the reservation ends in the charge's transaction
+                    session.terminate(answered_at=answered_at, ended_at=ended_at,
                                       hangup_cause=self.channel.hangup_cause or "", direction="inbound",
                                       record_changes=changes)
                 except Exception:  # noqa: BLE001 - the CDR reconciliation charges it later
                     log.exception("could not charge inbound call %s", uuid)
                     update_record(callee_uuid=uuid, **changes)
         finally:
-            release(uuid, utcnow(), originated=False)
+            session.end(originated=False)

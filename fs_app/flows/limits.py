@@ -10,19 +10,17 @@ fires after N-1..N s), and ``Allowance.hangup_in_s`` rounds down, so the cut is 
 from __future__ import annotations
 
 import logging
-import threading
 
 from fs_app.channel import Channel
-from fs_app.metering import Allowance, Meter
+from fs_app.metering import Allowance
 
 from .common import prompt_file, quietly
-from .ticker import TICKER
 
 log = logging.getLogger("fsapp.flows.limits")
 
 
 class DurationLimit:
-    """Arms, re-arms and finally stops the limit of one answered leg."""
+    """Arms and re-arms the limit of one answered leg (``fs_app.charging`` decides when)."""
 
     def __init__(self, channel: Channel, settings, *, uuid: str, lang: str, tenant_code: str | None):
         self.channel = channel
@@ -32,8 +30,6 @@ class DurationLimit:
         self.tenant_code = tenant_code
         self.armed_end = None
         self.warned = False
-        self._stop = threading.Event()
-        self._extender = None
 
     def arm(self, allowance: Allowance) -> None:
         """Schedule the hangup (and the warning when there is time for it) for ``allowance``."""
@@ -51,23 +47,10 @@ class DurationLimit:
         self.armed_end = allowance.allowed_end
         log.info("duration limit armed: hangup in %s s (until %s)", seconds, allowance.allowed_end)
 
-    def keep_extending(self, meter: Meter, *, callee_uuid: str, agent_uuid: str, current: Allowance) -> None:
-        """Extend the hold every ``hold_extend_interval_s`` (process-wide ticker); re-arm when the end moves."""
-        def on_change(allowance: Allowance) -> None:
-            if allowance.lapsed:
-                log.warning("hold lapsed: ending the call now")
-                quietly(self.channel.uuid_kill, self.uuid, "ALLOTTED_TIMEOUT")
-                self._stop.set()
-                return
-            quietly(self.arm, allowance)
+    def arm_quietly(self, allowance: Allowance) -> None:
+        """``arm`` on a channel that may be gone meanwhile (the extension ticks off the call's path)."""
+        quietly(self.arm, allowance)
 
-        tick = meter.extension_tick(callee_uuid=callee_uuid, agent_uuid=agent_uuid, on_change=on_change,
-                                    current=current)
-        # on the process-wide scheduler, not a greenlet of its own (fs_app.flows.ticker)
-        self._extender = TICKER.every(meter.interval_s,
-                                      lambda: not self._stop.is_set() and tick() and not self._stop.is_set())
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._extender is not None:
-            self._extender.cancel(timeout=5)  # let a running extension finish (up to 5 s)
+    def cut_now(self) -> None:
+        """End the leg at once: its reservation lapsed (fail closed)."""
+        quietly(self.channel.uuid_kill, self.uuid, "ALLOTTED_TIMEOUT")

@@ -25,7 +25,7 @@ from bench.faults import db_faults
 from bench.faults.tcp_proxy import TcpProxy
 from fs_app import admission as admission_module
 from fs_app.deferred_records import DEFERRED
-from fs_app.flows import agent_leg
+from fs_app import charging
 from fs_app.http_server import NoDelayWSGIServer
 from fs_app.runtime import build_web_app
 from fake_switch import LegScript, Press
@@ -203,7 +203,7 @@ def test_an_admission_that_ends_after_the_agent_hung_up_leaves_no_allowed_record
     fake = telephony.start(make_settings())
     server = telephony.servers[0]
     decided = Event()
-    real_admit = agent_leg.admit
+    real_admit = charging.admit
 
     def admit_then_see_the_hangup(request, *args, **kwargs):
         admission = real_admit(request, *args, **kwargs)
@@ -212,7 +212,7 @@ def test_an_admission_that_ends_after_the_agent_hung_up_leaves_no_allowed_record
         assert wait_until(lambda: channel.is_gone)
         return admission
 
-    monkeypatch.setattr(agent_leg, "admit", admit_then_see_the_hangup)
+    monkeypatch.setattr(charging, "admit", admit_then_see_the_hangup)
     call = place_agent_call(fake)
     assert decided.wait(10)
     call.a_leg.hangup("ORIGINATOR_CANCEL")

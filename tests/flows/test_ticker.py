@@ -8,7 +8,7 @@ import time
 import gevent
 from gevent.event import Event
 
-from fs_app.flows.ticker import Ticker
+from fs_app.ticker import Ticker
 
 where = contextvars.ContextVar("where", default="")
 
