@@ -49,14 +49,6 @@ def prompt_file(settings, name: str, lang: str, tenant_code: str | None = None) 
         return FALLBACK_TONE
 
 
-def play(channel: Channel, settings, name: str, lang: str, played: list[str],
-         tenant_code: str | None = None) -> None:
-    """Play one prompt to the channel (waits for its end); remembers its name in ``played``."""
-    path = prompt_file(settings, name, lang, tenant_code)
-    played.append(name)
-    channel.playback(path)
-
-
 def end_with_prompt(channel: Channel, settings, name: str, cause: str, *, break_media: bool = False) -> None:
     """The agent hears ``name`` (in early media before a bridge), then the leg ends with
     ``cause``: one write, see :meth:`Channel.play_and_hang_up`."""

@@ -24,9 +24,13 @@ from fs_app.inbound_admission import InboundAdmission, admit_inbound
 from fs_app.logs import bind_call, call_context
 from fs_app.metering import Meter
 
-from .common import fs_time, play, prompt_file, quietly, update_record
+from .common import quietly, update_record
 from .limits import DurationLimit
-from .recording import recording_path
+from .steps.announce import announce, play
+from .steps.base import Leg
+from .steps.consent import ask_consent, note_consent
+from .steps.record import start_recording
+from .steps.settle import settle
 
 log = logging.getLogger("fsapp.flows.inbound")
 
@@ -53,16 +57,12 @@ def run(channel: Channel, settings, meter: Meter) -> None:
         InboundCall(channel, settings, meter, admission, lang).run()
 
 
-class InboundCall:
+class InboundCall(Leg):
     def __init__(self, channel: Channel, settings, meter: Meter, admission: InboundAdmission, lang: str):
-        self.channel = channel
-        self.settings = settings
+        super().__init__(channel, settings, lang=lang, tenant_code=admission.tenant.code)
         self.meter = meter
         self.admission = admission
         self.code = admission.tenant.code
-        self.lang = lang
-        self.played: list[str] = []
-        self.evidence: dict = {}
 
     def run(self) -> None:
         channel, uuid = self.channel, self.channel.uuid
@@ -76,18 +76,14 @@ class InboundCall:
             session.initiate(answered_at)
             digit = None
             if self.admission.decision.record_allowed:
-                digit = self._ask_consent()
-                # evidence: the key and FreeSWITCH's time of its DTMF event (silence: now)
-                pressed = fs_time(channel.key_pressed_at(digit)) if digit else None
-                self.evidence = {"recording_digit": digit or "", "recording_consent_at": pressed or utcnow()}
+                digit = ask_consent(self, "inbound_consent_request")
+                note_consent(self, digit)
             targets = self._seat_targets()
             if not targets:
                 self._nobody()
                 return
             if digit == self.settings.consent_agree_key:
-                path = recording_path(self.settings, self.code, uuid, utcnow())
-                channel.record_session(path)
-                self.evidence["recording_path"] = path
+                self.evidence["recording_path"] = start_recording(channel, self.settings, self.code, uuid)
             session.keep_extending()
             done = channel.execute("bridge", self._dial(targets))
             if (done.get("variable_originate_disposition") or "") != "SUCCESS":
@@ -100,19 +96,6 @@ class InboundCall:
         finally:
             session.stop()
             self._settle(session, answered_at)
-
-    def _ask_consent(self) -> str | None:
-        path = prompt_file(self.settings, "inbound_consent_request", self.lang, self.code)
-        agree, decline = self.settings.consent_agree_key, self.settings.consent_decline_key
-        for _ in range(1 + self.settings.recording_consent_repeats):
-            self.played.append("inbound_consent_request")
-            digit = self.channel.play_and_get_digits(
-                path, min_digits=1, max_digits=1, tries=1,
-                digit_timeout_ms=self.settings.recording_consent_timeout_s * 1000, terminators="none",
-                regexp="^[" + re.escape(agree + decline) + "]$", var_name="fsapp_digit")
-            if digit in (agree, decline):
-                return digit
-        return None
 
     @unit_of_work()
     def _seat_targets(self) -> list[str]:
@@ -132,28 +115,11 @@ class InboundCall:
         return f"{{originate_timeout={timeout},leg_timeout={timeout}}}" + separator.join(targets)
 
     def _nobody(self) -> None:
-        play(self.channel, self.settings, "inbound_nobody_available", self.lang, self.played, self.code)
+        announce(self, "inbound_nobody_available")
         self.channel.hangup("NORMAL_CLEARING")
 
     def _settle(self, session: ChargingSession, answered_at) -> None:
-        uuid = self.channel.uuid
-        quietly(self.channel.wait_hangup_complete, timeout=self.settings.esl_command_timeout_s)
-        event = self.channel.hangup_event
-        ended_at = utcnow()
-        if event is not None:
-            answered_at = fs_time(event.get("Caller-Channel-Answered-Time")) or answered_at
-            ended_at = fs_time(event.get("Caller-Channel-Hangup-Time")) or ended_at
-        changes = dict(prompts=self.played, **self.evidence)
         try:
-            if answered_at is None:
-                update_record(callee_uuid=uuid, **changes)
-            else:  # the record's evidence is written in the charge's transaction
-                try:  # the reservation ends in the charge's transaction
-                    session.terminate(answered_at=answered_at, ended_at=ended_at,
-                                      hangup_cause=self.channel.hangup_cause or "", direction="inbound",
-                                      record_changes=changes)
-                except Exception:  # noqa: BLE001 - the CDR reconciliation charges it later
-                    log.exception("could not charge inbound call %s", uuid)
-                    update_record(callee_uuid=uuid, **changes)
+            settle(self, session, answered_at, dict(prompts=self.played, **self.evidence), direction="inbound")
         finally:
             session.end(originated=False)
