@@ -39,7 +39,7 @@ cap; ``release(..., originated=False)`` uncounts a call whose callee leg was nev
 Money: ``Admission.hold_fen`` is held at admission (the minimum charge: first increment plus the
 connect fee) on the ``Hold`` row; the available balance of the tenant is balance minus live holds.
 ``max_duration_s`` is what the whole available balance buys at admission, in whole increments
-(None: not limited by money). Metering grows the hold with ``models.reservations.extend`` as the
+(None: not limited by money). The call's ``fs_app.charging.ChargingSession`` grows the hold as the
 call lasts and cuts the call when it cannot (B5); other calls of the tenant share the balance.
 
 Every entry point runs in ``models.db.unit_of_work()``: under gevent a live call holds a database
