@@ -15,6 +15,7 @@ import pytest
 import models
 from fake_switch import FakeFreeSwitch
 from fake_switch.serve_process import FSAPP, ServeProcess
+from fs_app.call_workers import CallWorkersStatus
 from fs_app.cli import main as fsapp_main
 from models.calls import CallRecord
 from tests.ops.test_workers import BLOCKED_TOTAL, get, refuses_to_connect
@@ -105,3 +106,20 @@ def test_web_process_is_refused_with_a_clear_line_when_no_process_is_left_for_it
     assert code == 2
     assert err.getvalue() == ("fsapp: --web-process adds a process to the call workers: "
                               "use --workers 63 at most with it (got 64)\n")
+
+
+def test_the_web_workers_readiness_follows_the_supervisors_count_of_call_workers(tmp_path):
+    status = CallWorkersStatus(str(tmp_path / "call-workers.json"))
+    status.write(running=2, of=2, stopping=False)
+    assert status.ready() == "ok"
+    status.write(running=1, of=2, stopping=False)  # one restarting: the other takes the calls
+    assert status.ready() == "ok"
+    status.write(running=0, of=2, stopping=False)
+    with pytest.raises(RuntimeError, match=r"no call worker running \(0 of 2\)"):
+        status.ready()
+    status.write(running=2, of=2, stopping=True)
+    with pytest.raises(RuntimeError, match="draining"):
+        status.ready()
+    status.remove()
+    with pytest.raises(FileNotFoundError):  # /readyz then names the check and the missing file
+        status.ready()
