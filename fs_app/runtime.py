@@ -26,6 +26,8 @@ from fs_app.listeners import Listeners, format_address
 
 log = logging.getLogger("fsapp.serve")
 
+WEB_WORKER_NICENESS = 10  # added to the web worker's nice value (lower CPU priority than calls)
+
 
 def node_settings(settings, *, worker: bool = False):
     """Name this process in holds and logs: hostname:pid unless the operator named it. A worker
@@ -81,16 +83,20 @@ def build_call_server(settings, host: str, port: int, *, listener=None):
 def build_web_app(settings, call_server=None, *, call_workers=None):
     """The admin with /metrics, /healthz and /readyz. Ready also needs this process's call server
     listening (not draining) or, in the web worker of ``--web-process``, a call worker running as
-    the supervisor reports it (``fs_app.call_workers.CallWorkersStatus``)."""
+    the supervisor reports it (``fs_app.call_workers.CallWorkersStatus``); there the admin's
+    requests also take turns (``fs_app.admin_queue``) so that /healthz never waits behind a flood."""
     from admin import create_app
     from fs_app import metrics
+    from fs_app.admin_queue import AdminQueue
 
+    admin = create_app(settings)
     checks = {}
     if call_server is not None:
         checks["event_socket"] = lambda: _listening(call_server)
     if call_workers is not None:
         checks["call_workers"] = call_workers.ready
-    return metrics.mount(create_app(settings), checks)
+        admin = AdminQueue(admin)
+    return metrics.mount(admin, checks)
 
 
 def _listening(call_server) -> str:
@@ -184,6 +190,8 @@ def run_web(settings, listeners: Listeners, call_workers) -> int:
     workers drained; it then finishes the requests in progress (up to 5 s) and exits."""
     from gevent.event import Event
 
+    # When the cores are busy the kernel runs the call workers first: an admin page can wait.
+    os.nice(WEB_WORKER_NICENESS)
     settings = node_settings(settings, worker=True)
     web = NoDelayWSGIServer(listeners.http, build_web_app(settings, call_workers=call_workers), log=None,
                             error_log=log)
