@@ -10,11 +10,14 @@ import re
 import signal
 import subprocess
 
+import gevent
 import pytest
+from gevent.event import Event
 
 import models
 from fake_switch import FakeFreeSwitch
 from fake_switch.serve_process import FSAPP, ServeProcess
+from fs_app.admin_queue import AdminQueue
 from fs_app.call_workers import CallWorkersStatus
 from fs_app.cli import main as fsapp_main
 from models.calls import CallRecord
@@ -123,3 +126,22 @@ def test_the_web_workers_readiness_follows_the_supervisors_count_of_call_workers
     status.remove()
     with pytest.raises(FileNotFoundError):  # /readyz then names the check and the missing file
         status.ready()
+
+
+def test_admin_requests_take_turns_two_at_a_time_first_come_first_served():
+    release, started = Event(), []
+
+    def admin(environ, start_response):
+        started.append(environ["PATH_INFO"])
+        release.wait()
+        start_response("200 OK", [])
+        return [b"page"]
+
+    queue = AdminQueue(admin, at_once=2)
+    requests = [gevent.spawn(queue, {"PATH_INFO": f"/page{i}"}, lambda *a: None) for i in range(5)]
+    gevent.sleep(0)  # every request reached the queue
+    assert started == ["/page0", "/page1"]
+    release.set()
+    gevent.joinall(requests, timeout=10, raise_error=True)
+    assert started == [f"/page{i}" for i in range(5)]
+    assert all(request.value == [b"page"] for request in requests)
