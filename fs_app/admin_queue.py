@@ -1,11 +1,13 @@
-"""At most a few admin requests run at once in the web worker of `fsapp serve --web-process`; the
-rest wait their turn, not runnable.
+"""Admin requests take turns in the web worker of `fsapp serve --web-process`: one runs, the rest
+wait their turn, not runnable.
 
 A page render holds the gevent loop for tens of ms. Under a flood of 100 admin requests every
 one of them would be runnable, and a /healthz request (served by ``fs_app.metrics`` beside the
-admin, not through this queue) would wait behind all of their turns; with a few at a time it
-waits for at most those few. One loop renders one page at a time anyway, so the flood finishes
-no later: only the requests waiting on the database overlap, and a handful covers that.
+admin, not through this queue) would wait behind all of their turns; taking turns, it waits for
+at most one. One loop renders one page at a time anyway, so a flood of renders finishes no later.
+The price: a page waiting on the database holds the others up to its deadline
+(``db_web_timeout_s``). Measured in the fault matrix (docs/operations.md): with two at a time the
+flood's /healthz maximum was 97-106 ms, with one 43-86 ms.
 
 The slot is held while the admin's view runs (which renders the page); a streamed response (a
 CSV export) is sent after the slot is given back, so long downloads never hold up pages.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from gevent.lock import BoundedSemaphore
 
-ADMIN_REQUESTS_AT_ONCE = 2
+ADMIN_REQUESTS_AT_ONCE = 1
 
 
 class AdminQueue:
