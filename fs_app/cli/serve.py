@@ -35,7 +35,8 @@ def register(sub) -> None:
     p.add_argument("--directory", type=_address,
                    help="SIP directory listen address (default: directory_listen; only with directory_secret)")
     p.add_argument("--workers", type=_workers, default=1,
-                   help="worker processes sharing both ports, one per spare core (default 1: no supervisor, unless --web-process)")
+                   help="worker processes sharing both ports, one per spare core "
+                        "(default 1: no supervisor, unless --web-process)")
     p.add_argument("--web-process", action="store_true",
                    help="serve the admin, /healthz, /readyz and /metrics from one more process of its own, so "
                         "no admin page shares a process with a call (recommended in production)")
