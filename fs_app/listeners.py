@@ -58,7 +58,8 @@ def address_of(sock) -> tuple[str, int]:
 @dataclass
 class Listeners:
     """The bound Event Socket, HTTP and (optional) SIP directory listening sockets of one
-    `fsapp serve`. The directory is call-path: its own socket, never the admin's."""
+    `fsapp serve`. The directory is call-path: its own socket, never the admin's. A worker of
+    `fsapp serve --web-process` holds only its role's sockets (the others are None)."""
 
     esl: object
     http: object
@@ -82,10 +83,12 @@ class Listeners:
         return cls(*bound)
 
     @classmethod
-    def from_fds(cls, esl_fd: int, http_fd: int, directory_fd: int | None = None) -> "Listeners":
+    def from_fds(cls, esl_fd: int | None, http_fd: int | None, directory_fd: int | None = None) -> "Listeners":
         """The sockets a worker process inherited from the supervisor (already listening)."""
-        directory = gevent.socket.socket(fileno=directory_fd) if directory_fd is not None else None
-        return cls(gevent.socket.socket(fileno=esl_fd), gevent.socket.socket(fileno=http_fd), directory)
+        def inherited(fd):
+            return gevent.socket.socket(fileno=fd) if fd is not None else None
+
+        return cls(inherited(esl_fd), inherited(http_fd), inherited(directory_fd))
 
     @property
     def esl_address(self) -> tuple[str, int]:

@@ -5,12 +5,15 @@
 Order of start, so that a refused start leaves nothing behind: bind both listening sockets (a
 taken port: one line, exit 2), check the schema, then either serve in this process
 (``workers=1``) or hand the sockets to ``fs_app.supervisor``, which runs N worker processes on
-them (``fs_app.serve_worker``). Each worker, and the single process, runs ``run``.
+them (``fs_app.serve_worker``). Each worker, and the single process, runs ``run``; with
+``web_process`` the workers serve only calls and one more worker runs ``run_web`` (the admin, in
+a process whose gevent loop no call shares).
 """
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 
 import gevent
@@ -22,6 +25,8 @@ from fs_app.http_server import NoDelayWSGIServer
 from fs_app.listeners import Listeners, format_address
 
 log = logging.getLogger("fsapp.serve")
+
+WEB_WORKER_NICENESS = 10  # added to the web worker's nice value (lower CPU priority than calls)
 
 
 def node_settings(settings, *, worker: bool = False):
@@ -37,8 +42,11 @@ def node_settings(settings, *, worker: bool = False):
 def with_listen_addresses(settings, listeners: Listeners):
     """The addresses actually bound (port 0 becomes the real port), so that callee legs are sent
     back to where we listen."""
-    bound = dict(esl_listen=format_address(*listeners.esl_address),
-                 http_listen=format_address(*listeners.http_address))
+    bound = {}
+    if listeners.esl is not None:
+        bound["esl_listen"] = format_address(*listeners.esl_address)
+    if listeners.http is not None:
+        bound["http_listen"] = format_address(*listeners.http_address)
     if listeners.directory is not None:
         bound["directory_listen"] = format_address(*listeners.directory_address)
     return settings.replace(**bound)
@@ -72,11 +80,23 @@ def build_call_server(settings, host: str, port: int, *, listener=None):
     )
 
 
-def build_web_app(settings, call_server):
+def build_web_app(settings, call_server=None, *, call_workers=None):
+    """The admin with /metrics, /healthz and /readyz. Ready also needs this process's call server
+    listening (not draining) or, in the web worker of ``--web-process``, a call worker running as
+    the supervisor reports it (``fs_app.call_workers.CallWorkersStatus``); there the admin's
+    requests also take turns (``fs_app.admin_queue``) so that /healthz never waits behind a flood."""
     from admin import create_app
     from fs_app import metrics
+    from fs_app.admin_queue import AdminQueue
 
-    return metrics.mount(create_app(settings), {"event_socket": lambda: _listening(call_server)})
+    admin = create_app(settings)
+    checks = {}
+    if call_server is not None:
+        checks["event_socket"] = lambda: _listening(call_server)
+    if call_workers is not None:
+        checks["call_workers"] = call_workers.ready
+        admin = AdminQueue(admin)
+    return metrics.mount(admin, checks)
 
 
 def _listening(call_server) -> str:
@@ -91,8 +111,9 @@ def open_database(settings) -> None:
 
 
 def serve(settings, esl: tuple[str, int], http: tuple[str, int], workers: int = 1,
-          directory: tuple[str, int] | None = None) -> int:
-    """Bind, check, then serve here (workers=1) or supervise ``workers`` worker processes.
+          directory: tuple[str, int] | None = None, web_process: bool = False) -> int:
+    """Bind, check, then serve here (workers=1) or supervise ``workers`` worker processes (plus a
+    web worker with ``web_process``, even for one call worker).
 
     Raises ``fs_app.listeners.ListenError`` (before anything started) when a port is taken, and
     ``models.InvalidInput`` when the schema needs `fsapp init`."""
@@ -111,14 +132,14 @@ def serve(settings, esl: tuple[str, int], http: tuple[str, int], workers: int = 
         open_database(settings)
         with models.db.unit_of_work():
             models.migrations.require_current()
-        if workers == 1:
+        if workers == 1 and not web_process:
             return run(settings, listeners, checkpointer=True)
         from fs_app.supervisor import Supervisor
 
         models.db.close_all_pools()  # the workers open their own; no connection crosses a fork
         stop_checkpointer = models.db.start_wal_checkpointer()  # one per install, in the supervisor
         try:
-            return Supervisor(listeners, workers).run()
+            return Supervisor(listeners, workers, web_process=web_process).run()
         finally:
             stop_checkpointer()
     finally:
@@ -129,12 +150,15 @@ def run(settings, listeners: Listeners, *, checkpointer: bool, worker: str = "")
     """Serve calls and the admin on the bound sockets until SIGTERM/SIGINT has drained the calls.
 
     ``worker`` ("2 of 4") is set in a worker process of ``fsapp serve --workers``; the database
-    must already be open (``open_database``)."""
+    must already be open (``open_database``). Without an HTTP socket (a call worker of
+    ``--web-process``) no admin is served here."""
     settings = node_settings(settings, worker=bool(worker))
     stop_checkpointer = models.db.start_wal_checkpointer() if checkpointer else (lambda: None)
     call_server = build_call_server(settings, *listeners.esl_address, listener=listeners.esl)
-    web = NoDelayWSGIServer(listeners.http, build_web_app(settings, call_server), log=None, error_log=log)
-    servers = [web]
+    servers = []
+    if listeners.http is not None:
+        servers.append(NoDelayWSGIServer(listeners.http, build_web_app(settings, call_server), log=None,
+                                         error_log=log))
     if listeners.directory is not None:
         from fs_app.directory.app import PATH, DirectoryApp
 
@@ -147,8 +171,8 @@ def run(settings, listeners: Listeners, *, checkpointer: bool, worker: str = "")
     # replacement worker) must drain, not kill the process with Python's default action
     call_server.install_signal_handlers()
     log.info("fsapp serving: Event Socket %s, admin http://%s (node %s%s)",
-             format_address(*call_server.address), format_address(*listeners.http_address),
-             settings.node_name, f", worker {worker}" if worker else "")
+             format_address(*call_server.address), format_address(*settings.http_listen) if listeners.http is None
+             else format_address(*listeners.http_address), settings.node_name, f", worker {worker}" if worker else "")
     try:
         call_server.serve_forever()  # returns after a SIGTERM/SIGINT drain
     finally:
@@ -157,4 +181,31 @@ def run(settings, listeners: Listeners, *, checkpointer: bool, worker: str = "")
         stop_checkpointer()
         gevent.wait(timeout=1)
     log.info("fsapp stopped%s", f" (worker {worker})" if worker else "")
+    return 0
+
+
+def run_web(settings, listeners: Listeners, call_workers) -> int:
+    """The web worker of ``fsapp serve --web-process``: the admin, /healthz, /readyz and /metrics
+    on the inherited HTTP socket, no call server. Its supervisor stops it (SIGTERM) after the call
+    workers drained; it then finishes the requests in progress (up to 5 s) and exits."""
+    from gevent.event import Event
+
+    # When the cores are busy the kernel runs the call workers first: an admin page can wait.
+    os.nice(WEB_WORKER_NICENESS)
+    settings = node_settings(settings, worker=True)
+    web = NoDelayWSGIServer(listeners.http, build_web_app(settings, call_workers=call_workers), log=None,
+                            error_log=log)
+    stop = Event()
+    handlers = [gevent.signal_handler(signum, stop.set) for signum in (signal.SIGTERM, signal.SIGINT)]
+    web.start()
+    log.info("fsapp web worker serving: admin http://%s (node %s)", format_address(*listeners.http_address),
+             settings.node_name)
+    try:
+        stop.wait()
+    finally:
+        for handler in handlers:
+            handler.cancel()
+        web.stop(timeout=5)
+        gevent.wait(timeout=1)
+    log.info("fsapp stopped (web worker)")
     return 0

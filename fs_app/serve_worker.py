@@ -1,10 +1,14 @@
 """One worker process of ``fsapp serve --workers N``, started by ``fs_app.supervisor``:
 
     python -P -m fs_app.serve_worker --esl-fd 3 --http-fd 4 [--directory-fd 5] --worker 2 --workers 4 --supervisor PID
+    python -P -m fs_app.serve_worker --role calls --esl-fd 3 [--directory-fd 5] --worker 2 --workers 4 --supervisor PID
+    python -P -m fs_app.serve_worker --role web --http-fd 4 --call-workers-status FILE --supervisor PID
 
 It serves calls and the admin on the listening sockets it inherited (file descriptors), reads the
 same configuration as its supervisor (FSAPP_CONFIG and the environment), names itself
-hostname:pid, and drains on SIGTERM like a single `fsapp serve`. It never checkpoints the SQLite
+hostname:pid, and drains on SIGTERM like a single `fsapp serve`. With `fsapp serve --web-process`
+a worker has one role: ``calls`` (Event Socket and SIP directory only) or ``web`` (the admin,
+/healthz, /readyz and /metrics only; see ``fs_app.runtime.run_web``). It never checkpoints the SQLite
 WAL (the supervisor's thread does) and stops when its supervisor dies. Exit 2: unusable
 configuration (the supervisor then stops every worker instead of restarting this one).
 """
@@ -39,15 +43,23 @@ def main(argv: list[str] | None = None) -> int:
     from fs_app.logs import setup_logging
 
     parser = argparse.ArgumentParser(prog="fs_app.serve_worker")
-    parser.add_argument("--esl-fd", type=int, required=True)
-    parser.add_argument("--http-fd", type=int, required=True)
+    parser.add_argument("--role", choices=("all", "calls", "web"), default="all")
+    parser.add_argument("--esl-fd", type=int)
+    parser.add_argument("--http-fd", type=int)
     parser.add_argument("--directory-fd", type=int)
-    parser.add_argument("--worker", type=int, required=True)
-    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--worker", type=int)
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--call-workers-status", help="the supervisor's call workers file (role web)")
     parser.add_argument("--supervisor", type=int, required=True)
     args = parser.parse_args(argv)
+    needed = {"all": ("esl_fd", "http_fd", "worker", "workers"), "calls": ("esl_fd", "worker", "workers"),
+              "web": ("http_fd", "call_workers_status")}[args.role]
+    missing = [name for name in needed if getattr(args, name) is None]
+    if missing:
+        parser.error(f"role {args.role} needs " + ", ".join("--" + name.replace("_", "-") for name in missing))
     stop_with_supervisor(args.supervisor)
-    listeners = Listeners.from_fds(args.esl_fd, args.http_fd, args.directory_fd)
+    listeners = Listeners.from_fds(args.esl_fd, None if args.role == "calls" else args.http_fd,
+                                   None if args.role == "web" else args.directory_fd)
     try:
         settings = runtime.with_listen_addresses(load_settings(), listeners)
     except ConfigError as exc:
@@ -55,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_CONFIGURATION
     setup_logging(settings)
     runtime.open_database(settings)
+    if args.role == "web":
+        from fs_app.call_workers import CallWorkersStatus
+
+        return runtime.run_web(settings, listeners, CallWorkersStatus(args.call_workers_status))
     return runtime.run(settings, listeners, checkpointer=False, worker=f"{args.worker} of {args.workers}")
 
 

@@ -1,6 +1,8 @@
 """Database faults against a real `fsapp serve` and the fake FreeSWITCH (issue 14):
 
-* an admin flood of 100 fresh logged-in connections: admission p99 during it vs a quiet run;
+* an admin flood of 100 fresh logged-in connections: admission p99 during it vs a quiet run,
+  once with the admin in the call process (`fsapp serve`) and once in a web worker of its own
+  (`fsapp serve --workers 1 --web-process`);
 * SQLite's write lock held by another process for 35 s (quick: 4 s);
 * PostgreSQL stopped, restarted and frozen, through a loopback proxy in front of 127.0.0.1:5432
   (the shared server itself is never touched; the app is pointed at the proxy).
@@ -50,7 +52,8 @@ def percentile(samples: list[float], q: float) -> float:
 class App:
     """A provisioned database, `fsapp serve` on it and a fake FreeSWITCH calling it."""
 
-    def __init__(self, root: Path, *, database_url: str = "", serve_url: str = "", seats: int = 200):
+    def __init__(self, root: Path, *, database_url: str = "", serve_url: str = "", seats: int = 200,
+                 web_process: bool = False):
         import models
         from bench.call_app import provision, write_prompt_dir, TENANT
         from fake_switch import FakeFreeSwitch
@@ -70,7 +73,11 @@ class App:
         env = dict(os.environ, FSAPP_DATA_DIR=str(data), FSAPP_PROMPT_DIR=str(prompts),
                    FSAPP_CALLING_WINDOWS="00:00-24:00", FSAPP_DATABASE_URL=serve_url or database_url,
                    FSAPP_NODE_NAME="faults", FSAPP_ADMISSION_DEADLINE_S=str(DEADLINE_S))
-        self.serve = ServeProcess(env).wait_serving()
+        if web_process:
+            self.serve = ServeProcess(env, "--workers", "1", "--web-process").wait_serving(workers=1)
+            self.serve.wait_for("fsapp web worker serving")
+        else:
+            self.serve = ServeProcess(env).wait_serving()
         self.fake = FakeFreeSwitch("127.0.0.1", self.serve.esl_port, time_scale=0.01)
         self.fake.hold_scheduler()
         self.next_seat = 0
@@ -193,10 +200,10 @@ def refused_while(app: App, fault: str, tries: int, hold_s: float, start, end) -
     return FaultRow(fault, tries, deadline_s=DEADLINE_S, healthz_max_ms=healthz, **counts)
 
 
-def admin_flood(root: Path, quick: bool) -> FaultRow:
+def admin_flood(root: Path, quick: bool, web_process: bool = False) -> FaultRow:
     import gevent
 
-    app = App(root)
+    app = App(root, web_process=web_process)
     try:
         port = app.serve.http_port
         cookie = login(port)
@@ -220,7 +227,8 @@ def admin_flood(root: Path, quick: bool) -> FaultRow:
         healthz = watch.stop()
         counts = settle(app, app.calls)
         ratio = percentile(during, 0.99) / percentile(quiet, 0.99)
-        row = FaultRow("admin flood: 100 fresh logged-in connections", 100, deadline_s=DEADLINE_S,
+        name = "admin flood, --web-process" if web_process else "admin flood"
+        row = FaultRow(f"{name}: 100 fresh logged-in connections", 100, deadline_s=DEADLINE_S,
                        healthz_max_ms=healthz, **counts)
         row.notes.append(f"admission p99 {percentile(during, 0.99) * 1000:.1f} ms during the flood vs "
                          f"{percentile(quiet, 0.99) * 1000:.1f} ms quiet: ratio {ratio:.2f} (bar 1.5); "
@@ -266,14 +274,15 @@ def request(port: int, method: str, path: str, *, cookie: str = "", form: dict |
         connection.close()
 
 
-def sqlite_locked(root: Path, quick: bool) -> FaultRow:
+def sqlite_locked(root: Path, quick: bool, web_process: bool = False) -> FaultRow:
     import sqlite3
 
     hold_s = 4.0 if quick else 35.0
-    app = App(root)
+    app = App(root, web_process=web_process)
     lock = sqlite3.connect(str(app.sqlite_path), isolation_level=None, check_same_thread=False)
+    fault = f"SQLite write lock held {hold_s:g} s by another process" + (", --web-process" if web_process else "")
     try:
-        return refused_while(app, f"SQLite write lock held {hold_s:g} s by another process", 3 if quick else 6,
+        return refused_while(app, fault, 3 if quick else 6,
                              hold_s, lambda: lock.execute("BEGIN IMMEDIATE"), lambda: lock.execute("ROLLBACK"))
     finally:
         lock.close()
@@ -329,8 +338,10 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="fsapp-db-faults-") as tmp:
         root = Path(tmp)
-        for number, scenario in enumerate((admin_flood, sqlite_locked)):
-            rows.append(scenario(root / str(number), args.quick))
+        rows.append(admin_flood(root / "flood", args.quick))
+        rows.append(admin_flood(root / "flood-web-process", args.quick, web_process=True))
+        rows.append(sqlite_locked(root / "sqlite", args.quick))
+        rows.append(sqlite_locked(root / "sqlite-web-process", args.quick, web_process=True))
         rows.extend(postgres_rows(root / "pg", args.quick))
     Path(args.json).write_text(json.dumps([asdict(row) for row in rows]))
     return 0

@@ -1,4 +1,5 @@
-"""`fsapp serve [--esl HOST:PORT] [--http HOST:PORT] [--directory HOST:PORT] [--workers N]`: the main job."""
+"""`fsapp serve [--esl HOST:PORT] [--http HOST:PORT] [--directory HOST:PORT] [--workers N] [--web-process]`:
+the main job."""
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,11 @@ def register(sub) -> None:
     p.add_argument("--directory", type=_address,
                    help="SIP directory listen address (default: directory_listen; only with directory_secret)")
     p.add_argument("--workers", type=_workers, default=1,
-                   help="worker processes sharing both ports, one per spare core (default 1: no supervisor)")
+                   help="worker processes sharing both ports, one per spare core "
+                        "(default 1: no supervisor, unless --web-process)")
+    p.add_argument("--web-process", action="store_true",
+                   help="serve the admin, /healthz, /readyz and /metrics from one more process of its own, so "
+                        "no admin page shares a process with a call (recommended in production)")
     p.set_defaults(handler=serve, needs_db=False)  # serve opens the database its own way
 
 
@@ -42,9 +47,13 @@ def serve(args, ctx) -> int:
     from fs_app.listeners import ListenError
     from fs_app.runtime import serve as run
 
+    if args.web_process and args.workers >= MAX_WORKERS:
+        print(f"fsapp: --web-process adds a process to the call workers: use --workers {MAX_WORKERS - 1} "
+              f"at most with it (got {args.workers})", file=ctx.err)
+        return 2
     try:
         return run(ctx.settings, args.esl or ctx.settings.esl_listen, args.http or ctx.settings.http_listen,
-                   workers=args.workers, directory=args.directory)
+                   workers=args.workers, directory=args.directory, web_process=args.web_process)
     except ListenError as exc:  # a taken port: nothing was started, nothing written
         print(f"fsapp: {exc}", file=ctx.err)
         return 2
