@@ -257,21 +257,9 @@ def fresh_get(port: int, path: str, cookie: str) -> int:
 
 def request(port: int, method: str, path: str, *, cookie: str = "", form: dict | None = None):
     """(status, headers, body) of one request on a new TCP connection."""
-    import http.client
-    import urllib.parse
+    from fake_switch.http_client import request as http_request
 
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Cookie": cookie} if cookie else {}
-    body = None
-    if form is not None:
-        body = urllib.parse.urlencode(form)
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.headers, response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
+    return http_request("127.0.0.1", port, method, path, cookie=cookie, form=form, timeout=60)
 
 
 def sqlite_locked(root: Path, quick: bool, web_process: bool = False) -> FaultRow:

@@ -18,6 +18,7 @@ from models.clock import utcnow
 from models.people import Complaint
 
 from admin import create_app
+from fake_switch.http_client import request as http_request
 from fs_app.http_server import NoDelayWSGIServer
 
 PASSWORD = "correct horse battery"
@@ -120,20 +121,7 @@ class Wire:
 
     def request(self, method: str, path: str, *, cookie: str = "", form: dict | None = None,
                 headers: dict | None = None) -> tuple[int, http.client.HTTPMessage, str]:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        sent = dict(headers or {})
-        if cookie:
-            sent["Cookie"] = cookie
-        body = None
-        if form is not None:
-            body = urllib.parse.urlencode(form)
-            sent["Content-Type"] = "application/x-www-form-urlencoded"
-        try:
-            connection.request(method, path, body=body, headers=sent)
-            response = connection.getresponse()
-            return response.status, response.headers, response.read().decode("utf-8", "replace")
-        finally:
-            connection.close()
+        return http_request(self.host, self.port, method, path, cookie=cookie, form=form, headers=headers)
 
     @staticmethod
     def cookie_from(headers: http.client.HTTPMessage, previous: str = "") -> str:
