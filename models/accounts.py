@@ -23,9 +23,9 @@ from peewee import fn
 from . import login_throttle
 from .admin_sessions import end_user_sessions
 from .audit import audit
-from .clock import utcnow
+from domain.clock import utcnow
 from .db import write_transaction
-from .errors import ForeignReference, InvalidInput, NotFound
+from domain.errors import ForeignReference, InvalidInput, NotFound
 from .people import USER_ROLES, AdminUser, ApiToken
 from .provisioning import get_tenant
 

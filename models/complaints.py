@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 from .audit import audit
-from .bounds import ROW_ID, shown
+from domain.bounds import ROW_ID, shown
 from .calls import CallRecord
-from .clock import utcnow
+from domain.clock import utcnow
 from .db import write_transaction
-from .errors import ForeignReference, InvalidInput, NotFound
+from domain.errors import ForeignReference, InvalidInput, NotFound
 from .listing import add_dnc_entry
-from .numbers import normalize
+from domain.numbers import normalize
 from .people import COMPLAINT_CHANNELS, Complaint
 from .provisioning import get_tenant
 from .reservations import lock_tenant

@@ -49,7 +49,7 @@ from .base import map_json_strings
 from .calls import CallRecord, Hold
 from .db import for_update, write_transaction
 from .lists import Consent, DoNotCall
-from .numbers import mask
+from domain.numbers import mask
 from .people import AdminSession, AdminUser, ApiToken, Complaint
 from .tenancy import Campaign, NumberLease, Seat, Tenant, TenantBan
 
@@ -428,7 +428,7 @@ JOB_INTERVAL = timedelta(hours=1)
 def _acted_recently(steps: Iterable[str]) -> bool:
     from peewee import fn
 
-    from .clock import utcnow
+    from domain.clock import utcnow
     from .people import AuditLog
 
     last = (AuditLog.select(fn.MAX(AuditLog.at))

@@ -15,7 +15,7 @@ from models import (
     NumberLease, Seat, Tenant, TenantBan,
 )
 from models import ledger, retention
-from models.clock import utcnow
+from domain.clock import utcnow
 
 NOW = datetime(2026, 11, 23, 4, 0, 0)
 CALLEE = "+8613812348000"
