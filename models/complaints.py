@@ -110,15 +110,6 @@ def run_complaint_guard(now: datetime, settings) -> list[GuardResult]:
             for tenant in Tenant.select().where(Tenant.id.in_(tenant_ids)).order_by(Tenant.code)] if tenant_ids else []
 
 
-def complaint_guard_job(settings, at: datetime) -> str:
-    """`fsapp jobs run` entry: ``run_complaint_guard`` with a one-line summary."""
-    results = run_complaint_guard(at, settings)
-    banned = [r for r in results if r.ban is not None]
-    if not results:
-        return "no complaints in the window"
-    return f"{len(results)} tenant(s) checked, {len(banned)} banned" + (
-        ": " + "; ".join(r.summary() for r in banned) if banned else "")
-
 
 @dataclass(frozen=True)
 class Filed:
