@@ -18,6 +18,7 @@ RUN groupadd --system --gid 10001 fsapp \
 WORKDIR /opt/fsapp
 COPY pyproject.toml README.md ./
 COPY fs_app ./fs_app
+COPY domain ./domain
 COPY models ./models
 COPY admin ./admin
 RUN pip install .

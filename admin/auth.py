@@ -17,7 +17,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from models import accounts, admin_sessions
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.people import AdminUser
 
 from .i18n import LOCALES

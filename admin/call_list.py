@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from peewee import SQL, Value
 
 from models.calls import CALL_RESULTS, CallRecord
-from models.clock import local_day, local_day_bounds, utcnow
+from domain.clock import local_day, local_day_bounds, utcnow
 from models.tenancy import Campaign, Tenant
 
 from . import number_search

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 
-from models.bounds import TIME_RANGE_TEXT, OutOfRange, check_time
-from models.errors import InvalidInput
+from domain.bounds import TIME_RANGE_TEXT, OutOfRange, check_time
+from domain.errors import InvalidInput
 
 from .formatting import LOCAL_ZONE
 

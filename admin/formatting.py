@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 from flask import g
 
-from models.clock import LOCAL_ZONE
-from models.numbers import mask
+from domain.clock import LOCAL_ZONE
+from domain.numbers import mask
 
 
 def to_local(value: datetime | None) -> datetime | None:

@@ -14,7 +14,7 @@ from flask import has_request_context, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from models.errors import TERM_PARAMETERS, ForeignReference, fill
+from domain.errors import TERM_PARAMETERS, ForeignReference, fill
 
 from .formatting import local_time
 
@@ -69,7 +69,7 @@ def page_locale() -> str:
 def error_text(exc: BaseException) -> str:
     """A refusal from the models (or the admin's own form parsing) in the page's language.
 
-    ``InvalidInput`` carries its English template and parameters (models/errors.py): the template
+    ``InvalidInput`` carries its English template and parameters (domain/errors.py): the template
     is looked up in the locale's catalogue, field names (``what``, ``unit``) too, and times are
     shown in Asia/Shanghai with the zone named. An id of another tenant (``ForeignReference``)
     gets its own wording. Anything else is shown as it is."""

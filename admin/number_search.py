@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from peewee import Value
 
-from models.numbers import try_normalize
+from domain.numbers import try_normalize
 
-SHOWN_PREFIX_DIGITS = 3  # models.numbers.mask shows 3 national digits in front ...
+SHOWN_PREFIX_DIGITS = 3  # domain.numbers.mask shows 3 national digits in front ...
 SHOWN_SUFFIX_DIGITS = 4  # ... and 4 at the end
 _PREFIX = re.compile(r"^(\+?\d{1,15})\*$")
 _SUFFIX = re.compile(r"^\*(\d{1,15})$")

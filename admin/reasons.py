@@ -1,10 +1,10 @@
 """What each reason code (RULEBOOK A1-A16) means, for the call detail and the dashboard, in the
-admin's language. The texts live in models.reasons, shared with the policy and the CLI."""
+admin's language. The texts live in domain.reasons, shared with the policy and the CLI."""
 from __future__ import annotations
 
 from flask_babel import get_locale
 
-from models.reasons import REASONS, reason_text
+from domain.reasons import REASONS, reason_text
 
 __all__ = ["REASONS", "reason_explanation", "reason_label", "reason_rule"]
 

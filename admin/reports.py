@@ -14,7 +14,7 @@ from peewee import SQL, fn
 
 from models import call_stats, recurring
 from models.calls import CallRecord
-from models.clock import local_day, local_day_bounds
+from domain.clock import local_day, local_day_bounds
 from models.money import LedgerEntry
 from models.people import Complaint
 from models.tenancy import Campaign, Seat, Tenant

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import abort, g, request
 
-from models.bounds import ROW_ID
+from domain.bounds import ROW_ID
 from models.tenancy import Tenant
 
 

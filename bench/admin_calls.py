@@ -34,7 +34,7 @@ from peewee import SQL, fn  # noqa: E402
 import models  # noqa: E402
 from models import accounts, provisioning  # noqa: E402
 from models.calls import CallRecord  # noqa: E402
-from models.clock import PinnedClock, local_day, local_day_bounds, use_clock, utcnow  # noqa: E402
+from domain.clock import PinnedClock, local_day, local_day_bounds, use_clock, utcnow  # noqa: E402
 from models.money import LedgerEntry  # noqa: E402
 from models.recurring import seat_rent_key  # noqa: E402
 from models.lists import Consent, DoNotCall  # noqa: E402

@@ -97,7 +97,7 @@ def provision(seats: int, numbers: int, callees: int) -> None:
 
     import models
     from models import provisioning
-    from models.clock import utcnow
+    from domain.clock import utcnow
     from models.lists import Consent
 
     t0 = time.perf_counter()

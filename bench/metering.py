@@ -30,7 +30,7 @@ from fs_app import cdr  # noqa: E402
 from fs_app.config import load_settings  # noqa: E402
 from fs_app.metering import Meter, event_time  # noqa: E402
 from models import CallRecord, Hold, NumberLease, provisioning  # noqa: E402
-from models.clock import utcnow  # noqa: E402
+from domain.clock import utcnow  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from fake_switch.cdrs import callee_leg, write  # noqa: E402
 

@@ -27,7 +27,7 @@ real time at time_scale 1 and is scaled like every other duration (0.2 ms at tim
 *far-end* duration (tone lengths, ringing, digit delays, hangup_after, sched_* seconds, linger N)
 so tests can play a 2 s tone in 20 ms; these delays run on the monotonic clock. Wall-clock
 *values* on the wire (Event-Date-*, Caller-Channel-*-Time, *_epoch variables) come from the
-process's one clock (``models.clock``), so they agree with the app's ``utcnow()`` under a pinned
+process's one clock (``domain.clock``), so they agree with the app's ``utcnow()`` under a pinned
 test clock. FreeSWITCH's scheduler (sched_hangup, sched_broadcast) can be held still
 (:meth:`FakeFreeSwitch.hold_scheduler`): at time_scale 0.01 a two-minute duration limit is 1.2 s,
 less than the app may need to prompt and bridge on a busy machine.

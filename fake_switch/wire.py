@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from models.clock import EPOCH, utcnow
+from domain.clock import EPOCH, utcnow
 
 # switch_url_encode(): these characters, control characters and non-ASCII bytes are encoded;
 # "/ , ( ) ' - . _" and the rest of ASCII are not (fs-transcripts "URL-encoding").
@@ -75,7 +75,7 @@ def disconnect_notice(uuid: str | None) -> bytes:
 
 
 def clock_us() -> int:
-    """Now, in microseconds since the Unix epoch, from the process's one clock (models.clock): every
+    """Now, in microseconds since the Unix epoch, from the process's one clock (domain.clock): every
     wall-clock value the fake puts on the wire (Event-Date-*, Caller-Channel-*-Time, *_uepoch)
     comes from here, so it agrees with the app's utcnow() under a pinned test clock."""
     delta = utcnow() - EPOCH

@@ -38,12 +38,12 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from models import billing, sql_statements as sql
-from models.bounds import MAX_TALK_SECONDS, TIME_RANGE_TEXT, OutOfRange, check_time, shown
+from domain.bounds import MAX_TALK_SECONDS, TIME_RANGE_TEXT, OutOfRange, check_time, shown
 from models.calls import CallRecord, Hold
 from models.db import is_postgres, write_transaction
-from models.errors import InvalidInput
+from domain.errors import InvalidInput
 from models.tenancy import NumberLease, Tenant
-from models.numbers import try_normalize
+from domain.numbers import try_normalize
 
 from fs_app.metering import event_time
 

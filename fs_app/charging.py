@@ -26,7 +26,7 @@ import gevent
 
 from models import reservations
 from models.billing import ChargeResult
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.db import unit_of_work
 
 from fs_app import metrics

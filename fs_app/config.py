@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from models.bounds import BILLING_INCREMENT_S, DAYS, Bound
+from domain.bounds import BILLING_INCREMENT_S, DAYS, Bound
 from models.sip_credentials import DEFAULT_SIP_BASE_DOMAIN, check_domain
-from models.windows import format_windows, parse_windows
+from domain.windows import format_windows, parse_windows
 
 ENV_PREFIX = "FSAPP_"
 
@@ -52,7 +52,7 @@ def _integer(minimum: int | None = None, maximum: int | None = None) -> Callable
 
 
 def _within(bound: Bound) -> Callable[[Any], int]:
-    """An integer inside one of the product's input bounds (models.bounds), as the CLI takes it."""
+    """An integer inside one of the product's input bounds (domain.bounds), as the CLI takes it."""
     return _integer(bound.low, bound.high)
 
 
@@ -150,7 +150,7 @@ def _networks(raw: Any) -> tuple[str, ...]:
 def _provinces(raw: Any) -> tuple[str, ...]:
     """Province names in any common form ("新疆", "广东省"), stored as the official names that
     number geography produces, so the A16 comparison cannot miss on spelling."""
-    from models.numbers import canonical_province
+    from domain.numbers import canonical_province
 
     result = []
     for name in _string_list(raw):

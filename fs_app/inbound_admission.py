@@ -12,8 +12,8 @@ from datetime import datetime
 from models import billing
 from models.calls import CallRecord
 from models.db import db_deadline, unit_of_work, write_transaction
-from models.errors import InvalidInput
-from models.numbers import normalize
+from domain.errors import InvalidInput
+from domain.numbers import normalize
 from models.reservations import reserve_inbound
 from models.tenancy import NumberLease, Tenant
 

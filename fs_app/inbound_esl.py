@@ -17,7 +17,7 @@ import gevent
 import gevent.socket
 from gevent.lock import Semaphore
 
-from models.errors import fill
+from domain.errors import fill
 
 
 class EslError(Exception):

@@ -4,6 +4,8 @@ transaction under a row lock, keyed so that a second runner finds it done.
 
 JOBS is a plain list of (name, function); add a job with one line. A job function takes
 (settings, at) -- ``at`` is the naive-UTC time the run acts for -- and returns a one-line summary.
+The jobs live here, on the fs_app side: they read the settings and call the models' services
+with plain values, so the models never learn the settings' shape.
 """
 from __future__ import annotations
 
@@ -36,16 +38,67 @@ def ingest_cdrs(settings, at: datetime) -> str:
     return report.summary()
 
 
+def _at_most_hourly(steps: list[str], run) -> str:
+    """Retention works in days: act at most once per retention.JOB_INTERVAL (judged by the steps'
+    own audit entries), else say "not due"."""
+    if retention.acted_recently(steps):
+        return f"not due (runs at most every {retention.JOB_INTERVAL})"
+    return retention.summary(run())
+
+
+def retain_numbers(settings, at: datetime) -> str:
+    """D1: mask dialled numbers and delete ingested CDR files older than number_retention_days."""
+    return _at_most_hourly(["mask_numbers", "purge_cdr_files"], lambda: [
+        retention.mask_old_numbers(at, settings.number_retention_days, always_audit=True),
+        retention.purge_old_cdr_files(at, settings.number_retention_days, settings.cdr_dir, always_audit=True),
+    ])
+
+
+def retain_recordings(settings, at: datetime) -> str:
+    """Delete recordings older than recording_retention_days."""
+    return _at_most_hourly(["purge_recordings"], lambda: [
+        retention.purge_old_recordings(at, settings.recording_retention_days, settings.recording_dir,
+                                       always_audit=True)])
+
+
+def delete_terminated_tenants(settings, at: datetime) -> str:
+    """D2: delete the data of tenants terminated terminated_delete_days ago."""
+    return _at_most_hourly(["delete_terminated_tenants"], lambda: [
+        retention.delete_terminated_tenants(at, settings.terminated_delete_days, settings.recording_dir,
+                                            always_audit=True)])
+
+
+def disable_idle_logins(settings, at: datetime) -> str:
+    """D4: disable logins idle for login_idle_disable_days."""
+    disabled = accounts.disable_idle_logins(at, settings)
+    return f"disabled {len(disabled)} idle login(s)" + (f": {', '.join(disabled)}" if disabled else "")
+
+
+def guard_complaints(settings, at: datetime) -> str:
+    """A15: ban the outbound calls of tenants over the complaint ratio."""
+    results = complaints.run_complaint_guard(at, settings)
+    banned = [r for r in results if r.ban is not None]
+    if not results:
+        return "no complaints in the window"
+    return f"{len(results)} tenant(s) checked, {len(banned)} banned" + (
+        ": " + "; ".join(r.summary() for r in banned) if banned else "")
+
+
+def expire_holds(settings, at: datetime) -> str:
+    """A3/A13: mark the lapsed reservations of crashed processes released."""
+    return f"{reservations.expire(at)} lapsed hold(s) released"
+
+
 JOBS = [
     ("rents", renew_rents),
     ("terminations", settle_terminations),
     ("cdr", ingest_cdrs),
-    ("retention_numbers", retention.numbers_job),  # D1, acts at most hourly
-    ("retention_recordings", retention.recordings_job),
-    ("retention_tenants", retention.tenants_job),  # D2
-    ("idle_logins", accounts.idle_logins_job),  # D4
-    ("complaint_guard", complaints.complaint_guard_job),  # A15
-    ("expire_holds", reservations.expire_job),  # A3/A13: crashed processes' reservations
+    ("retention_numbers", retain_numbers),  # D1, acts at most hourly
+    ("retention_recordings", retain_recordings),
+    ("retention_tenants", delete_terminated_tenants),  # D2
+    ("idle_logins", disable_idle_logins),  # D4
+    ("complaint_guard", guard_complaints),  # A15
+    ("expire_holds", expire_holds),  # A3/A13: crashed processes' reservations
 ]
 
 

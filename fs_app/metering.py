@@ -25,9 +25,9 @@ from datetime import datetime, timedelta, timezone
 from models import billing
 from models.billing import ChargeResult
 from models.calls import CallRecord
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.db import unit_of_work, write_transaction
-from models.errors import InvalidInput
+from domain.errors import InvalidInput
 from models.tenancy import Tenant
 
 log = logging.getLogger(__name__)

@@ -193,7 +193,7 @@ class HoldsCollector:
         from peewee import fn
 
         from models import Hold, database
-        from models.clock import utcnow
+        from domain.clock import utcnow
 
         now = utcnow()
         opened = database.is_closed()

@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from .inbound_esl import EslError, InboundEventSocket
 

@@ -64,7 +64,7 @@ def build_call_server(settings, host: str, port: int, *, listener=None):
     from fs_app import metrics
     from fs_app.flows import make_handler
     from fs_app.server import CallServer
-    from models import geography
+    from domain import geography
 
     # Load the number geography now, not in the first call's post-dial delay (~1 s).
     geography.table()

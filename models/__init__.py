@@ -1,7 +1,7 @@
 """peewee models for tenants, seats, leases, consent, do-not-call lists, holds, the ledger and
-call records. Imports nothing from the rest of the product (ARCHITECTURE: layout)."""
+call records. Imports nothing from the rest of the product but the pure helpers of `domain` (ARCHITECTURE: layout)."""
 from .db import database, open_database, write_transaction, for_update, is_postgres, is_sqlite
-from .errors import InvalidInput, NotFound
+from domain.errors import InvalidInput, NotFound
 from .tenancy import Tenant, TenantBan, NumberLease, Campaign, Seat
 from .lists import Consent, DoNotCall
 from .calls import CallRecord, Hold

@@ -23,9 +23,9 @@ from peewee import fn
 from . import login_throttle
 from .admin_sessions import end_user_sessions
 from .audit import audit
-from .clock import utcnow
+from domain.clock import utcnow
 from .db import write_transaction
-from .errors import ForeignReference, InvalidInput, NotFound
+from domain.errors import ForeignReference, InvalidInput, NotFound
 from .people import USER_ROLES, AdminUser, ApiToken
 from .provisioning import get_tenant
 
@@ -300,9 +300,3 @@ def revoke_token(user: AdminUser, token_id: int, *, actor: str = "system") -> Ap
 
 def list_tokens(user: AdminUser) -> list[ApiToken]:
     return list(ApiToken.select().where(ApiToken.user == user).order_by(ApiToken.created_at.desc()))
-
-
-def idle_logins_job(settings, at: datetime) -> str:
-    """The D4 job in `fsapp jobs run`'s shape: (settings, at) -> one-line summary."""
-    disabled = disable_idle_logins(at, settings)
-    return f"disabled {len(disabled)} idle login(s)" + (f": {', '.join(disabled)}" if disabled else "")

@@ -14,7 +14,7 @@ from peewee import CharField, CompositeKey, DateField, DateTimeField, ForeignKey
 
 from . import sql_statements as sql
 from .base import BaseModel
-from .clock import local_day, local_day_bounds
+from domain.clock import local_day, local_day_bounds
 from .tenancy import NumberLease, Tenant
 
 

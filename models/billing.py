@@ -1,6 +1,6 @@
 """Charging calls exactly once, guarded debits and live-call hold extension (RULEBOOK A13, B5, C1-C6).
 
-Prices come from ``models.rating`` only. Every write here runs under the tenant's row lock (the
+Prices come from ``domain.rating`` only. Every write here runs under the tenant's row lock (the
 same lock ``ledger.post`` takes), so the balance, the live holds and the charge key are read and
 written by one writer at a time per tenant, whichever process or node it runs in.
 
@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import ledger, rating, reservations, sql_statements as sql
+from . import ledger, reservations, sql_statements as sql
+from domain import rating
 from .calls import CallRecord, Hold
-from .clock import utcnow
+from domain.clock import utcnow
 from .db import for_update, is_postgres, write_transaction
-from .errors import InvalidInput, NotFound
+from domain.errors import InvalidInput, NotFound
 from .money import LedgerEntry
 from .tenancy import Tenant
 

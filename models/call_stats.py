@@ -26,7 +26,7 @@ from peewee import BigIntegerField, Case, CharField, DateField, DateTimeField, I
 
 from .base import BaseModel
 from .calls import CallRecord
-from .clock import local_day, local_day_bounds
+from domain.clock import local_day, local_day_bounds
 from .db import database
 
 SETTLE_AFTER = timedelta(hours=6)

@@ -7,7 +7,7 @@ from peewee import (
 )
 
 from .base import BaseModel, JSONField
-from .clock import utcnow
+from domain.clock import utcnow
 from .tenancy import Campaign, NumberLease, Seat, Tenant
 
 CALL_RESULTS = (

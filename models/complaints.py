@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 from .audit import audit
-from .bounds import ROW_ID, shown
+from domain.bounds import ROW_ID, shown
 from .calls import CallRecord
-from .clock import utcnow
+from domain.clock import utcnow
 from .db import write_transaction
-from .errors import ForeignReference, InvalidInput, NotFound
+from domain.errors import ForeignReference, InvalidInput, NotFound
 from .listing import add_dnc_entry
-from .numbers import normalize
+from domain.numbers import normalize
 from .people import COMPLAINT_CHANNELS, Complaint
 from .provisioning import get_tenant
 from .reservations import lock_tenant
@@ -109,15 +109,6 @@ def run_complaint_guard(now: datetime, settings) -> list[GuardResult]:
     return [evaluate_complaint_guard(tenant, now, limits)
             for tenant in Tenant.select().where(Tenant.id.in_(tenant_ids)).order_by(Tenant.code)] if tenant_ids else []
 
-
-def complaint_guard_job(settings, at: datetime) -> str:
-    """`fsapp jobs run` entry: ``run_complaint_guard`` with a one-line summary."""
-    results = run_complaint_guard(at, settings)
-    banned = [r for r in results if r.ban is not None]
-    if not results:
-        return "no complaints in the window"
-    return f"{len(results)} tenant(s) checked, {len(banned)} banned" + (
-        ": " + "; ".join(r.summary() for r in banned) if banned else "")
 
 
 @dataclass(frozen=True)

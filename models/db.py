@@ -37,7 +37,7 @@ import gevent
 from peewee import DatabaseProxy, OperationalError, PostgresqlDatabase, SqliteDatabase
 from playhouse.pool import MaxConnectionsExceeded, PooledDatabase, PooledPostgresqlDatabase, PooledSqliteDatabase
 
-from .errors import InvalidInput
+from domain.errors import InvalidInput
 
 CALLS, WEB = "calls", "web"
 ROLES = (CALLS, WEB)

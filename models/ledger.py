@@ -7,10 +7,10 @@ the same key posted twice, by any process, yields one entry.
 from __future__ import annotations
 
 from . import sql_statements as sql
-from .bounds import BALANCE_FEN, OutOfRange, shown
-from .clock import utcnow
+from domain.bounds import BALANCE_FEN, OutOfRange, shown
+from domain.clock import utcnow
 from .db import for_update, write_transaction
-from .errors import InvalidInput
+from domain.errors import InvalidInput
 from .money import LEDGER_KINDS, LedgerEntry
 from .tenancy import Tenant
 

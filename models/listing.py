@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, TextIO
 
 from .audit import audit
-from .bounds import check_time
-from .clock import parse_iso, utcnow
+from domain.bounds import check_time
+from domain.clock import parse_iso, utcnow
 from .db import database, is_postgres, write_transaction
 from .sql_statements import column_values
-from .errors import InvalidInput
+from domain.errors import InvalidInput
 from .lists import Consent, DoNotCall
-from .numbers import normalize
+from domain.numbers import normalize
 from .tenancy import Tenant
 
 # a write transaction takes at most this many rows, or rows of about this many bytes of text

@@ -4,7 +4,7 @@ from __future__ import annotations
 from peewee import CharField, DateTimeField, ForeignKeyField, TextField
 
 from .base import BaseModel
-from .clock import utcnow
+from domain.clock import utcnow
 from .tenancy import Tenant
 
 DNC_SCOPES = ("platform", "tenant")

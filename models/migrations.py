@@ -12,7 +12,7 @@ from peewee import CharField, DateTimeField, IntegerField
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 
 from .base import BaseModel
-from .clock import utcnow
+from domain.clock import utcnow
 from .db import database, is_sqlite
 
 
@@ -141,7 +141,7 @@ def latest_version(migrations: list[Migration] | None = None) -> int:
 
 def require_current() -> None:
     """Refuse to work on a database that `fsapp init` has not brought to the latest schema."""
-    from .errors import InvalidInput
+    from domain.errors import InvalidInput
 
     version = current_version()
     if version < latest_version():

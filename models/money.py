@@ -4,7 +4,7 @@ from __future__ import annotations
 from peewee import BigIntegerField, CharField, DateTimeField, ForeignKeyField, TextField
 
 from .base import BaseModel
-from .clock import utcnow
+from domain.clock import utcnow
 from .tenancy import Tenant
 
 LEDGER_KINDS = ("topup", "promo", "call", "seat_rent", "number_rent", "refund", "forfeit", "adjust")

@@ -13,9 +13,9 @@ from datetime import datetime
 
 from . import ledger
 from .billing import InsufficientBalance, available
-from .clock import utcnow
+from domain.clock import utcnow
 from .db import write_transaction
-from .errors import InvalidInput
+from domain.errors import InvalidInput
 from .money import LedgerEntry
 
 PAYOUT_KINDS = ("refund", "forfeit", "adjust")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from .base import BaseModel, JSONField
-from .clock import utcnow
+from domain.clock import utcnow
 from .tenancy import Tenant
 
 USER_ROLES = ("operator", "tenant_admin", "auditor")

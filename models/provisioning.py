@@ -11,20 +11,21 @@ from datetime import timedelta
 
 from peewee import fn
 
-from . import bounds, ledger, recurring
+from . import ledger, recurring
+from domain import bounds
 from .audit import audit
-from .bounds import Bound, check_time
-from .clock import utcnow
+from domain.bounds import Bound, check_time
+from domain.clock import utcnow
 from .db import write_transaction
-from .errors import ForeignReference, InvalidInput, NotFound
-from .numbers import normalize, region_of
+from domain.errors import ForeignReference, InvalidInput, NotFound
+from domain.numbers import normalize, region_of
 from .screening import screen_script
 from .sip_credentials import DEFAULT_SIP_BASE_DOMAIN, check_domain, default_domain
 from .tenancy import (
     BAN_FUNCTIONS, INBOUND_MODES, SEAT_ROLES, TENANT_STATUSES, Campaign, NumberLease, Seat, Tenant,
     TenantBan,
 )
-from .windows import format_windows, parse_windows, within
+from domain.windows import format_windows, parse_windows, within
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SIP_ADDRESS = re.compile(r"^([A-Za-z0-9_.+-]{1,100})@([A-Za-z0-9.-]{1,200})$")

@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from . import ledger, rating
+from . import ledger
+from domain import rating
 from .audit import audit
 from .billing import InsufficientBalance, debit
-from .clock import utcnow
+from domain.clock import utcnow
 from .db import for_update, write_transaction
 from .tenancy import NumberLease, Seat, Tenant
 

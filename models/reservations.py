@@ -155,8 +155,3 @@ def expire(now: datetime) -> int:
         lapsed = [call_uuid for (call_uuid,) in Hold.select(Hold.call_uuid).where(
             Hold.released_at.is_null() & (Hold.expires_at <= now)).tuples()]
         return sum(release_locked(call_uuid, now, lapsed_only=True) for call_uuid in lapsed)
-
-
-def expire_job(settings, at: datetime) -> str:
-    """`fsapp jobs run` entry: mark lapsed reservations released."""
-    return f"{expire(at)} lapsed hold(s) released"

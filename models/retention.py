@@ -49,7 +49,7 @@ from .base import map_json_strings
 from .calls import CallRecord, Hold
 from .db import for_update, write_transaction
 from .lists import Consent, DoNotCall
-from .numbers import mask
+from domain.numbers import mask
 from .people import AdminSession, AdminUser, ApiToken, Complaint
 from .tenancy import Campaign, NumberLease, Seat, Tenant, TenantBan
 
@@ -416,7 +416,7 @@ def run_retention(now: datetime, *, number_retention_days: int, recording_retent
     ]
 
 
-# --- the periodic jobs (fs_app.jobs.JOBS) -------------------------------------------------------
+# --- pacing the periodic jobs (run by fs_app.jobs) -------------------------------------------------------
 # `fsapp jobs run` runs every minute on every node; retention works in days, and re-reading the
 # call records kept for consent every minute would cost a scan for nothing. So each job acts at
 # most once per JOB_INTERVAL, judged by its own audit entries (written at every acting run), and
@@ -425,10 +425,11 @@ def run_retention(now: datetime, *, number_retention_days: int, recording_retent
 JOB_INTERVAL = timedelta(hours=1)
 
 
-def _acted_recently(steps: Iterable[str]) -> bool:
+def acted_recently(steps: Iterable[str]) -> bool:
+    """Whether one of ``steps`` acted (wrote its audit entry) within the last JOB_INTERVAL."""
     from peewee import fn
 
-    from .clock import utcnow
+    from domain.clock import utcnow
     from .people import AuditLog
 
     last = (AuditLog.select(fn.MAX(AuditLog.at))
@@ -436,36 +437,11 @@ def _acted_recently(steps: Iterable[str]) -> bool:
     return last is not None and last > utcnow() - JOB_INTERVAL
 
 
-def _summary(reports: Iterable[StepReport]) -> str:
+def summary(reports: Iterable[StepReport]) -> str:
+    """The reports as one line, e.g. ``mask_numbers: call_records_masked=3; purge_cdr_files: nothing due``."""
     parts = []
     for report in reports:
         counts = ", ".join(f"{key}={value}" for key, value in report.counts.items() if value)
         parts.append(f"{report.step}: {counts or 'nothing due'}" + (f" ({len(report.errors)} errors)"
                                                                      if report.errors else ""))
     return "; ".join(parts)
-
-
-def numbers_job(settings, at: datetime) -> str:
-    """D1: mask dialled numbers and delete ingested CDR files older than number_retention_days."""
-    if _acted_recently(["mask_numbers", "purge_cdr_files"]):
-        return f"not due (runs at most every {JOB_INTERVAL})"
-    return _summary([
-        mask_old_numbers(at, settings.number_retention_days, always_audit=True),
-        purge_old_cdr_files(at, settings.number_retention_days, settings.cdr_dir, always_audit=True),
-    ])
-
-
-def recordings_job(settings, at: datetime) -> str:
-    """Delete recordings older than recording_retention_days."""
-    if _acted_recently(["purge_recordings"]):
-        return f"not due (runs at most every {JOB_INTERVAL})"
-    return _summary([purge_old_recordings(at, settings.recording_retention_days, settings.recording_dir,
-                                          always_audit=True)])
-
-
-def tenants_job(settings, at: datetime) -> str:
-    """D2: delete the data of tenants terminated terminated_delete_days ago."""
-    if _acted_recently(["delete_terminated_tenants"]):
-        return f"not due (runs at most every {JOB_INTERVAL})"
-    return _summary([delete_terminated_tenants(at, settings.terminated_delete_days, settings.recording_dir,
-                                               always_audit=True)])

@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from . import bounds, recurring
+from . import recurring
+from domain import bounds
 from .audit import audit
-from .clock import utcnow
+from domain.clock import utcnow
 from .db import database, write_transaction
-from .errors import ForeignReference, InvalidInput, NotFound
+from domain.errors import ForeignReference, InvalidInput, NotFound
 from .listing import ImportReport, _validate_csv
-from .numbers import normalize
+from domain.numbers import normalize
 from .provisioning import SIP_ADDRESS, get_campaign, get_tenant
 from .sip_credentials import a1_hash, generate_password
 from .tenancy import SEAT_ROLES, NumberLease, Seat, Tenant

@@ -14,7 +14,7 @@ import re
 import secrets
 import string
 
-from .errors import InvalidInput
+from domain.errors import InvalidInput
 
 # Letters and digits only: every softphone and desk phone takes them, typed or provisioned.
 PASSWORD_ALPHABET = string.ascii_letters + string.digits

@@ -20,10 +20,10 @@ from datetime import date, datetime, timedelta, timezone
 
 from peewee import JOIN, fn
 
-from .bounds import EARLIEST_TIME, LATEST_TIME, OutOfRange
+from domain.bounds import EARLIEST_TIME, LATEST_TIME, OutOfRange
 from .calls import CallRecord
-from .clock import LOCAL_ZONE, local_day
-from .errors import InvalidInput
+from domain.clock import LOCAL_ZONE, local_day
+from domain.errors import InvalidInput
 from .money import LEDGER_KINDS, LedgerEntry
 from .tenancy import Tenant
 

@@ -6,7 +6,7 @@ from peewee import (
 )
 
 from .base import BaseModel, JSONField
-from .clock import utcnow
+from domain.clock import utcnow
 
 TENANT_STATUSES = ("pending_review", "active", "suspended", "terminated")
 BAN_FUNCTIONS = ("account", "outbound", "inbound", "recording")

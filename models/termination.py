@@ -19,9 +19,9 @@ from datetime import datetime
 from . import ledger
 from .audit import audit
 from .billing import available
-from .clock import utcnow
+from domain.clock import utcnow
 from .db import write_transaction
-from .errors import InvalidInput
+from domain.errors import InvalidInput
 from .money import LedgerEntry
 from .payouts import pay_out
 from .provisioning import get_tenant, set_tenant

@@ -18,7 +18,7 @@ psycogreen.gevent.patch_psycopg()
 import models  # noqa: E402
 from fs_app.cli import main as cli_main  # noqa: E402
 from fs_app.config import load_settings  # noqa: E402
-from models.clock import PinnedClock, SystemClock, use_clock  # noqa: E402
+from domain.clock import PinnedClock, SystemClock, use_clock  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -31,7 +31,7 @@ TEST_START = datetime(2026, 11, 23, 2, 0)
 
 @pytest.fixture(autouse=True)
 def clock():
-    """The process clock (models.clock) pinned to TEST_START for the test."""
+    """The process clock (domain.clock) pinned to TEST_START for the test."""
     pinned = PinnedClock(TEST_START, running=True)
     previous = use_clock(pinned)
     yield pinned

@@ -5,7 +5,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from models import accounts
-from models.errors import InvalidInput
+from domain.errors import InvalidInput
 
 from ..i18n import error_text
 

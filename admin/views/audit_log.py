@@ -11,11 +11,11 @@ from flask import Blueprint, g, render_template, request
 
 from models.audit import audit
 from models.base import map_json_strings
-from models.numbers import mask_numbers_in
+from domain.numbers import mask_numbers_in
 from models.people import AuditLog
 from models.tenancy import Tenant
 
-from models.clock import local_day_bounds
+from domain.clock import local_day_bounds
 
 from ..form_values import optional_local_date
 from ..paging import by_id

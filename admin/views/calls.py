@@ -14,7 +14,7 @@ from flask import (Blueprint, Response, abort, current_app, g, render_template, 
 from models.audit import audit
 from models.calls import CALL_RESULTS, CallRecord
 from models.csv_export import CsvWriter
-from models.numbers import mask
+from domain.numbers import mask
 from models.tenancy import Campaign, Seat
 
 from .. import call_list

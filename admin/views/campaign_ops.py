@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
 from models import provisioning
-from models.errors import InvalidInput
+from domain.errors import InvalidInput
 from models.tenancy import Campaign
 
 from ..auth import roles

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from models import provisioning
-from models.errors import InvalidInput
+from domain.errors import InvalidInput
 from models.tenancy import SCRIPT_STATUSES, Campaign, Tenant
 
 from ..auth import roles

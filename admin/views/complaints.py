@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models.clock import utcnow
-from models.errors import InvalidInput
+from domain.clock import utcnow
+from domain.errors import InvalidInput
 from models.people import COMPLAINT_CHANNELS, Complaint
 from models.tenancy import Tenant
 

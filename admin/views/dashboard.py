@@ -5,7 +5,7 @@ from flask import Blueprint, render_template
 from flask_babel import gettext as _
 
 from models.calls import Hold
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from .. import charts
 from ..dashboard_stats import live_holds, summarize_today

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
 from models import listing
-from models.errors import InvalidInput
+from domain.errors import InvalidInput
 
 from ..auth import roles
 from ..i18n import error_text

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from models import listing
 from models.audit import audit
-from models.errors import InvalidInput
+from domain.errors import InvalidInput
 from models.lists import Consent, DoNotCall
 from models.tenancy import Tenant
 

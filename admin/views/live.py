@@ -12,7 +12,7 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
 from flask_babel import gettext as _
 
 from models.calls import CallRecord, Hold
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from fs_app.call_control import KILL_CAUSES, end_call as kill_call
 

@@ -8,7 +8,7 @@ from flask import Blueprint, render_template, request
 from peewee import fn
 
 from models.calls import Hold
-from models.clock import local_day, utcnow
+from domain.clock import local_day, utcnow
 from models.money import LedgerEntry
 
 from ..monthly_statement import month_bounds, statement_for

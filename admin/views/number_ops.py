@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 
 from models import provisioning
 from models.calls import Hold
-from models.clock import utcnow
-from models.errors import InvalidInput
+from domain.clock import utcnow
+from domain.errors import InvalidInput
 from models.tenancy import INBOUND_MODES, NumberLease, Seat
 from models.validity import lease_state
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_babel import gettext as _
 
 from models.audit import audit
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.csv_export import CsvWriter
 
 from .. import charts, reports

@@ -13,8 +13,8 @@ from flask_babel import gettext as _
 
 from models import seats as seat_models
 from models.calls import Hold
-from models.clock import utcnow
-from models.errors import InvalidInput
+from domain.clock import utcnow
+from domain.errors import InvalidInput
 from models.tenancy import Campaign, NumberLease, Seat
 from models.validity import account_banned_tenants, seat_state
 

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, render_template, request
 from peewee import fn
 
 from models.calls import Hold
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.tenancy import NumberLease, Seat, Tenant
 from models.validity import EXPIRING_SOON_DAYS, account_banned_tenants, lease_state, seat_state
 

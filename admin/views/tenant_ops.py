@@ -12,11 +12,11 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 
 from models import provisioning
-from models.errors import InvalidInput
+from domain.errors import InvalidInput
 from models.payouts import pay_out
 from models.tenancy import Tenant
 from models.termination import TERMINATION_KINDS, terminate
-from models.windows import format_windows
+from domain.windows import format_windows
 
 from ..auth import roles
 from ..confirm import Field, confirm_page

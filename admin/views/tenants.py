@@ -8,8 +8,8 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 
 from models import provisioning
-from models.clock import utcnow
-from models.errors import InvalidInput
+from domain.clock import utcnow
+from domain.errors import InvalidInput
 from models.provisioning import active_bans, seats_in_use
 from models.tenancy import BAN_FUNCTIONS, NumberLease, Seat, Tenant, TenantBan
 

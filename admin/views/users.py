@@ -10,8 +10,8 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 
 from models import accounts, login_throttle
-from models.clock import utcnow
-from models.errors import InvalidInput
+from domain.clock import utcnow
+from domain.errors import InvalidInput
 from models.people import AdminUser
 from models.tenancy import Tenant
 

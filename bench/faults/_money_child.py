@@ -22,7 +22,7 @@ from fake_switch import FakeFreeSwitch, LegScript, Press
 from fake_switch.serve_process import FSAPP, ServeProcess
 from fake_switch.wire import clock_us
 from models import CallRecord, LedgerEntry, listing, provisioning
-from models.clock import utcnow
+from domain.clock import utcnow
 from fake_switch.cdrs import agent_leg, bridged_leg, callee_leg, inbound_leg, write
 
 DOMAIN = "acme.example"

@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-from models import bounds
-from models.bounds import Bound
-from models.clock import parse_iso
-from models.errors import InvalidInput
+from domain import bounds
+from domain.bounds import Bound
+from domain.clock import parse_iso
+from domain.errors import InvalidInput
 
 
 def _whole(text: str, noun: str) -> int | str:
@@ -23,7 +23,7 @@ def _whole(text: str, noun: str) -> int | str:
 
 
 def bounded(bound: Bound, noun: str = "") -> Callable[[str], int]:
-    """An argument type: a whole number inside ``bound`` (models.bounds), else argparse's one-line
+    """An argument type: a whole number inside ``bound`` (domain.bounds), else argparse's one-line
     error naming the option and the range."""
 
     def parse(text: str) -> int:

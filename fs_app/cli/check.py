@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.provisioning import split_sip_address
 
 from fs_app.admission import evaluate

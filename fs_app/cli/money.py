@@ -11,8 +11,8 @@ import logging
 
 from models import Tenant, provisioning
 from models.billing import verify_tenant_ledger
-from models.clock import utcnow
-from models.errors import InvalidInput
+from domain.clock import utcnow
+from domain.errors import InvalidInput
 from models.payouts import pay_out
 from models.statements import statement
 from models.termination import TERMINATION_KINDS, terminate

@@ -39,7 +39,7 @@ def register(sub) -> None:
 def reports_rebuild(args, ctx) -> int:
     from models import InvalidInput
     from models.call_stats import days_between, rebuild_days
-    from models.clock import utcnow
+    from domain.clock import utcnow
 
     if args.last < args.first:
         raise InvalidInput("--to %(last)s is before --from %(first)s", last=args.last, first=args.first)
@@ -51,7 +51,7 @@ def reports_rebuild(args, ctx) -> int:
 
 def retention_run(args, ctx) -> int:
     from models import InvalidInput
-    from models.clock import utcnow
+    from domain.clock import utcnow
     from models.retention import run_retention
 
     settings = ctx.settings

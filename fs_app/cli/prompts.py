@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.errors import InvalidInput
+from domain.errors import InvalidInput
 
 from fs_app import prompts
 from fs_app.prompts import audio

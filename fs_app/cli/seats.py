@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 from models import Seat, provisioning, seats
-from models.clock import utcnow
-from models.errors import InvalidInput
+from domain.clock import utcnow
+from domain.errors import InvalidInput
 from models.validity import account_banned_tenants, seat_state
 
 from fs_app.cli import EXIT_BAD_INPUT, EXIT_PARTIAL

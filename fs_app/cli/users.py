@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 
 from models import accounts
-from models.clock import utcnow
-from models.errors import InvalidInput
+from domain.clock import utcnow
+from domain.errors import InvalidInput
 
 
 def register(sub) -> None:

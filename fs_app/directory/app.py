@@ -23,7 +23,7 @@ import gevent
 
 from fs_app import metrics
 from fs_app.peers import parse_peers, peer_in
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from .document import NOT_FOUND, user_document
 from .lookup import find_account

@@ -26,7 +26,7 @@ import threading
 import time
 
 from models import billing
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from fs_app import metrics, prompts
 from fs_app.admission import Admission, CallRequest

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from fs_app import prompts
 from fs_app.channel import Channel, ChannelGone, ChannelTimeout, CommandError

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.db import unit_of_work
 from models.reservations import busy_seats
 from models.tenancy import Seat

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from models.numbers import is_cn, region_of, time_zones_of, try_normalize
+from domain.numbers import is_cn, region_of, time_zones_of, try_normalize
 
 
 @dataclass(frozen=True)

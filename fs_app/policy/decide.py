@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from models.rating import affordable_seconds, minimum_charge
-from models.windows import format_windows, parse_windows
+from domain.rating import affordable_seconds, minimum_charge
+from domain.windows import format_windows, parse_windows
 
 from .caller_id import choose_caller_id
 from .decision import Decision

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from models.windows import Windows, format_windows
+from domain.windows import Windows, format_windows
 
 CN_ZONE = "Asia/Shanghai"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.rating import minimum_charge
+from domain.rating import minimum_charge
 
 from . import reasons as R
 from .facts import BanFacts

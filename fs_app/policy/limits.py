@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
-from models.windows import Windows
+from domain.windows import Windows
 
 
 @dataclass(frozen=True)

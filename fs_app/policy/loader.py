@@ -25,7 +25,7 @@ import time
 from datetime import datetime, timedelta
 
 from models import sql_statements as sql
-from models.clock import local_day
+from domain.clock import local_day
 from models.provisioning import SIP_ADDRESS
 from models.reservations import lock_callee
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.reasons import REASONS
+from domain.reasons import REASONS
 
 TENANT_NOT_ACTIVE = "TENANT_NOT_ACTIVE"
 TENANT_BANNED = "TENANT_BANNED"
@@ -30,7 +30,7 @@ AUTODIAL_FORBIDDEN = "AUTODIAL_FORBIDDEN"
 REGION_RESTRICTED = "REGION_RESTRICTED"
 POLICY_UNAVAILABLE = "POLICY_UNAVAILABLE"
 
-# code: (rule, English, Chinese); the texts live in models.reasons, shared with the admin
+# code: (rule, English, Chinese); the texts live in domain.reasons, shared with the admin
 EXPLANATIONS: dict[str, tuple[str, str, str]] = {
     code: (text.rule, text.explanation_en, text.explanation_zh) for code, text in REASONS.items()
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from models.rating import minimum_charge
+from domain.rating import minimum_charge
 
 from . import reasons as R
 from .caller_id import choose_caller_id

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Protocol
 
-from models.errors import InvalidInput
+from domain.errors import InvalidInput
 
 from . import audio
 from .catalogue import LANGUAGES, PROMPTS, TENANT_PROMPTS, get_prompt, render_text

@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 
 from models import accounts, listing, provisioning
 from models.calls import CallRecord, Hold
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.people import Complaint
 
 from admin import create_app

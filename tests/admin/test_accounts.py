@@ -10,8 +10,8 @@ from argon2 import Type, extract_parameters
 
 from models import accounts, admin_sessions, login_throttle, provisioning
 from models.audit import AuditLog
-from models.clock import utcnow
-from models.errors import InvalidInput
+from domain.clock import utcnow
+from domain.errors import InvalidInput
 from models.people import AdminSession, AdminUser, ApiToken
 
 PASSWORD = "correct horse battery"

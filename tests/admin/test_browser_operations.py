@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from models.calls import Hold
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.lists import Consent
 from models.people import AdminUser
 from models.tenancy import Campaign, NumberLease, Seat, Tenant

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from admin import reports
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from test_browser import ARTIFACTS, chromium, signed_in, site  # noqa: F401 - fixtures
 from test_report_rollup import calls, raw_figures  # noqa: F401 - fixture

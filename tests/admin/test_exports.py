@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from models.calls import CallRecord
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from conftest import Wire
 from csv_checks import HOSTILE, assert_kept, assert_no_formula, parse

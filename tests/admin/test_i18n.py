@@ -48,16 +48,16 @@ import re  # noqa: E402
 
 import pytest  # noqa: E402
 
-from models.errors import InvalidInput, NotFound  # noqa: E402
+from domain.errors import InvalidInput, NotFound  # noqa: E402
 
 from admin.i18n import error_catalogue, error_text  # noqa: E402
 
 ROOT = ADMIN_DIR.parent
 ERROR_CLASSES = {"InvalidInput": 0, "NotFound": 0, "OutOfRange": 0, "ForeignReference": 3, "EslError": 0,
                  "EslAuthError": 0}
-#: where the admin's refusals and notes come from: the models, its form parsing, and FreeSWITCH's
+#: where the admin's refusals and notes come from: the domain helpers, the models, its form parsing, and FreeSWITCH's
 #: inbound Event Socket (the seats page's registrations)
-ERROR_SOURCES = [*sorted((ROOT / "models").glob("*.py")), ADMIN_DIR / "form_values.py",
+ERROR_SOURCES = [*sorted((ROOT / "domain").glob("*.py")), *sorted((ROOT / "models").glob("*.py")), ADMIN_DIR / "form_values.py",
                  *(ROOT / "fs_app" / name for name in ("inbound_esl.py", "registrations.py", "seat_revocation.py"))]
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -120,7 +120,7 @@ def test_error_text_speaks_the_pages_language(app, lang, expected):
 def test_error_text_translates_field_names_units_and_shows_times_in_beijing(app):
     from datetime import datetime
 
-    from models.bounds import DAYS
+    from domain.bounds import DAYS
 
     with app.test_request_context():
         with pytest.raises(InvalidInput) as refused:

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 import pytest
 
 from models import provisioning
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from test_i18n import HAN
 

@@ -9,7 +9,7 @@ import pytest
 
 from models import accounts, provisioning, seats
 from models.calls import CallRecord, Hold
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.lists import Consent
 from models.money import LedgerEntry
 from models.people import AdminUser, AuditLog

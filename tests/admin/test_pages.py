@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 from models.calls import CallRecord
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.lists import Consent, DoNotCall
 from models.money import LedgerEntry
 from models.people import AuditLog, Complaint

@@ -10,7 +10,7 @@ import pytest
 
 from admin import paging
 from models import provisioning
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.people import Complaint
 from models.tenancy import Campaign, NumberLease, Seat
 

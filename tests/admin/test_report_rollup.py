@@ -14,7 +14,7 @@ from admin import reports
 from models import call_stats
 from models.call_stats import CallDayReason, CallDayRollup, CallDayStats
 from models.calls import CallRecord
-from models.clock import local_day, local_day_bounds, utcnow
+from domain.clock import local_day, local_day_bounds, utcnow
 
 from conftest import _call
 

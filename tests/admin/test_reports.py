@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from models.call_stats import CallDayRollup, CallDayStats
 from models.calls import CallRecord
-from models.clock import local_day, utcnow
+from domain.clock import local_day, utcnow
 from models.people import AuditLog, Complaint
 
 from conftest import _call

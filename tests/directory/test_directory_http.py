@@ -12,7 +12,7 @@ import models
 from fs_app import metrics
 from fs_app.directory.document import NOT_FOUND
 from models import Seat, provisioning, seats
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from .conftest import SECRET, basic, make_tenant, request_fields
 

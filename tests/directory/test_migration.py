@@ -8,7 +8,7 @@ from playhouse.migrate import migrate as run
 
 import models
 from models import Seat, Tenant, provisioning
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.migrations import SchemaVersion, current_version, latest_version, migrator
 from models.people import AdminSession
 

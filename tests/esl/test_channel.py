@@ -9,7 +9,7 @@ import pytest
 
 from fs_app.channel import ChannelGone, ChannelTimeout, CommandError, OriginateFailed
 from fake_switch import LegScript, Press
-from models.clock import EPOCH
+from domain.clock import EPOCH
 
 from .conftest import wait_until
 
@@ -69,7 +69,7 @@ def test_happy_path_answer_playback_hangup(make_server, make_fake):
 
 def test_wire_times_come_from_the_process_clock(make_server, make_fake, clock):
     """Event dates, the channel's Caller-Channel-*-Time and the hangup's epochs are the process
-    clock's (models.clock), as the app's own utcnow() is: here a stopped clock the flow moves."""
+    clock's (domain.clock), as the app's own utcnow() is: here a stopped clock the flow moves."""
     start = datetime(2026, 11, 23, 2, 0, 0, 250_000)
     start_us = int((start - EPOCH).total_seconds()) * 1_000_000 + 250_000
     clock.freeze(start)

@@ -15,7 +15,7 @@ import pytest
 from fs_app.inbound_esl import EslAuthError, EslError, InboundEventSocket
 from fs_app.registrations import parse_xmlstatus, registration_status
 from fake_switch import FakeInboundEventSocket
-from models.clock import utcnow
+from domain.clock import utcnow
 
 TRANSCRIPT = Path(__file__).resolve().parents[2].parent / "shared" / "fs-transcripts" / "06-inbound-esl.jsonl"
 DEAD_UUID = "d07d1d9c-686f-4485-829c-5eb0d0e809d3"

@@ -15,7 +15,7 @@ from fs_app.prompts import build_prompts
 from fs_app.server import CallServer
 from fake_switch import FakeFreeSwitch
 from models import listing, provisioning
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.tenancy import Tenant
 
 CALLEE = "+8613800138000"  # Beijing mobile

@@ -7,7 +7,7 @@ import pytest
 
 from models import provisioning
 from models.calls import CallRecord, Hold
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.tenancy import Seat
 from fs_app.policy.inbound import InboundFacts, decide_inbound
 from fake_switch import LegScript, Press

@@ -32,7 +32,7 @@ from fake_switch import LegScript, Press
 from models import accounts
 from models.attempts import Attempt
 from models.calls import CallRecord, Hold
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.db import CALLS, WEB, pool_role, pool_stats
 from fs_app.policy import CallRequest
 

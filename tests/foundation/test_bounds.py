@@ -1,4 +1,4 @@
-"""Range checks (models.bounds): every number an operator types or a file carries is checked
+"""Range checks (domain.bounds): every number an operator types or a file carries is checked
 against a named bound. Out of range is bad input: exit 2, one line naming the argument and the
 range, nothing written; the model functions the admin calls refuse the same values."""
 from datetime import datetime
@@ -6,10 +6,11 @@ from datetime import datetime
 import pytest
 
 import models
-from models import Tenant, bounds, ledger, listing, provisioning
+from models import Tenant, ledger, listing, provisioning
+from domain import bounds
 from models.billing import verify_tenant_ledger
-from models.bounds import INT64_MAX, OutOfRange
-from models.clock import pinned
+from domain.bounds import INT64_MAX, OutOfRange
+from domain.clock import pinned
 
 NOW = datetime(2026, 11, 23, 2, 0, 0)  # a Monday, 10:00 in Shanghai: inside the calling windows
 AT = "2026-11-23T10:00:00+08:00"

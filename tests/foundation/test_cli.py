@@ -6,7 +6,7 @@ import pytest
 
 import models
 from models import CallRecord, Campaign, Consent, DoNotCall, LedgerEntry, NumberLease, Seat, Tenant, TenantBan
-from models.clock import utcnow
+from domain.clock import utcnow
 
 
 def snapshot():

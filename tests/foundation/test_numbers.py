@@ -2,8 +2,8 @@
 come out the same however the geocoder spells it."""
 import pytest
 
-from models.errors import InvalidInput
-from models.numbers import canonical_province, mask, normalize, region_of, time_zones_of
+from domain.errors import InvalidInput
+from domain.numbers import canonical_province, mask, normalize, region_of, time_zones_of
 
 
 @pytest.mark.parametrize("raw, e164", [
@@ -48,13 +48,13 @@ def test_time_zones_and_masking():
 
 
 def test_compact_geography_answers_as_the_geocoder_does():
-    """models.geography keeps only phonenumbers' +86 data: for a number under every 5th +86
+    """domain.geography keeps only phonenumbers' +86 data: for a number under every 5th +86
     prefix (and the non-geographic and unknown kinds) it must say what the geocoder says."""
     import phonenumbers
     from phonenumbers import geocoder
     from phonenumbers.geodata import GEOCODE_DATA
 
-    from models import geography
+    from domain import geography
 
     prefixes = sorted(key for key in GEOCODE_DATA if key.startswith("86"))
     numbers = ["+8640012345678", "+8680012345678", "+8617012345678", "+8612345", "+8699999999999"]
@@ -73,7 +73,7 @@ def test_compact_geography_answers_as_the_geocoder_does():
 def test_compact_geography_refuses_other_countries():
     import phonenumbers
 
-    from models import geography
+    from domain import geography
 
     with pytest.raises(ValueError):
         geography.describe(phonenumbers.parse("+14155550100", None))

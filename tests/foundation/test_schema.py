@@ -107,7 +107,7 @@ def test_upgrade_to_daily_use_counters_starts_them_from_todays_attempts(db):
     from datetime import timedelta
 
     from models.attempts import LeaseDailyUse
-    from models.clock import local_day, local_day_bounds, utcnow
+    from domain.clock import local_day, local_day_bounds, utcnow
 
     tenant = models.Tenant.create(code="up", name="Up", display_name="Up", hotline="+864008123456")
     lease = models.NumberLease.create(tenant=tenant, number="+861061234567", province="北京", city="北京",

@@ -7,7 +7,7 @@ import pytest
 
 from models import CallRecord, Hold, LedgerEntry, Tenant, provisioning
 from models.billing import verify_tenant_ledger
-from models.clock import utcnow
+from domain.clock import utcnow
 
 LEASED = "+862012345678"  # the caller ID in the real CDRs of fs-transcripts/cdr
 

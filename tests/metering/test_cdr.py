@@ -12,7 +12,7 @@ from fs_app import cdr
 from fs_app.metering import event_time
 from models import CallRecord, Hold, LedgerEntry, NumberLease, billing, provisioning
 from models.billing import charge_call
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from fake_switch.cdrs import REAL_CDRS, callee_leg, write
 from .conftest import LEASED, admit, assert_ledger_sound, call_entries, fresh, make_tenant

@@ -10,7 +10,7 @@ from fs_app.config import load_settings
 from fs_app.metering import Meter, retry_delays
 from models import database
 from models.billing import charge_key
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.db import is_postgres
 
 from fake_switch.cdrs import callee_leg, write

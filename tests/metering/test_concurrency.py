@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from models import LedgerEntry, NumberLease, Seat, provisioning
 from models.billing import verify_tenant_ledger
-from models.rating import call_charge
+from domain.rating import call_charge
 
 from fake_switch.cdrs import REPO
 from .conftest import admit, fresh, make_tenant

@@ -8,7 +8,7 @@ from fs_app.config import load_settings
 from fs_app.metering import Meter
 from models import Hold, LedgerEntry
 from models.billing import charge_call, charge_key
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from .conftest import admit, assert_ledger_sound, call_entries, fresh, make_tenant
 
@@ -178,7 +178,7 @@ def test_a_record_admitted_before_the_callee_uuid_was_known(acme, meter):
 
 
 def test_a_call_of_no_known_tenant_is_refused(db):
-    from models.errors import NotFound
+    from domain.errors import NotFound
 
     with pytest.raises(NotFound):
         charge_call("nobody", source="app", answered_at=None, ended_at=utcnow())

@@ -16,7 +16,7 @@ from fs_app.inbound_admission import admit_inbound
 from fs_app.metering import Meter
 from models import CallRecord, LedgerEntry, NumberLease, billing, ledger, provisioning
 from models.billing import charge_call, charge_key
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from fake_switch.cdrs import REPO, agent_leg, bridged_leg, callee_leg, inbound_leg, write
 from .conftest import LEASED, admit, assert_ledger_sound, fresh, make_tenant

@@ -11,8 +11,8 @@ from fs_app.config import load_settings
 from fs_app.metering import Meter
 from models import Hold, provisioning
 from models.billing import InsufficientBalance, available
-from models.clock import utcnow
-from models.errors import InvalidInput
+from domain.clock import utcnow
+from domain.errors import InvalidInput
 from models.payouts import pay_out
 
 from .conftest import admit, assert_ledger_sound, fresh, make_tenant

@@ -7,8 +7,8 @@ import pytest
 
 from models import LedgerEntry, NumberLease, Seat, Tenant, ledger, provisioning
 from models.billing import charge_call, debit
-from models.clock import utcnow
-from models.errors import InvalidInput
+from domain.clock import utcnow
+from domain.errors import InvalidInput
 from models.statements import month_bounds, statement
 from models.termination import settle_terminated, terminate
 

@@ -21,7 +21,7 @@ from werkzeug.test import Client
 import models
 from fs_app import metrics
 from models import Hold, Tenant
-from models.clock import utcnow
+from domain.clock import utcnow
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ import pytest
 
 from models import listing, provisioning
 from models.calls import CallRecord, Hold
-from models.clock import utcnow
+from domain.clock import utcnow
 from models.tenancy import Tenant
 from fake_switch import FakeFreeSwitch, LegScript, Press
 from fake_switch.serve_process import FSAPP, ServeProcess

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 import models
+from fs_app import jobs
 from models import (
     AdminUser, ApiToken, AuditLog, CallRecord, Campaign, Complaint, Consent, DoNotCall, Hold, LedgerEntry,
     NumberLease, Seat, Tenant, TenantBan,
 )
 from models import ledger, retention
-from models.clock import utcnow
+from domain.clock import utcnow
 
 NOW = datetime(2026, 11, 23, 4, 0, 0)
 CALLEE = "+8613812348000"
@@ -400,16 +401,16 @@ def test_cli_exits_1_when_a_step_could_not_finish(cli, settings):
 def test_jobs_act_at_most_hourly(db, settings):
     acme = make_tenant("acme")
     make_call(acme, utcnow() - timedelta(days=31))
-    first = retention.numbers_job(settings, utcnow())
+    first = jobs.retain_numbers(settings, utcnow())
     assert "call_records_masked=1" in first
     make_call(acme, utcnow() - timedelta(days=31))
-    assert retention.numbers_job(settings, utcnow()).startswith("not due")
-    assert "nothing due" in retention.tenants_job(settings, utcnow())
-    assert "nothing due" in retention.recordings_job(settings, utcnow())
+    assert jobs.retain_numbers(settings, utcnow()).startswith("not due")
+    assert "nothing due" in jobs.delete_terminated_tenants(settings, utcnow())
+    assert "nothing due" in jobs.retain_recordings(settings, utcnow())
     # an hour later the job acts again
     for entry in AuditLog.select():
         AuditLog.update(at=entry.at - timedelta(hours=1, seconds=1)).where(AuditLog.id == entry.id).execute()
-    assert "call_records_masked=1" in retention.numbers_job(settings, utcnow())
+    assert "call_records_masked=1" in jobs.retain_numbers(settings, utcnow())
 
 
 def test_fsapp_jobs_run_includes_retention(cli):

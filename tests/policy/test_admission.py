@@ -5,6 +5,7 @@ from datetime import timedelta
 import psycopg2
 
 import models
+from fs_app import jobs
 from fs_app.deferred_records import DEFERRED
 from fs_app.admission import admit, evaluate, heartbeat, release
 from fs_app.policy import CallRequest
@@ -208,8 +209,8 @@ def test_policy_unavailable_when_the_database_is_locked(db, settings, request, t
 def test_job_entries(db, settings):
     make_tenant()
     assert admit(call("j-1"), NOW, settings).allowed
-    assert reservations.expire_job(settings, NOW) == "0 lapsed hold(s) released"
-    assert reservations.expire_job(settings, NOW + timedelta(seconds=settings.hold_lease_s)) == "1 lapsed hold(s) released"
+    assert jobs.expire_holds(settings, NOW) == "0 lapsed hold(s) released"
+    assert jobs.expire_holds(settings, NOW + timedelta(seconds=settings.hold_lease_s)) == "1 lapsed hold(s) released"
 
 
 def test_prepared_statements_survive_a_new_connection(db, settings):

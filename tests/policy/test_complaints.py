@@ -7,7 +7,7 @@ from fs_app.admission import evaluate
 from fs_app.policy import CallRequest
 from models import AuditLog, CallRecord, Complaint, DoNotCall, TenantBan, complaints, provisioning
 from models.complaints import GUARD_ACTOR, GuardLimits
-from models.errors import ForeignReference
+from domain.errors import ForeignReference
 
 from policy_world import CALLEE, NOW, SEAT, make_tenant
 

@@ -9,7 +9,7 @@ from fs_app.policy import CallRequest, classify_callee, platform_limits
 from fs_app.policy.loader import load_facts
 from models import Attempt, DoNotCall, Hold, TenantBan, listing, provisioning, reservations
 from models.attempts import LeaseDailyUse, rebuild_lease_use
-from models.clock import local_day, local_day_bounds
+from domain.clock import local_day, local_day_bounds
 
 from policy_world import BEIJING_NUMBER, CALLEE, NOW, SEAT, make_tenant
 

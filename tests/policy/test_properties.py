@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from fs_app.policy import BanFacts, CampaignFacts, ConsentFacts, DncFacts, decide
 from fs_app.policy.limits import intersect_windows, is_at_least_as_strict, tighten
 from fs_app.policy.rules import ALL_RULES
-from models.windows import format_windows
+from domain.windows import format_windows
 
 from policy_builders import LIMITS, NOW, allowed_facts, callee, lease, request, seat, tenant
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import re
 
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from ..common import fs_time, prompt_file
 from .base import Leg

@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from fs_app.channel import Channel
 from fs_app.prompts.store import check_tenant_code

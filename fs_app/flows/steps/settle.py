@@ -5,7 +5,7 @@ import logging
 from datetime import datetime
 
 from models.billing import ChargeResult
-from models.clock import utcnow
+from domain.clock import utcnow
 
 from fs_app import metrics
 from fs_app.charging import ChargingSession
