@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import models
 import models.db
-from models.admin_sessions import SESSION_LIFETIME
+from models.accounts.sessions import SESSION_LIFETIME
 
 from . import auth, display, formatting, i18n, labels
 from .connections import ConnectionPerRequest

@@ -1,7 +1,7 @@
 """Login, logout, the language switch, and who may see what.
 
 Every request except the login page and static files needs a signed-in, active user (or an API
-token, for GET requests). A sign-in is a server-side session (``models.admin_sessions``): the
+token, for GET requests). A sign-in is a server-side session (``models.accounts.sessions``): the
 cookie only carries its id, and logging out deletes it. Roles (RULEBOOK D3, D6):
 - operator: all tenants, may change anything;
 - tenant_admin: only their own tenant;
@@ -16,9 +16,10 @@ from urllib.parse import urlparse
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from models import accounts, admin_sessions
+from models.accounts import sessions
+from models.accounts import users
 from domain.clock import utcnow
-from models.people import AdminUser
+from models.accounts.tables import AdminUser
 
 from .i18n import LOCALES
 
@@ -34,7 +35,7 @@ def current_user() -> AdminUser:
 
 
 def install(app) -> None:
-    accounts.prepare_logins()
+    users.prepare_logins()
 
     @app.before_request
     def _load_user():
@@ -61,7 +62,7 @@ def _session_user() -> AdminUser | None:
     session_id = session.get("sid")
     if not session_id:
         return None
-    user = admin_sessions.session_user(session_id, utcnow())
+    user = sessions.session_user(session_id, utcnow())
     if user is None:  # signed out (maybe from another copy of this cookie), expired, reset, disabled
         _start_anonymous_session()
     return user
@@ -81,7 +82,7 @@ def _token_user() -> AdminUser | None:
         return None
     if request.method != "GET":
         abort(403)  # tokens read reports; changes go through a signed-in session with CSRF
-    user = accounts.verify_token(header[len("Bearer "):].strip())
+    user = users.verify_token(header[len("Bearer "):].strip())
     if user is None:
         abort(401)
     return user
@@ -122,13 +123,13 @@ def login():
     error = ""
     if request.method == "POST":
         address = client_address()
-        result = accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""),
+        result = users.authenticate(request.form.get("username", ""), request.form.get("password", ""),
                                        address=address)
         if result.ok:
-            admin_sessions.close_session(session.get("sid"))  # signing in again replaces a session
+            sessions.close_session(session.get("sid"))  # signing in again replaces a session
             _start_anonymous_session()  # a fresh session: no fixation
             session.permanent = True
-            session["sid"] = admin_sessions.open_session(result.user, address=address, now=utcnow())
+            session["sid"] = sessions.open_session(result.user, address=address, now=utcnow())
             return redirect(_safe_next(request.args.get("next")))
         # One answer for every refusal (unknown user, wrong password, disabled, locked): which
         # one it was is in the audit log, not for whoever is trying.
@@ -138,7 +139,7 @@ def login():
 
 @blueprint.route("/logout", methods=["POST"])
 def logout():
-    admin_sessions.close_session(session.get("sid"))
+    sessions.close_session(session.get("sid"))
     _start_anonymous_session()
     flash(_("已退出登录。"))
     return redirect(url_for("auth.login"))

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 
 from peewee import SQL, Value
 
-from models.calls import CALL_RESULTS, CallRecord
+from models.calls.tables import CALL_RESULTS, CallRecord
 from domain.clock import local_day, local_day_bounds, utcnow
-from models.tenancy import Campaign, Tenant
+from models.tenancy.tables import Campaign, Tenant
 
 from . import number_search
 from .form_values import optional_local_date

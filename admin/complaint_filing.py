@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models import complaints
-from models.people import Complaint
+from models.complaints import complaints
+from models.complaints.tables import Complaint
 
 
 def file_complaint(tenant_code: str, number: str, *, channel: str, text: str = "", call_uuid: str = "",

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from peewee import fn
 
-from models.calls import CallRecord, Hold
+from models.calls.tables import CallRecord, Hold
 from domain.clock import local_day, local_day_bounds
 
 from .formatting import to_local

@@ -13,9 +13,10 @@ from datetime import datetime
 
 from flask import url_for
 
-from models.calls import CallRecord, Hold
-from models.tenancy import Campaign, Seat, Tenant
-from models.validity import USABLE, account_banned_tenants, seat_state
+from models.calls.tables import CallRecord, Hold
+from models.tenancy.tables import Campaign, Tenant
+from models.seats.tables import Seat
+from models.seats.validity import USABLE, account_banned_tenants, seat_state
 
 from fs_app.registrations import RegistrationStatus
 

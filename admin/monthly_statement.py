@@ -1,13 +1,13 @@
-"""The month's statement for the money page: ``models.statements`` (the same numbers as the
+"""The month's statement for the money page: ``models.ledger.statements`` (the same numbers as the
 CLI's statement), shaped as lines for the template."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from models import statements
-from models.money import LEDGER_KINDS
-from models.tenancy import Tenant
+from models.ledger import statements
+from models.ledger.tables import LEDGER_KINDS
+from models.tenancy.tables import Tenant
 
 
 @dataclass

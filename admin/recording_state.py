@@ -3,7 +3,7 @@ or why there is none. A callee who pressed 1 was promised nothing less than a re
 missing file after a 1 is told apart from a callee who declined or was never asked."""
 from __future__ import annotations
 
-from models.calls import CallRecord
+from models.calls.tables import CallRecord
 
 
 def recording_state(call: CallRecord, file_found: bool) -> str:

@@ -1,6 +1,6 @@
 """Report figures over a period (Asia/Shanghai days) per tenant, campaign or seat (issue 17).
 
-Counts come from ``models.call_stats`` (settled days stored once, the rest live); complaints from
+Counts come from ``models.calls.rollups`` (settled days stored once, the rest live); complaints from
 the complaint table (small), attributed to a campaign or seat through the complained-about call."""
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from datetime import date, datetime, timedelta
 
 from peewee import SQL, fn
 
-from models import call_stats, recurring
-from models.calls import CallRecord
+from models.calls import rollups
+from models.seats import rent
+from models.calls.tables import CallRecord
 from domain.clock import local_day, local_day_bounds
-from models.money import LedgerEntry
-from models.people import Complaint
-from models.tenancy import Campaign, Seat, Tenant
+from models.ledger.tables import LedgerEntry
+from models.complaints.tables import Complaint
+from models.tenancy.tables import Campaign, Tenant
+from models.seats.tables import Seat
 
 PERIODS = ("today", "7d", "30d", "month")
 GROUPINGS = ("tenant", "campaign", "seat")
@@ -32,7 +34,7 @@ class Period:
 
     @property
     def days(self) -> list[date]:
-        return call_stats.days_between(self.first, self.last)
+        return rollups.days_between(self.first, self.last)
 
     @property
     def month_text(self) -> str:
@@ -100,7 +102,7 @@ class Row:
         return self.charge_fen + (self.seat_rent_fen or 0) + (self.number_rent_fen or 0)
 
     def add(self, counts: dict) -> None:
-        for name in call_stats.COUNTS:
+        for name in rollups.COUNTS:
             setattr(self, name, getattr(self, name) + counts[name])
 
     def add_rent(self, kind: str, fen: int) -> None:
@@ -120,7 +122,7 @@ class Report:
 
 def build(period: Period, by: str, tenant_id: int | None, now: datetime, live: dict | None = None) -> Report:
     """``live``: the caller's per-request cache of days aggregated from the call records."""
-    figures = call_stats.period_figures(period.days, now, tenant_id, by, live)
+    figures = rollups.period_figures(period.days, now, tenant_id, by, live)
     rows: dict = {}
     total = Row(None, "", seat_rent_fen=0, number_rent_fen=0)
     for (key, tenant), counts in figures.counts.items():
@@ -157,7 +159,7 @@ def _count_rents(period: Period, by: str, tenant_id: int | None, rows: dict, tot
         if by == "tenant":
             rows.setdefault(tenant, Row(tenant, "", tenant_id=tenant)).add_rent(kind, fen)
         elif by == "seat" and kind == "seat_rent":
-            seat = recurring.seat_of_rent_key(key or "")
+            seat = rent.seat_of_rent_key(key or "")
             rows.setdefault(seat, Row(seat, "", tenant_id=tenant)).add_rent(kind, fen)
     if by != "campaign":
         for row in rows.values():  # a row without rent in the period earned none
@@ -227,9 +229,9 @@ class BalanceRow:
 def balances(tenants: list[Tenant], now: datetime, live: dict | None = None) -> list[BalanceRow]:
     today = local_day(now)
     # settled days only: their sums are stored, so the balances never aggregate calls on a view
-    last = today - timedelta(days=1) if call_stats.is_settled(today - timedelta(days=1), now) else today - timedelta(days=2)
-    days = call_stats.days_between(last - timedelta(days=SPEND_DAYS - 1), last)
-    figures = call_stats.period_figures(days, now, None, "tenant", live, detail=False)
+    last = today - timedelta(days=1) if rollups.is_settled(today - timedelta(days=1), now) else today - timedelta(days=2)
+    days = rollups.days_between(last - timedelta(days=SPEND_DAYS - 1), last)
+    figures = rollups.period_figures(days, now, None, "tenant", live, detail=False)
     spend = Counter({tenant_id: counts["charge_fen"] for (tenant_id, _), counts in figures.counts.items()})
     rows = []
     for tenant in tenants:

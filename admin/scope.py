@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import abort, g, request
 
 from domain.bounds import ROW_ID
-from models.tenancy import Tenant
+from models.tenancy.tables import Tenant
 
 
 def own_tenant_id() -> int | None:

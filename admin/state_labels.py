@@ -1,5 +1,5 @@
 """Words (Chinese, translated by the catalogue) and badge colours for the states the operations
-pages show: a seat's and a number's validity (``models.validity``), a seat's live state, a
+pages show: a seat's and a number's validity (``models.seats.validity``), a seat's live state, a
 call's recording, and a login's standing."""
 from __future__ import annotations
 

@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from models.people import AdminUser
+from models.accounts.tables import AdminUser
 
 
 def visible_users(actor: AdminUser):

@@ -32,14 +32,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from peewee import SQL, fn  # noqa: E402
 
 import models  # noqa: E402
-from models import accounts, provisioning  # noqa: E402
-from models.calls import CallRecord  # noqa: E402
+from models.accounts import users
+from models.ledger import topups
+from models.seats import seats
+from models.tenancy import campaigns
+from models.tenancy import tenants
+from models.calls.tables import CallRecord  # noqa: E402
 from domain.clock import PinnedClock, local_day, local_day_bounds, use_clock, utcnow  # noqa: E402
-from models.money import LedgerEntry  # noqa: E402
-from models.recurring import seat_rent_key  # noqa: E402
-from models.lists import Consent, DoNotCall  # noqa: E402
-from models.people import Complaint  # noqa: E402
-from models.tenancy import Campaign, NumberLease, Seat, Tenant  # noqa: E402
+from models.ledger.tables import LedgerEntry  # noqa: E402
+from models.seats.rent import seat_rent_key  # noqa: E402
+from models.lists.tables import Consent, DoNotCall  # noqa: E402
+from models.complaints.tables import Complaint  # noqa: E402
+from models.tenancy.tables import Campaign, Tenant
+from models.seats.tables import NumberLease, Seat  # noqa: E402
 
 BUDGET_MS = 30.0
 DATA_DIR = Path(__file__).resolve().parent / "results" / "admin_calls"
@@ -55,12 +60,12 @@ def generate(rows: int) -> None:
     random.seed(7)
     for t in range(TENANTS):
         code = f"t{t:02d}"
-        provisioning.add_tenant(code, name=f"租户{t}", display_name=f"租户{t}", hotline="4008001000",
+        tenants.add_tenant(code, name=f"租户{t}", display_name=f"租户{t}", hotline="4008001000",
                                 seats=SEATS_PER_TENANT, rate=12)
-        provisioning.topup(code, 10_000_000)
+        topups.topup(code, 10_000_000)
         for s in range(SEATS_PER_TENANT):
-            provisioning.add_seat(code, f"{1000 + s}@{code}.example.com")
-        provisioning.add_campaign(code, "main", script="您好，这里是客服中心。")
+            seats.add_seat(code, f"{1000 + s}@{code}.example.com")
+        campaigns.add_campaign(code, "main", script="您好，这里是客服中心。")
     seats = [(s.id, s.tenant_id, s.address) for s in Seat.select()]
     campaigns = {c.tenant_id: c.id for c in Campaign.select()}
     fields = [CallRecord.agent_uuid, CallRecord.callee_uuid, CallRecord.tenant, CallRecord.seat,
@@ -164,13 +169,13 @@ def timed(client, url: str, runs: int) -> tuple[float, float, int, float]:
 
 
 def cold_p50(client, url: str, runs: int = 7) -> float:
-    """A report view without the sums a process keeps (models.call_stats): the first view of a
+    """A report view without the sums a process keeps (models.calls.rollups): the first view of a
     period after the process started or after an hour or day settled."""
-    from models import call_stats
+    from models.calls import rollups
 
     samples = []
     for _ in range(runs):
-        call_stats._stored_sums_kept.clear()
+        rollups._stored_sums_kept.clear()
         began = time.perf_counter()
         client.get(url)
         samples.append((time.perf_counter() - began) * 1000)
@@ -209,16 +214,16 @@ def main() -> int:
         generate_lists(newest)
         print(f"generated the consent, do-not-call, complaint and number lists in {time.perf_counter() - began:.1f} s")
     began = time.perf_counter()
-    from models.call_stats import CallDayRollup
+    from models.calls.rollups import CallDayRollup
 
     if not CallDayRollup.select().exists():
-        from models.call_stats import days_between, settle_days
+        from models.calls.rollups import days_between, settle_days
 
         today = local_day(utcnow())
         settle_days(days_between(today - timedelta(days=31), today), utcnow())
         print(f"stored the daily statistics of the last 31 settled days once in {time.perf_counter() - began:.1f} s")
     if not models.AdminUser.select().where(models.AdminUser.username == "bench").exists():
-        accounts.add_user("bench", role="operator", password=PASSWORD)
+        users.add_user("bench", role="operator", password=PASSWORD)
 
     from admin import create_app
 
@@ -264,7 +269,7 @@ def main() -> int:
     began = time.perf_counter()
     client.get("/reports?period=30d")  # stores the settled days and hours not stored yet
     print(f"first report view (stores what settled since the last run): {(time.perf_counter() - began) * 1000:.0f} ms")
-    from models.call_stats import settled_hours
+    from models.calls.rollups import settled_hours
 
     today = local_day(utcnow())
     live_from = [(d, settled_hours(d, utcnow())) for d in (today - timedelta(days=1), today)]

@@ -12,7 +12,7 @@ import random
 from datetime import datetime, timedelta
 
 import models
-from models.attempts import rebuild_lease_use
+from models.calls.attempts import rebuild_lease_use
 from models.sql_statements import column_values
 from models import (
     Attempt, CallRecord, Campaign, Consent, DoNotCall, Hold, NumberLease, Seat, Tenant,

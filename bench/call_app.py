@@ -5,7 +5,7 @@
 (facts + decide + reserve in one transaction) on a real SQLite database, WAL checkpoints in a
 background thread and production (INFO, text) logging to a file, exactly as ``fsapp serve`` sets
 them up. The database is provisioned in a temporary data directory: one tenant with ``--seats``
-seats (``provisioning.add_seat``) and as many purchased, ``--numbers`` Beijing leased numbers with
+seats (``seats.add_seat``) and as many purchased, ``--numbers`` Beijing leased numbers with
 a high ``max_calls``, a large prepaid balance, an approved campaign, consent for ``--callees``
 distinct Beijing mobiles (bulk ``insert_many``), calling windows 00:00-24:00, and a prompt
 directory of placeholder files (every prompt the flows look up exists, nothing is rendered).
@@ -96,23 +96,27 @@ def provision(seats: int, numbers: int, callees: int) -> None:
     from datetime import timedelta
 
     import models
-    from models import provisioning
+    from models.ledger import topups
+    from models.seats import number_leases
+    from models.seats import seats
+    from models.tenancy import campaigns
+    from models.tenancy import tenants
     from domain.clock import utcnow
-    from models.lists import Consent
+    from models.lists.tables import Consent
 
     t0 = time.perf_counter()
     with models.database.atomic():
-        provisioning.add_tenant(TENANT, name="Bench", display_name="Bench", hotline="4001234567",
+        tenants.add_tenant(TENANT, name="Bench", display_name="Bench", hotline="4001234567",
                                 seats=seats, rate=10)
-        provisioning.set_tenant(TENANT, status="active")
-        provisioning.topup(TENANT, 1_000_000_000)
+        tenants.set_tenant(TENANT, status="active")
+        topups.topup(TENANT, 1_000_000_000)
         for i in range(numbers):
-            provisioning.lease_number(TENANT, f"+8610{61234500 + i}", max_calls=100_000)
-        provisioning.add_campaign(TENANT, "spring", script="您好，这里是春季回访。", record=True)
-        provisioning.review_campaign(TENANT, "spring", approve=True, actor="operator")
+            number_leases.lease_number(TENANT, f"+8610{61234500 + i}", max_calls=100_000)
+        campaigns.add_campaign(TENANT, "spring", script="您好，这里是春季回访。", record=True)
+        campaigns.review_campaign(TENANT, "spring", approve=True, actor="operator")
         for i in range(seats):
-            provisioning.add_seat(TENANT, f"{seat_user(i)}@{SEAT_DOMAIN}", campaign="spring")
-        tenant = provisioning.get_tenant(TENANT)
+            seats.add_seat(TENANT, f"{seat_user(i)}@{SEAT_DOMAIN}", campaign="spring")
+        tenant = tenants.get_tenant(TENANT)
         obtained = utcnow() - timedelta(days=1)
         rows = [dict(tenant=tenant.id, number=f"+86{callee_dialled(i)}", source="bench", obtained_at=obtained,
                      created_at=obtained) for i in range(callees)]

@@ -1,6 +1,6 @@
 """Do-not-call CSV imports on SQLite: peak memory and the longest write-lock hold, before (the
 import of main before issue 14: the whole file read, every row validated into a list, one
-transaction) and after (streamed, chunks of ``listing.CHUNK_ROWS``), measured in the same run.
+transaction) and after (streamed, chunks of ``csv_import.CHUNK_ROWS``), measured in the same run.
 
     .venv/bin/python bench/imports.py [--sizes 10,50] [--variants before,after] [--chunk-rows 500,1000,2000,5000]
 
@@ -46,8 +46,11 @@ def _before_module():
     """main's models/listing.py as it was before issue 14, loaded as a module of the models package."""
     source = subprocess.run(["git", "show", "20b237c:models/listing.py"], cwd=REPO, capture_output=True, text=True,
                             check=True).stdout
-    # the pure helpers it imported relatively have since moved from models to domain
+    # what it imported relatively has since moved: pure helpers to domain, the rest into models' packages
     source = re.sub(r"^from \.(bounds|clock|errors|numbers) import", r"from domain.\1 import", source, flags=re.M)
+    for old, new in (("audit", "complaints.audit"), ("db", "db"), ("lists", "lists.tables"),
+                     ("provisioning", "tenancy.tenants"), ("tenancy", "tenancy.tables")):
+        source = re.sub(rf"^from \.{old} import", f"from models.{new} import", source, flags=re.M)
     spec = importlib.util.spec_from_loader("models.listing_before", loader=None)
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "models"
@@ -60,15 +63,18 @@ def child(variant: str, path: str, chunk_rows: int) -> dict:
     """One import in this process, its figures as a dict. (The before variant's count of
     transactions includes its savepoints; its lock hold is its one outer transaction.)"""
     import models
-    from models import listing, provisioning
+    from models import csv_import
+    from models.lists import list_entries
+    from models.tenancy import tenants
 
     directory = tempfile.mkdtemp(prefix="fsapp-bench-imports-")
     models.open_database("", directory)
     models.migrate()
-    provisioning.add_tenant("acme", name="Acme", display_name="Acme", hotline="4001234567", seats=2, rate=10)
-    module = _before_module() if variant == "before" else listing
+    tenants.add_tenant("acme", name="Acme", display_name="Acme", hotline="4001234567", seats=2, rate=10)
+    module = _before_module() if variant == "before" else list_entries
+    transactions = module if variant == "before" else csv_import  # where the import's transactions open
     holds: list[float] = []
-    original = module.write_transaction
+    original = transactions.write_transaction
 
     @contextlib.contextmanager
     def timed_transaction():
@@ -77,7 +83,7 @@ def child(variant: str, path: str, chunk_rows: int) -> dict:
             yield
         holds.append(time.perf_counter() - began)
 
-    module.write_transaction = timed_transaction
+    transactions.write_transaction = timed_transaction
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()
     if variant == "before":
@@ -113,7 +119,7 @@ def main(argv=None) -> int:
         variant, path, chunk_rows = options.child
         print(json.dumps(child(variant, path, int(chunk_rows))))
         return 0
-    from models.listing import CHUNK_ROWS
+    from models.csv_import import CHUNK_ROWS
 
     with tempfile.TemporaryDirectory(prefix="fsapp-bench-imports-") as directory:
         print(f"{'file':>8} {'rows':>8} {'variant':>7} {'peak MB':>8} {'x file':>7} {'seconds':>8} "

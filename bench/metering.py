@@ -29,7 +29,10 @@ import models  # noqa: E402
 from fs_app import cdr  # noqa: E402
 from fs_app.config import load_settings  # noqa: E402
 from fs_app.metering import Meter, event_time  # noqa: E402
-from models import CallRecord, Hold, NumberLease, provisioning  # noqa: E402
+from models import CallRecord, Hold, NumberLease  # noqa: E402
+from models.ledger import posting, topups  # noqa: E402
+from models.seats import number_leases  # noqa: E402
+from models.tenancy import tenants  # noqa: E402
 from domain.clock import utcnow  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from fake_switch.cdrs import callee_leg, write  # noqa: E402
@@ -44,10 +47,10 @@ def fresh_database(url: str, directory: Path):
     if url:
         tables = ", ".join(f'"{m._meta.table_name}"' for m in models.ALL_MODELS)
         models.database.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    provisioning.add_tenant("bench", name="bench", display_name="bench", hotline="4008123456", seats=10, rate=12)
-    provisioning.set_tenant("bench", status="active")
-    provisioning.topup("bench", 100_000_000)
-    provisioning.lease_number("bench", LEASED)
+    tenants.add_tenant("bench", name="bench", display_name="bench", hotline="4008123456", seats=10, rate=12)
+    tenants.set_tenant("bench", status="active")
+    topups.topup("bench", 100_000_000)
+    number_leases.lease_number("bench", LEASED)
     NumberLease.update(leased_at=datetime(2026, 1, 1)).execute()
     return models.Tenant.get(models.Tenant.code == "bench")
 
@@ -97,7 +100,7 @@ def bench_ingest(url: str, workdir: Path, calls_count: int, scenario: str) -> fl
     expected = {"confirm": ("confirmed", calls_count), "recover": ("charged", calls_count),
                 "unknown": ("charged", calls_count)}[scenario]
     assert getattr(report, expected[0]) == expected[1], report.summary()
-    assert models.billing.verify_tenant_ledger(models.Tenant.get_by_id(tenant.id)) == []
+    assert posting.verify_tenant_ledger(models.Tenant.get_by_id(tenant.id)) == []
     return calls_count / report.seconds
 
 

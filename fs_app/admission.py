@@ -58,8 +58,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from models import reservations, sql_statements as sql
-from models.calls import CallRecord
+from models import sql_statements as sql
+from models.calls import reservations
+from models.calls.tables import CallRecord
 from models.db import DatabaseDeadline, db_deadline, is_postgres, unit_of_work, write_transaction
 
 from fs_app.deferred_records import DEFERRED

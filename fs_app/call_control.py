@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from models.audit import audit
+from models.complaints.audit import audit
 
 from .inbound_esl import EslError, InboundEventSocket
 

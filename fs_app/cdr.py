@@ -13,7 +13,7 @@ legs are ours to bill is decided by FreeSWITCH's own facts, never guessed from t
 * an inbound leg is an agent leg when a call record names it as one, else an inbound call when it
   dialled a leased number (billed at the inbound rate under its own uuid).
 
-For every callee leg the charge is settled through ``models.billing.charge_call`` with
+For every callee leg the charge is settled through ``models.calls.billing.charge_call`` with
 ``source="cdr"``: a call the app never finished (it crashed) gets its record and its charge; a
 call already charged is not charged again, its CDR seconds are stored in ``cdr_billsec`` and a
 disagreement sets ``cdr_mismatch``. The tenant is the call record's (found by callee uuid or agent
@@ -37,12 +37,14 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
 
-from models import billing, sql_statements as sql
+from models import sql_statements as sql
+from models.calls import billing
 from domain.bounds import MAX_TALK_SECONDS, TIME_RANGE_TEXT, OutOfRange, check_time, shown
-from models.calls import CallRecord, Hold
+from models.calls.tables import CallRecord, Hold
 from models.db import is_postgres, write_transaction
 from domain.errors import InvalidInput
-from models.tenancy import NumberLease, Tenant
+from models.seats.tables import NumberLease
+from models.tenancy.tables import Tenant
 from domain.numbers import try_normalize
 
 from fs_app.metering import event_time
@@ -68,7 +70,7 @@ class CdrLeg:
     started_at: datetime | None
     answered_at: datetime | None
     ended_at: datetime | None
-    billsec: int  # as models.billing counts it (from billusec)
+    billsec: int  # as models.calls.billing counts it (from billusec)
     hangup_cause: str
     caller_number: str  # E.164 when it is one, else as presented
     destination: str  # as dialled

@@ -11,7 +11,7 @@ terminate), RULEBOOK A3, A13, B5, C1, C6.
   within ``charge_retry_s``) and releases the reservation in the same transaction; ``end`` is
   the agent leg's last word: the reservation is released unless a charge already did.
 
-Every reservation ends in ``models.reservations.release_locked``, whoever ends it: the charge, a
+Every reservation ends in ``models.calls.reservations.release_locked``, whoever ends it: the charge, a
 refusal, the agent leg's end or the periodic ``expire`` job. Flows call this session; they
 never touch holds or the ledger themselves.
 """
@@ -24,8 +24,8 @@ from datetime import datetime
 
 import gevent
 
-from models import reservations
-from models.billing import ChargeResult
+from models.calls import reservations
+from models.calls.billing import ChargeResult
 from domain.clock import utcnow
 from models.db import unit_of_work
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from domain.bounds import BILLING_INCREMENT_S, DAYS, Bound
-from models.sip_credentials import DEFAULT_SIP_BASE_DOMAIN, check_domain
+from models.seats.sip_credentials import DEFAULT_SIP_BASE_DOMAIN, check_domain
 from domain.windows import format_windows, parse_windows
 
 ENV_PREFIX = "FSAPP_"

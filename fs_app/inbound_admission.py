@@ -1,5 +1,5 @@
 """Admission of an inbound call (I/O side of ``fs_app.policy.inbound``): load the facts, decide,
-take the number slot (``models.reservations.reserve_inbound``: A10 counts inbound and outbound
+take the number slot (``models.calls.reservations.reserve_inbound``: A10 counts inbound and outbound
 calls together) and write the call record (C6), blocked or not."""
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from models import billing
-from models.calls import CallRecord
+from models.ledger import balances
+from models.calls.tables import CallRecord
 from models.db import db_deadline, unit_of_work, write_transaction
 from domain.errors import InvalidInput
 from domain.numbers import normalize
-from models.reservations import reserve_inbound
-from models.tenancy import NumberLease, Tenant
+from models.calls.reservations import reserve_inbound
+from models.seats.tables import NumberLease
+from models.tenancy.tables import Tenant
 
 from fs_app.deadlines import admission_deadline
 from fs_app.deferred_records import DEFERRED
@@ -54,7 +55,7 @@ def load_inbound_facts(dialled: str, now: datetime, region: str) -> tuple[Inboun
     if lease is None:
         return InboundFacts(did=did), None, None
     tenant = Tenant.get_by_id(lease.tenant_id)
-    money = billing.available(tenant, now)
+    money = balances.available(tenant, now)
     facts = InboundFacts(did=did, lease_id=lease.id, paid_through=lease.paid_through, tenant_id=tenant.id,
                          tenant_code=tenant.code, tenant_status=tenant.status, bans=_bans(tenant.id, now),
                          available_fen=money.available_fen, rate_in_fen=tenant.rate_in_fen,

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models import accounts, complaints, recurring, reservations, retention, termination
+from models import retention
+from models.accounts import users
+from models.calls import reservations
+from models.complaints import complaints
+from models.seats import rent
+from models.tenancy import termination
 
 from fs_app import cdr
 
 
 def renew_rents(settings, at: datetime) -> str:
     """C3: renew seats and numbers due within a day; lapse the ones the balance cannot pay."""
-    report = recurring.renew_due(at=at, seat_period_days=settings.seat_period_days,
+    report = rent.renew_due(at=at, seat_period_days=settings.seat_period_days,
                                  number_period_days=settings.number_period_days)
     return report.summary()
 
@@ -70,7 +75,7 @@ def delete_terminated_tenants(settings, at: datetime) -> str:
 
 def disable_idle_logins(settings, at: datetime) -> str:
     """D4: disable logins idle for login_idle_disable_days."""
-    disabled = accounts.disable_idle_logins(at, settings)
+    disabled = users.disable_idle_logins(at, settings)
     return f"disabled {len(disabled)} idle login(s)" + (f": {', '.join(disabled)}" if disabled else "")
 
 

@@ -22,13 +22,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from models import billing
-from models.billing import ChargeResult
-from models.calls import CallRecord
+from models.calls import billing
+from models.ledger import balances
+from models.calls.billing import ChargeResult
+from models.calls.tables import CallRecord
 from domain.clock import utcnow
 from models.db import unit_of_work, write_transaction
 from domain.errors import InvalidInput
-from models.tenancy import Tenant
+from models.tenancy.tables import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ class Meter:
         elif record is not None and record.tenant_id:
             tenant = Tenant.get_by_id(record.tenant_id)
             tariff = billing.tariff_of(tenant, record.direction)
-            money = billing.available(tenant, now)
+            money = balances.available(tenant, now)
             covered = tariff.covered_seconds(max(money.available_fen, 0))
             if covered is None:
                 return self._allowance(None, None, 0, answered_at, False)

@@ -192,17 +192,18 @@ class HoldsCollector:
     def _query(self) -> tuple[int, int, int]:
         from peewee import fn
 
-        from models import Hold, database
         from domain.clock import utcnow
+        from models import Hold, database
+        from models.calls import reservations
 
         now = utcnow()
         opened = database.is_closed()
         if opened:
             database.connect()
         try:
-            live = (Hold.released_at.is_null()) & (Hold.expires_at > now)
-            count, held = (Hold.select(fn.COUNT(Hold.id), fn.COALESCE(fn.SUM(Hold.amount_fen), 0))
-                           .where(live).tuples().get())
+            # live holds as reservations define them: the money held by live calls (A13), all tenants
+            count, held = reservations.live(Hold.select(fn.COUNT(Hold.id), fn.COALESCE(fn.SUM(Hold.amount_fen), 0)),
+                                            now).tuples().get()
             lapsed = Hold.select().where(Hold.released_at.is_null() & (Hold.expires_at <= now)).count()
         finally:
             if opened:

@@ -1,14 +1,22 @@
-"""peewee models for tenants, seats, leases, consent, do-not-call lists, holds, the ledger and
-call records. Imports nothing from the rest of the product but the pure helpers of `domain` (ARCHITECTURE: layout)."""
-from .db import database, open_database, write_transaction, for_update, is_postgres, is_sqlite
+"""peewee tables and the services over them, grouped by aggregate (docs/architecture.md):
+``tenancy``, ``seats`` (seats and numbers), ``lists`` (consent, do-not-call), ``calls`` (calls and
+charging), ``ledger`` (ledger and statements), ``complaints`` (complaints and audit) and
+``accounts``; each package's ``tables.py`` holds its tables. The plumbing sits here: ``db`` (the
+database and its two pools), ``base``, ``sql_statements`` (named SQL), ``migrations``,
+``csv_import`` / ``csv_export`` and ``retention``, which runs over every aggregate.
+
+Imports nothing of the product but the pure helpers of ``domain`` (ARCHITECTURE: layout). The
+tables are importable from here (``from models import Tenant``)."""
+from models.db import database, open_database, write_transaction, for_update, is_postgres, is_sqlite
 from domain.errors import InvalidInput, NotFound
-from .tenancy import Tenant, TenantBan, NumberLease, Campaign, Seat
-from .lists import Consent, DoNotCall
-from .calls import CallRecord, Hold
-from .money import LedgerEntry
-from .people import AdminUser, AdminSession, ApiToken, Complaint, AuditLog
-from .attempts import Attempt, LeaseDailyUse
-from .call_stats import CallDayRollup, CallHourRollup, CallDayStats, CallDayReason
+from models.tenancy.tables import Tenant, TenantBan, Campaign
+from models.seats.tables import NumberLease, Seat
+from models.lists.tables import Consent, DoNotCall
+from models.calls.tables import CallRecord, Hold, Attempt, LeaseDailyUse
+from models.ledger.tables import LedgerEntry
+from models.accounts.tables import AdminUser, AdminSession, ApiToken
+from models.complaints.tables import Complaint, AuditLog
+from models.calls.rollups import CallDayRollup, CallHourRollup, CallDayStats, CallDayReason
 
 # Creation order respects foreign keys.
 ALL_MODELS = [
@@ -17,6 +25,6 @@ ALL_MODELS = [
     CallDayRollup, CallHourRollup, CallDayStats, CallDayReason,
 ]
 
-from .migrations import migrate, current_version, latest_version  # noqa: E402
+from models.migrations import migrate, current_version, latest_version  # noqa: E402
 
 __all__ = [name for name in dir() if not name.startswith("_")]

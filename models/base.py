@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from peewee import Model, TextField
 
-from .db import database
+from models.db import database
 
 
 class BaseModel(Model):

@@ -35,7 +35,12 @@ from urllib.parse import urlparse
 
 import gevent
 from peewee import DatabaseProxy, OperationalError, PostgresqlDatabase, SqliteDatabase
-from playhouse.pool import MaxConnectionsExceeded, PooledDatabase, PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import (
+    MaxConnectionsExceeded,
+    PooledDatabase,
+    PooledPostgresqlDatabase,
+    PooledSqliteDatabase,
+)
 
 from domain.errors import InvalidInput
 

@@ -11,9 +11,9 @@ from typing import Callable
 from peewee import CharField, DateTimeField, IntegerField
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 
-from .base import BaseModel
 from domain.clock import utcnow
-from .db import database, is_sqlite
+from models.base import BaseModel
+from models.db import database, is_sqlite
 
 
 class SchemaVersion(BaseModel):
@@ -23,7 +23,7 @@ class SchemaVersion(BaseModel):
 
 
 def _all_models():
-    from . import ALL_MODELS
+    from models import ALL_MODELS
 
     return ALL_MODELS
 
@@ -36,7 +36,8 @@ Migration = tuple[int, str, Callable]
 
 def _lease_daily_use(migrator) -> None:
     """Per-number daily attempt counters (A10 ranking), started from today's attempts."""
-    from .attempts import LeaseDailyUse, rebuild_lease_use
+    from models.calls.attempts import rebuild_lease_use
+    from models.calls.tables import LeaseDailyUse
 
     database.create_tables([LeaseDailyUse], safe=True)
     rebuild_lease_use(utcnow())
@@ -44,14 +45,14 @@ def _lease_daily_use(migrator) -> None:
 
 def _seat_sip_accounts(migrator) -> None:
     """Seats carry their SIP accounts: tenant.sip_domain and seat.sip_a1_hash (issue 16)."""
-    from .seat_accounts_migration import upgrade
+    from models.seat_accounts_migration import upgrade
 
     upgrade(migrator)
 
 
 def _admin_sessions(migrator) -> None:
-    """Server-side admin sessions: logout and password resets revoke them (models.admin_sessions)."""
-    from .people import AdminSession
+    """Server-side admin sessions: logout and password resets revoke them (models.accounts.sessions)."""
+    from models.accounts.tables import AdminSession
 
     database.create_tables([AdminSession], safe=True)
 
@@ -69,7 +70,7 @@ def _report_indexes(migrator) -> None:
     partial indexes that only blocked calls (reasons), CDR mismatches and rent debits pay for on
     insert; the seat filter of the call list by the address as presented (also for unknown seats).
     Plain SQL: both databases take partial indexes, which playhouse.migrate cannot express."""
-    from .call_stats import MODELS
+    from models.calls.rollups import MODELS
 
     database.create_tables(MODELS, safe=True)
     for statement in REPORT_INDEXES:

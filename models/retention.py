@@ -44,14 +44,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable
 
-from .audit import audit
-from .base import map_json_strings
-from .calls import CallRecord, Hold
-from .db import for_update, write_transaction
-from .lists import Consent, DoNotCall
 from domain.numbers import mask
-from .people import AdminSession, AdminUser, ApiToken, Complaint
-from .tenancy import Campaign, NumberLease, Seat, Tenant, TenantBan
+from models.accounts.tables import AdminSession, AdminUser, ApiToken
+from models.base import map_json_strings
+from models.calls.tables import CallRecord, Hold
+from models.complaints.audit import audit
+from models.complaints.tables import Complaint
+from models.db import for_update, write_transaction
+from models.lists.tables import Consent, DoNotCall
+from models.seats.tables import NumberLease, Seat
+from models.tenancy.tables import Campaign, Tenant, TenantBan
 
 ACTOR = "retention"
 BATCH_SIZE = 500
@@ -430,7 +432,7 @@ def acted_recently(steps: Iterable[str]) -> bool:
     from peewee import fn
 
     from domain.clock import utcnow
-    from .people import AuditLog
+    from models.complaints.tables import AuditLog
 
     last = (AuditLog.select(fn.MAX(AuditLog.at))
             .where((AuditLog.actor == ACTOR) & AuditLog.action.in_([f"retention.{s}" for s in steps])).scalar())

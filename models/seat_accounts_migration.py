@@ -16,9 +16,9 @@ from collections import Counter
 from peewee import CharField
 from playhouse.migrate import migrate as run
 
-from .db import database
-from .sip_credentials import default_domain
-from .tenancy import Tenant
+from models.db import database
+from models.seats.sip_credentials import default_domain
+from models.tenancy.tables import Tenant
 
 
 def _columns(table: str) -> set[str]:

@@ -25,7 +25,7 @@ import hashlib
 import weakref
 from dataclasses import dataclass
 
-from .db import database, is_postgres
+from models.db import database, is_postgres
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,7 @@ define("transaction_timeouts", """SELECT set_config('lock_timeout', %s, true),
  set_config('statement_timeout', %s, true), set_config('plan_cache_mode', 'force_generic_plan', true)""",
        ("lock_timeout_ms", "statement_timeout_ms"), postgres_only=True)
 
-# --- reservations (models/reservations.py, models/attempts.py) ------------------------------
+# --- reservations (models/calls/reservations.py, models/calls/attempts.py) ------------------------------
 
 define("callee_lock", "SELECT pg_advisory_xact_lock(%s)", ("callee_lock_key",), postgres_only=True)
 define("hold_release", 'UPDATE "hold" SET "released_at" = %s WHERE "call_uuid" = %s AND "released_at" IS NULL',
@@ -245,7 +245,7 @@ define("lease_use_count", 'INSERT INTO "lease_daily_use" ("lease_id", "day", "at
 define("lease_use_uncount", 'UPDATE "lease_daily_use" SET "attempts" = "attempts" - 1 WHERE "lease_id" = %s'
        ' AND "day" = %s AND "attempts" > 0', ("lease_id", "local_day"))
 
-# --- the charge at hangup (models/billing.py, models/ledger.py) -------------------------------
+# --- the charge at hangup (models/calls/billing.py, models/ledger/posting.py) -------------------------------
 
 # the lock ``ledger.locked_tenant`` takes: FOR UPDATE on PostgreSQL, the IMMEDIATE transaction on SQLite
 define("tenant_for_charge", """SELECT id, balance_fen, promo_balance_fen, rate_out_fen, rate_in_fen, connect_fee_fen,

@@ -9,11 +9,11 @@ from datetime import datetime
 
 from flask import Blueprint, g, render_template, request
 
-from models.audit import audit
+from models.complaints.audit import audit
 from models.base import map_json_strings
 from domain.numbers import mask_numbers_in
-from models.people import AuditLog
-from models.tenancy import Tenant
+from models.complaints.tables import AuditLog
+from models.tenancy.tables import Tenant
 
 from domain.clock import local_day_bounds
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from flask import (Blueprint, Response, abort, current_app, g, render_template, request, send_file,
                    stream_with_context)
 
-from models.audit import audit
-from models.calls import CALL_RESULTS, CallRecord
+from models.complaints.audit import audit
+from models.calls.tables import CALL_RESULTS, CallRecord
 from models.csv_export import CsvWriter
 from domain.numbers import mask
-from models.tenancy import Campaign, Seat
+from models.tenancy.tables import Campaign
+from models.seats.tables import Seat
 
 from .. import call_list
 from ..formatting import local_time

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
-from models import provisioning
+from models.tenancy import campaigns
 from domain.errors import InvalidInput
-from models.tenancy import Campaign
+from models.tenancy.tables import Campaign
 
 from ..auth import roles
 from ..i18n import error_text
@@ -24,7 +24,7 @@ def update_script(campaign_id: int):
     campaign = visible_row(Campaign, campaign_id)
     settings = current_app.extensions["fsapp_settings"]
     try:
-        updated = provisioning.update_campaign_script(
+        updated = campaigns.update_campaign_script(
             campaign.tenant.code, campaign.code, script=request.form.get("script", ""),
             keyword_categories=settings.screening_keywords, auto_approve_clean=settings.script_auto_approve_clean,
             actor=g.user.username)
@@ -40,7 +40,7 @@ def set_record(campaign_id: int):
     campaign = visible_row(Campaign, campaign_id)
     record = request.form.get("record") == "1"
     try:
-        provisioning.set_campaign_recording(campaign.tenant.code, campaign.code, record, actor=g.user.username)
+        campaigns.set_campaign_recording(campaign.tenant.code, campaign.code, record, actor=g.user.username)
     except InvalidInput as exc:
         return detail(campaign_id, error=error_text(exc)), 400
     flash(_("话术 %(code)s 的通话录音已开启（须被叫按 1 同意）", code=campaign.code) if record

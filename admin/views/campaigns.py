@@ -7,9 +7,9 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from models import provisioning
+from models.tenancy import campaigns
 from domain.errors import InvalidInput
-from models.tenancy import SCRIPT_STATUSES, Campaign, Tenant
+from models.tenancy.tables import SCRIPT_STATUSES, Campaign, Tenant
 
 from ..auth import roles
 from ..i18n import error_text
@@ -61,7 +61,7 @@ def index():
 def create():
     settings = current_app.extensions["fsapp_settings"]
     try:
-        campaign = provisioning.add_campaign(
+        campaign = campaigns.add_campaign(
             tenant_code_for_write(request.form.get("tenant", "")), request.form.get("code", "").strip(),
             script=request.form.get("script", ""), record=request.form.get("record") == "1",
             name=request.form.get("name", "").strip(), keyword_categories=settings.screening_keywords,
@@ -91,7 +91,7 @@ def review(campaign_id: int):
     if decision not in ("approve", "reject"):
         abort(400)
     try:
-        provisioning.review_campaign(campaign.tenant.code, campaign.code, approve=decision == "approve",
+        campaigns.review_campaign(campaign.tenant.code, campaign.code, approve=decision == "approve",
                                      note=request.form.get("note", "").strip(), actor=g.user.username)
     except InvalidInput as exc:
         return detail(campaign_id, error=error_text(exc)), 400

@@ -6,8 +6,8 @@ from flask_babel import gettext as _
 
 from domain.clock import utcnow
 from domain.errors import InvalidInput
-from models.people import COMPLAINT_CHANNELS, Complaint
-from models.tenancy import Tenant
+from models.complaints.tables import COMPLAINT_CHANNELS, Complaint
+from models.tenancy.tables import Tenant
 
 from ..auth import roles
 from ..complaint_filing import answer_complaint, file_complaint

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_babel import gettext as _
 
-from models.calls import Hold
+from models.calls.tables import Hold
 from domain.clock import utcnow
 
 from .. import charts

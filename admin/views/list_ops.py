@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
-from models import listing
+from models.lists import list_entries
 from domain.errors import InvalidInput
 
 from ..auth import roles
@@ -21,7 +21,7 @@ blueprint = Blueprint("list_ops", __name__)
 def consent_revoke():
     form = request.form
     try:
-        count = listing.revoke_consent_by_code(
+        count = list_entries.revoke_consent_by_code(
             tenant_code_for_write(form.get("tenant", "")), form.get("number", ""),
             region=current_app.extensions["fsapp_settings"].default_region, actor=g.user.username)
     except InvalidInput as exc:

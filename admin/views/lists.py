@@ -6,11 +6,11 @@ import io
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models import listing
-from models.audit import audit
+from models.lists import list_entries
+from models.complaints.audit import audit
 from domain.errors import InvalidInput
-from models.lists import Consent, DoNotCall
-from models.tenancy import Tenant
+from models.lists.tables import Consent, DoNotCall
+from models.tenancy.tables import Tenant
 
 from .. import number_search
 from ..auth import roles
@@ -75,7 +75,7 @@ def consent_add():
     form = request.form
     try:
         expires = local_datetime(form["expires"], _("到期时间")) if form.get("expires", "").strip() else None
-        consent = listing.add_consent(tenant_code_for_write(form.get("tenant", "")), form.get("number", ""),
+        consent = list_entries.add_consent(tenant_code_for_write(form.get("tenant", "")), form.get("number", ""),
                                       source=form.get("source", ""), evidence=form.get("evidence", ""),
                                       expires_at=expires, region=_region(), actor=g.user.username)
     except InvalidInput as exc:
@@ -88,7 +88,7 @@ def consent_add():
 @roles("operator", "tenant_admin")
 def consent_import():
     try:
-        report = listing.import_consent(tenant_code_for_write(request.form.get("tenant", "")), _uploaded_stream(),
+        report = list_entries.import_consent(tenant_code_for_write(request.form.get("tenant", "")), _uploaded_stream(),
                                         strict=request.form.get("strict") == "1", region=_region(),
                                         actor=g.user.username)
     except InvalidInput as exc:
@@ -138,7 +138,7 @@ def _dnc_tenant_code(form) -> str | None:
 def dnc_add():
     form = request.form
     try:
-        entry = listing.add_dnc(form.get("number", ""), tenant_code=_dnc_tenant_code(form),
+        entry = list_entries.add_dnc(form.get("number", ""), tenant_code=_dnc_tenant_code(form),
                                 reason=form.get("reason", ""), source="admin", region=_region(),
                                 actor=g.user.username)
     except InvalidInput as exc:
@@ -151,7 +151,7 @@ def dnc_add():
 @roles("operator", "tenant_admin")
 def dnc_import():
     try:
-        report = listing.import_dnc(_uploaded_stream(), tenant_code=_dnc_tenant_code(request.form),
+        report = list_entries.import_dnc(_uploaded_stream(), tenant_code=_dnc_tenant_code(request.form),
                                     strict=request.form.get("strict") == "1", region=_region(),
                                     actor=g.user.username)
     except InvalidInput as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models.calls import CallRecord, Hold
+from models.calls.tables import CallRecord, Hold
 from domain.clock import utcnow
 
 from fs_app.call_control import KILL_CAUSES, end_call as kill_call

@@ -5,11 +5,9 @@ import re
 from datetime import date
 
 from flask import Blueprint, render_template, request
-from peewee import fn
-
-from models.calls import Hold
 from domain.clock import local_day, utcnow
-from models.money import LedgerEntry
+from models.ledger import balances
+from models.ledger.tables import LedgerEntry
 
 from ..monthly_statement import month_bounds, statement_for
 from ..paging import by_columns
@@ -34,14 +32,12 @@ def index():
     context = dict(tenant=tenant, tenants=visible_tenants(), month=month)
     if tenant is None:
         return render_template("money.html", **context)
-    now = utcnow()
-    held = (Hold.select(fn.COALESCE(fn.SUM(Hold.amount_fen), 0))
-            .where((Hold.tenant == tenant) & Hold.released_at.is_null() & (Hold.expires_at > now)).scalar())
+    money = balances.available(tenant, utcnow())
     start, end = month_bounds(month)
     entries = (LedgerEntry.select().where((LedgerEntry.tenant == tenant) & (LedgerEntry.created_at >= start)
                                           & (LedgerEntry.created_at < end)))
     # newest first in the order of the (tenant, created_at) index: no sort of the month's entries
     page = by_columns(entries, (LedgerEntry.created_at, LedgerEntry.id), lambda e: (e.created_at, e.id),
                       request.args.get("after", ""), LEDGER_PAGE, descending=True)
-    return render_template("money.html", **context, held_fen=int(held), available_fen=tenant.balance_fen - int(held),
+    return render_template("money.html", **context, held_fen=money.held_fen, available_fen=money.available_fen,
                            statement=statement_for(tenant, month), entries=page.rows, page=page)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models import provisioning
-from models.calls import Hold
+from models.seats import number_leases
+from models.calls.tables import Hold
 from domain.clock import utcnow
 from domain.errors import InvalidInput
-from models.tenancy import INBOUND_MODES, NumberLease, Seat
-from models.validity import lease_state
+from models.seats.tables import INBOUND_MODES, NumberLease, Seat
+from models.seats.validity import lease_state
 
 from ..auth import roles
 from ..confirm import confirm_page
@@ -51,7 +51,7 @@ def update(lease_id: int):
         abort(403)  # the live-call limit is the platform's (A10)
     try:
         max_calls = whole_number(max_calls_text, _("并发数")) if max_calls_text else None
-        provisioning.set_number(
+        number_leases.set_number(
             lease.tenant.code, lease.number, inbound_mode=form.get("inbound_mode") or None,
             max_calls=None if max_calls == lease.max_calls else max_calls, region=_region(), actor=g.user.username)
     except InvalidInput as exc:
@@ -72,7 +72,7 @@ def release(lease_id: int):
             action=url_for("number_ops.release", lease_id=lease.id), button=_("确认释放"),
             cancel=url_for("number_ops.detail", lease_id=lease.id))
     try:
-        provisioning.release_number(lease.tenant.code, lease.number, region=_region(), actor=g.user.username)
+        number_leases.release_number(lease.tenant.code, lease.number, region=_region(), actor=g.user.username)
     except InvalidInput as exc:
         return _page(lease, 400, {"release": error_text(exc)})
     flash(_("已释放号码 %(number)s", number=lease.number))

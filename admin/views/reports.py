@@ -8,7 +8,7 @@ import io
 from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_babel import gettext as _
 
-from models.audit import audit
+from models.complaints.audit import audit
 from domain.clock import utcnow
 from models.csv_export import CsvWriter
 

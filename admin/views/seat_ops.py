@@ -11,12 +11,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models import seats as seat_models
-from models.calls import Hold
+from models.seats import seats as seat_models
+from models.calls.tables import Hold
 from domain.clock import utcnow
 from domain.errors import InvalidInput
-from models.tenancy import Campaign, NumberLease, Seat
-from models.validity import account_banned_tenants, seat_state
+from models.tenancy.tables import Campaign
+from models.seats.tables import NumberLease, Seat
+from models.seats.validity import account_banned_tenants, seat_state
 
 from fs_app.seat_revocation import revoke
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from peewee import fn
 
-from models.calls import Hold
+from models.calls.tables import Hold
 from domain.clock import utcnow
-from models.tenancy import NumberLease, Seat, Tenant
-from models.validity import EXPIRING_SOON_DAYS, account_banned_tenants, lease_state, seat_state
+from models.seats.tables import NumberLease, Seat
+from models.tenancy.tables import Tenant
+from models.seats.validity import EXPIRING_SOON_DAYS, account_banned_tenants, lease_state, seat_state
 
 from fs_app.inbound_esl import InboundEventSocket
 from fs_app.registrations import registration_status

@@ -11,11 +11,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models import provisioning
+from models.tenancy import tenants
 from domain.errors import InvalidInput
-from models.payouts import pay_out
-from models.tenancy import Tenant
-from models.termination import TERMINATION_KINDS, terminate
+from models.ledger.payouts import pay_out
+from models.tenancy.tables import Tenant
+from models.tenancy.termination import TERMINATION_KINDS, terminate
 from domain.windows import format_windows
 
 from ..auth import roles
@@ -78,7 +78,7 @@ def update(code: str):
         approved = form.get("industry_approved", "")
         industry_approved = None if approved not in ("0", "1") or (approved == "1") == tenant.industry_approved \
             else approved == "1"
-        provisioning.set_tenant(
+        tenants.set_tenant(
             tenant.code,
             seats=None if seats == tenant.seats_purchased else seats,
             rate=_changed_fen(form, "rate", _("外呼费率"), tenant.rate_out_fen),
@@ -102,7 +102,7 @@ def windows(code: str):
     """A tenant's own calling windows, only inside the platform's (A8); empty: the platform's."""
     tenant = _tenant(code)
     try:
-        provisioning.set_tenant(tenant.code, windows=request.form.get("windows", ""),
+        tenants.set_tenant(tenant.code, windows=request.form.get("windows", ""),
                                 platform_windows=_settings().calling_windows, actor=g.user.username)
     except InvalidInput as exc:
         return _page(tenant, 400, {"windows": error_text(exc)}, request.form)

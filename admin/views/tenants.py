@@ -1,17 +1,22 @@
 """Tenants (operator and auditor): status, bans, and the provisioning forms the CLI also offers.
 
-Every form is validated by models.provisioning, the code behind `fsapp tenant|seat|number|topup`;
+Every form is validated by models.tenancy.tenants, the code behind `fsapp tenant|seat|number|topup`;
 an error is shown next to its form and nothing is written."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models import provisioning
+from models.ledger import topups
+from models.seats import number_leases
+from models.seats import seats
+from models.tenancy import tenants
 from domain.clock import utcnow
 from domain.errors import InvalidInput
-from models.provisioning import active_bans, seats_in_use
-from models.tenancy import BAN_FUNCTIONS, NumberLease, Seat, Tenant, TenantBan
+from models.tenancy.tenants import active_bans
+from models.seats.seats import seats_in_use
+from models.tenancy.tables import BAN_FUNCTIONS, Tenant, TenantBan
+from models.seats.tables import NumberLease, Seat
 
 from ..auth import roles
 from ..i18n import error_text
@@ -50,7 +55,7 @@ def create():
     form = request.form
     try:
         inbound = form.get("inbound_rate", "").strip()
-        tenant = provisioning.add_tenant(
+        tenant = tenants.add_tenant(
             form.get("code", "").strip(), name=form.get("name", ""), display_name=form.get("display_name", ""),
             hotline=form.get("hotline", ""), seats=whole_number(form.get("seats", ""), _("坐席数")),
             rate=yuan_to_fen(form.get("rate", ""), _("外呼费率")),
@@ -104,7 +109,7 @@ def _run(code: str, form_name: str, action, done: str):
 def set_status(code: str):
     def action(tenant, form):
         approved = form.get("industry_approved", "")
-        provisioning.set_tenant(
+        tenants.set_tenant(
             tenant.code, status=form.get("status") or None,
             industry_approved=None if approved == "" else approved == "1",
             termination_kind=form.get("termination_kind", ""), actor=g.user.username)
@@ -117,7 +122,7 @@ def set_status(code: str):
 def ban(code: str):
     def action(tenant, form):
         until = local_datetime(form.get("until", ""), _("截止时间")) if form.get("until", "").strip() else None
-        provisioning.ban_tenant(tenant.code, function=form.get("function", ""), until=until,
+        tenants.ban_tenant(tenant.code, function=form.get("function", ""), until=until,
                                 reason=form.get("reason", "").strip(), actor=g.user.username)
 
     return _run(code, "ban", action, _("已封禁"))
@@ -126,7 +131,7 @@ def ban(code: str):
 @blueprint.route("/<code>/unban", methods=["POST"])
 @roles("operator")
 def unban(code: str):
-    return _run(code, "ban", lambda tenant, form: provisioning.lift_ban(
+    return _run(code, "ban", lambda tenant, form: tenants.lift_ban(
         tenant.code, form.get("function", ""), actor=g.user.username), _("已解除封禁"))
 
 
@@ -138,7 +143,7 @@ def add_seat(code: str):
     tenant = _tenant(code)
     form = request.form
     try:
-        seat = provisioning.add_seat(
+        seat = seats.add_seat(
             tenant.code, form.get("address", ""), role=form.get("role", "agent"),
             days=optional_whole_number(form.get("days", ""), _("天数")) or _settings().seat_period_days,
             pin_number=form.get("pin_number", "").strip() or None, campaign=form.get("campaign", "").strip() or None,
@@ -152,7 +157,7 @@ def add_seat(code: str):
 @roles("operator")
 def lease_number(code: str):
     def action(tenant, form):
-        provisioning.lease_number(
+        number_leases.lease_number(
             tenant.code, form.get("number", ""),
             days=optional_whole_number(form.get("days", ""), _("天数")) or _settings().number_period_days,
             monthly_fee=yuan_to_fen(form.get("monthly_fee", "") or "0", _("月租")),
@@ -167,7 +172,7 @@ def lease_number(code: str):
 @roles("operator")
 def topup(code: str):
     def action(tenant, form):
-        provisioning.topup(tenant.code, yuan_to_fen(form.get("amount", ""), _("金额")),
+        topups.topup(tenant.code, yuan_to_fen(form.get("amount", ""), _("金额")),
                            promo=form.get("promo") == "1", note=form.get("note", "").strip(),
                            actor=g.user.username)
 

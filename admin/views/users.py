@@ -9,11 +9,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models import accounts, login_throttle
+from models.accounts import login_throttle
+from models.accounts import users
 from domain.clock import utcnow
 from domain.errors import InvalidInput
-from models.people import AdminUser
-from models.tenancy import Tenant
+from models.accounts.tables import AdminUser
+from models.tenancy.tables import Tenant
 
 from .. import user_rights
 from ..auth import roles
@@ -30,7 +31,7 @@ def _settings():
 
 def _standing(user: AdminUser, now) -> dict:
     """Last sign-in, when the idle rule (D4) disables it, and its locks, for the pages."""
-    idle_at = accounts.idle_disable_at(user, _settings())
+    idle_at = users.idle_disable_at(user, _settings())
     days_left = -(-(idle_at - now).total_seconds() // 86400)  # a day begun counts: "1 day" until it is over
     return dict(user=user, idle_at=idle_at, idle_days=max(0, int(days_left)),
                 locked=login_throttle.locked_addresses(user.username, now),
@@ -66,9 +67,9 @@ def create():
         tenant_code = Tenant.get_by_id(g.user.tenant_id).code
     else:
         tenant_code = form.get("tenant", "").strip() if role == "tenant_admin" else None
-    password = accounts.generate_password()
+    password = users.generate_password()
     try:
-        user = accounts.add_user(form.get("username", ""), role=role, password=password, tenant_code=tenant_code,
+        user = users.add_user(form.get("username", ""), role=role, password=password, tenant_code=tenant_code,
                                  pii=pii, actor=g.user.username)
     except InvalidInput as exc:
         return _list_page(400, form, error_text(exc))
@@ -120,19 +121,19 @@ def disable(user_id: int):
             facts=[(_("用户名"), target.username)],
             action=url_for("users.disable", user_id=target.id), button=_("确认停用"),
             cancel=url_for("users.detail", user_id=target.id))
-    return _act(user_id, lambda t: accounts.disable_user(t.username, actor=g.user.username), _("已停用 %(name)s"))
+    return _act(user_id, lambda t: users.disable_user(t.username, actor=g.user.username), _("已停用 %(name)s"))
 
 
 @blueprint.route("/<int:user_id>/enable", methods=["POST"])
 @roles("operator", "tenant_admin")
 def enable(user_id: int):
-    return _act(user_id, lambda t: accounts.enable_user(t.username, actor=g.user.username), _("已启用 %(name)s"))
+    return _act(user_id, lambda t: users.enable_user(t.username, actor=g.user.username), _("已启用 %(name)s"))
 
 
 @blueprint.route("/<int:user_id>/unlock", methods=["POST"])
 @roles("operator", "tenant_admin")
 def unlock(user_id: int):
-    return _act(user_id, lambda t: accounts.unlock_user(t.username, actor=g.user.username),
+    return _act(user_id, lambda t: users.unlock_user(t.username, actor=g.user.username),
                 _("已解除 %(name)s 的登录锁定"))
 
 
@@ -142,7 +143,7 @@ def pii(user_id: int):
     grant = request.form.get("pii") == "1"
     if grant and not user_rights.may_grant_pii(g.user):
         abort(403)
-    return _act(user_id, lambda t: accounts.set_pii(t.username, grant, actor=g.user.username),
+    return _act(user_id, lambda t: users.set_pii(t.username, grant, actor=g.user.username),
                 _("已授予 %(name)s 查看完整号码的权限") if grant else _("已收回 %(name)s 查看完整号码的权限"))
 
 
@@ -151,7 +152,7 @@ def pii(user_id: int):
 def reset_password(user_id: int):
     target = _managed(user_id)
     try:
-        password = accounts.reset_password(target.username, actor=g.user.username)
+        password = users.reset_password(target.username, actor=g.user.username)
     except InvalidInput as exc:
         return _detail_page(target, 400, error_text(exc))
     return _detail_page(AdminUser.get_by_id(target.id), issued=password)

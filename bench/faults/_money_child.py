@@ -21,7 +21,13 @@ from fs_app import cdr
 from fake_switch import FakeFreeSwitch, LegScript, Press
 from fake_switch.serve_process import FSAPP, ServeProcess
 from fake_switch.wire import clock_us
-from models import CallRecord, LedgerEntry, listing, provisioning
+from models import CallRecord, LedgerEntry
+from models.ledger import topups
+from models.lists import list_entries
+from models.seats import number_leases
+from models.seats import seats as seat_models
+from models.tenancy import campaigns
+from models.tenancy import tenants
 from domain.clock import utcnow
 from fake_switch.cdrs import agent_leg, bridged_leg, callee_leg, inbound_leg, write
 
@@ -41,29 +47,29 @@ class World:
         self.cdr_dir.mkdir()
         models.open_database("", self.dir)
         models.migrate()
-        provisioning.add_tenant("acme", name="Acme", display_name="Acme", hotline="4001234567",
+        tenants.add_tenant("acme", name="Acme", display_name="Acme", hotline="4001234567",
                                 seats=seats + kill_seats,
                                 rate=10, inbound_rate=5)
-        provisioning.set_tenant("acme", status="active")
-        provisioning.topup("acme", 10_000_000)
-        provisioning.lease_number("acme", OUT_NUMBER, max_calls=1000)
-        provisioning.add_campaign("acme", "spring", script="您好，这里是春季回访。")
-        provisioning.review_campaign("acme", "spring", approve=True, actor="operator")
+        tenants.set_tenant("acme", status="active")
+        topups.topup("acme", 10_000_000)
+        number_leases.lease_number("acme", OUT_NUMBER, max_calls=1000)
+        campaigns.add_campaign("acme", "spring", script="您好，这里是春季回访。")
+        campaigns.review_campaign("acme", "spring", approve=True, actor="operator")
         self.seats = [str(1001 + i) for i in range(seats)]
         # seats for the kill -9 rounds: a killed call keeps its seat until its hold lapses
         self.kill_seats = [str(1001 + seats + i) for i in range(kill_seats)]
         for user in self.seats + self.kill_seats:
-            provisioning.add_seat("acme", f"{user}@{DOMAIN}", campaign="spring")
+            seat_models.add_seat("acme", f"{user}@{DOMAIN}", campaign="spring")
         self.callees = [str(FIRST_CALLEE + i) for i in range(callees)]
         for callee in self.callees:
-            listing.add_consent("acme", callee, source="web form", obtained_at=utcnow() - timedelta(days=1))
+            list_entries.add_consent("acme", callee, source="web form", obtained_at=utcnow() - timedelta(days=1))
         # inbound calls ring one seat of their own tenant, so outbound calls never compete for it
-        provisioning.add_tenant("inb", name="Inb", display_name="Inb", hotline="4001234568", seats=1, rate=10,
+        tenants.add_tenant("inb", name="Inb", display_name="Inb", hotline="4001234568", seats=1, rate=10,
                                 inbound_rate=5)
-        provisioning.set_tenant("inb", status="active")
-        provisioning.topup("inb", 10_000_000)
-        provisioning.lease_number("inb", IN_NUMBER, max_calls=1000)
-        provisioning.add_seat("inb", "2001@inb.example")
+        tenants.set_tenant("inb", status="active")
+        topups.topup("inb", 10_000_000)
+        number_leases.lease_number("inb", IN_NUMBER, max_calls=1000)
+        seat_models.add_seat("inb", "2001@inb.example")
         self.env = {**os.environ, "FSAPP_DATA_DIR": str(self.dir), "FSAPP_PROMPT_DIR": str(self.dir / "prompts"),
                     "FSAPP_CALLING_WINDOWS": "00:00-24:00", "FSAPP_RECORDING_CONSENT_TIMEOUT_S": "1",
                     "FSAPP_ESL_COMMAND_TIMEOUT_S": "5", "FSAPP_CDR_DIR": str(self.cdr_dir)}

@@ -58,7 +58,7 @@ class App:
         from bench.call_app import provision, write_prompt_dir, TENANT
         from fake_switch import FakeFreeSwitch
         from fake_switch.serve_process import ServeProcess
-        from models import accounts
+        from models.accounts import users
 
         self.root = root
         data, prompts = root / "data", root / "prompts"
@@ -66,7 +66,7 @@ class App:
         models.open_database(database_url, data, pool_size=2)
         models.migrate()
         provision(seats, 4, seats * 4)
-        accounts.add_user("op", role="operator", password=PASSWORD)
+        users.add_user("op", role="operator", password=PASSWORD)
         models.database.close()
         models.db.close_all_pools()
         self.sqlite_path = data / models.db.SQLITE_FILENAME
@@ -156,8 +156,8 @@ def settle(app: App, calls, timeout: float = 60.0) -> dict:
     import gevent
 
     import models
-    from models.calls import CallRecord
-    from models.money import LedgerEntry
+    from models.calls.tables import CallRecord
+    from models.ledger.tables import LedgerEntry
 
     refusal_s, placed = [], len(calls)
     for call in calls:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 from domain.clock import utcnow
-from models.provisioning import split_sip_address
+from models.seats.seats import split_sip_address
 
 from fs_app.admission import evaluate
 from fs_app.cli.arguments import iso_time

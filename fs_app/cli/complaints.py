@@ -1,8 +1,8 @@
 """`fsapp complaint add|list|answer`: complaints (D5) and the complaint-ratio guard (A15)."""
 from __future__ import annotations
 
-from models import complaints
-from models.people import COMPLAINT_CHANNELS
+from models.complaints import complaints
+from models.complaints.tables import COMPLAINT_CHANNELS
 
 from fs_app.cli.arguments import row_id
 from fs_app.cli.output import write_rows

@@ -1,7 +1,7 @@
 """`fsapp consent|dnc`: consent records and do-not-call lists, single and CSV import."""
 from __future__ import annotations
 
-from models import listing
+from models.lists import list_entries
 
 from fs_app.cli import EXIT_BAD_INPUT, EXIT_PARTIAL
 from fs_app.cli.arguments import iso_time, open_text_file
@@ -43,14 +43,14 @@ def register(sub) -> None:
 
 
 def consent_add(args, ctx) -> int:
-    consent = listing.add_consent(args.tenant, args.number, source=args.source, evidence=args.evidence,
+    consent = list_entries.add_consent(args.tenant, args.number, source=args.source, evidence=args.evidence,
                                   expires_at=args.expires, region=ctx.settings.default_region, actor=ctx.actor)
     print(f"consent recorded for {consent.number} ({args.tenant})", file=ctx.out)
     return 0
 
 
 def consent_revoke(args, ctx) -> int:
-    count = listing.revoke_consent_by_code(args.tenant, args.number, region=ctx.settings.default_region,
+    count = list_entries.revoke_consent_by_code(args.tenant, args.number, region=ctx.settings.default_region,
                                            actor=ctx.actor)
     print(f"revoked {count} consent record(s)", file=ctx.out)
     return 0
@@ -58,13 +58,13 @@ def consent_revoke(args, ctx) -> int:
 
 def consent_import(args, ctx) -> int:
     with open_text_file(args.csv) as stream:
-        report = listing.import_consent(args.tenant, stream, strict=args.strict,
+        report = list_entries.import_consent(args.tenant, stream, strict=args.strict,
                                         region=ctx.settings.default_region, actor=ctx.actor)
     return _report(ctx, args.csv, report)
 
 
 def dnc_add(args, ctx) -> int:
-    entry = listing.add_dnc(args.number, tenant_code=args.tenant, reason=args.reason,
+    entry = list_entries.add_dnc(args.number, tenant_code=args.tenant, reason=args.reason,
                             region=ctx.settings.default_region, actor=ctx.actor)
     scope = f"tenant {args.tenant}" if args.tenant else "platform"
     print(f"{entry.number} is on the {scope} do-not-call list", file=ctx.out)
@@ -73,7 +73,7 @@ def dnc_add(args, ctx) -> int:
 
 def dnc_import(args, ctx) -> int:
     with open_text_file(args.csv) as stream:
-        report = listing.import_dnc(stream, tenant_code=args.tenant, strict=args.strict,
+        report = list_entries.import_dnc(stream, tenant_code=args.tenant, strict=args.strict,
                                     region=ctx.settings.default_region, actor=ctx.actor)
     return _report(ctx, args.csv, report)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 
-from models import Tenant, provisioning
-from models.billing import verify_tenant_ledger
+from models import Tenant
+from models.tenancy import tenants
+from models.ledger.posting import verify_tenant_ledger
 from domain.clock import utcnow
 from domain.errors import InvalidInput
-from models.payouts import pay_out
-from models.statements import statement
-from models.termination import TERMINATION_KINDS, terminate
+from models.ledger.payouts import pay_out
+from models.ledger.statements import statement
+from models.tenancy.termination import TERMINATION_KINDS, terminate
 
 from fs_app import cdr, jobs
 from fs_app.cli.arguments import amount_fen, iso_time
@@ -95,7 +96,7 @@ def ledger_verify(args, ctx) -> int:
 
 
 def ledger_payout(args, ctx) -> int:
-    tenant = provisioning.get_tenant(args.tenant)
+    tenant = tenants.get_tenant(args.tenant)
     payout = pay_out(tenant.id, args.kind, args.amount, note=args.note, actor=ctx.actor)
     balance = Tenant.get_by_id(tenant.id).balance_fen
     print(f"{tenant.code}: {args.kind} of {payout.amount_fen} fen; balance {balance} fen", file=ctx.out)
@@ -148,7 +149,7 @@ def jobs_run(args, ctx) -> int:
 
 
 def statement_show(args, ctx) -> int:
-    tenant = provisioning.get_tenant(args.tenant)
+    tenant = tenants.get_tenant(args.tenant)
     result = statement(tenant, args.month)
     document = result.document()
     if args.format == "json":

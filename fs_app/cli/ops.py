@@ -38,7 +38,7 @@ def register(sub) -> None:
 
 def reports_rebuild(args, ctx) -> int:
     from models import InvalidInput
-    from models.call_stats import days_between, rebuild_days
+    from models.calls.rollups import days_between, rebuild_days
     from domain.clock import utcnow
 
     if args.last < args.first:

@@ -3,8 +3,13 @@ from __future__ import annotations
 
 from peewee import JOIN
 
-from models import CallRecord, Campaign, NumberLease, Seat, Tenant, provisioning
-from models.provisioning import active_bans, seats_in_use
+from models import CallRecord, Campaign, NumberLease, Seat, Tenant
+from models.ledger import topups
+from models.seats import number_leases
+from models.tenancy import campaigns
+from models.tenancy import tenants
+from models.tenancy.tenants import active_bans
+from models.seats.seats import seats_in_use
 
 from fs_app.cli.arguments import (
     amount_fen, days, iso_time, list_rows, number_max_calls, price_fen, read_text_file, seat_count, yes_no,
@@ -129,7 +134,7 @@ def register(sub) -> None:
 
 
 def tenant_add(args, ctx) -> int:
-    tenant = provisioning.add_tenant(
+    tenant = tenants.add_tenant(
         args.code, name=args.name, display_name=args.display_name, hotline=args.hotline, seats=args.seats,
         rate=args.rate, inbound_rate=args.inbound_rate, connect_fee=args.connect_fee, seat_rent=args.seat_rent,
         industry=args.industry, billing_increment_s=ctx.settings.billing_increment_s,
@@ -141,7 +146,7 @@ def tenant_add(args, ctx) -> int:
 
 
 def tenant_set(args, ctx) -> int:
-    tenant = provisioning.set_tenant(
+    tenant = tenants.set_tenant(
         args.code, status=args.status, seats=args.seats, rate=args.rate, inbound_rate=args.inbound_rate,
         connect_fee=args.connect_fee, industry_approved=args.industry_approved, windows=args.windows,
         platform_windows=ctx.settings.calling_windows, sip_domain=args.sip_domain,
@@ -152,14 +157,14 @@ def tenant_set(args, ctx) -> int:
 
 
 def tenant_ban(args, ctx) -> int:
-    ban = provisioning.ban_tenant(args.code, function=args.function, until=args.until, reason=args.reason,
+    ban = tenants.ban_tenant(args.code, function=args.function, until=args.until, reason=args.reason,
                                   actor=ctx.actor)
     print(f"tenant {args.code}: {ban.function} banned until {ban.until:%Y-%m-%d %H:%M:%S} UTC", file=ctx.out)
     return 0
 
 
 def tenant_unban(args, ctx) -> int:
-    provisioning.lift_ban(args.code, args.function, actor=ctx.actor)
+    tenants.lift_ban(args.code, args.function, actor=ctx.actor)
     print(f"tenant {args.code}: {args.function} ban lifted", file=ctx.out)
     return 0
 
@@ -185,7 +190,7 @@ def tenant_document(tenant: Tenant) -> dict:
 
 
 def tenant_show(args, ctx) -> int:
-    document = tenant_document(provisioning.get_tenant(args.code))
+    document = tenant_document(tenants.get_tenant(args.code))
     if args.json:
         write_json(ctx.out, document)
         return 0
@@ -202,7 +207,7 @@ def tenant_show(args, ctx) -> int:
 
 
 def number_lease(args, ctx) -> int:
-    lease = provisioning.lease_number(
+    lease = number_leases.lease_number(
         args.tenant, args.number, days=args.days or ctx.settings.number_period_days,
         monthly_fee=args.monthly_fee, max_calls=args.max_calls or ctx.settings.number_max_calls,
         inbound_mode=args.inbound_mode, region=ctx.settings.default_region, actor=ctx.actor,
@@ -214,14 +219,14 @@ def number_lease(args, ctx) -> int:
 
 
 def number_release(args, ctx) -> int:
-    lease = provisioning.release_number(args.tenant, args.number, region=ctx.settings.default_region,
+    lease = number_leases.release_number(args.tenant, args.number, region=ctx.settings.default_region,
                                         actor=ctx.actor)
     print(f"{lease.number} released by {args.tenant}", file=ctx.out)
     return 0
 
 
 def number_set(args, ctx) -> int:
-    lease = provisioning.set_number(args.tenant, args.number, max_calls=args.max_calls,
+    lease = number_leases.set_number(args.tenant, args.number, max_calls=args.max_calls,
                                     inbound_mode=args.inbound_mode, region=ctx.settings.default_region,
                                     actor=ctx.actor)
     print(f"{lease.number}: max calls {lease.max_calls}, inbound mode {lease.inbound_mode}", file=ctx.out)
@@ -229,13 +234,13 @@ def number_set(args, ctx) -> int:
 
 
 def campaign_record(args, ctx) -> int:
-    campaign = provisioning.set_campaign_recording(args.tenant, args.code, args.record, actor=ctx.actor)
+    campaign = campaigns.set_campaign_recording(args.tenant, args.code, args.record, actor=ctx.actor)
     print(f"campaign {campaign.code}: recording {'on' if campaign.record else 'off'}", file=ctx.out)
     return 0
 
 
 def campaign_add(args, ctx) -> int:
-    campaign = provisioning.add_campaign(
+    campaign = campaigns.add_campaign(
         args.tenant, args.code, script=read_text_file(args.script_file), record=args.record,
         keyword_categories=ctx.settings.screening_keywords,
         auto_approve_clean=ctx.settings.script_auto_approve_clean, actor=ctx.actor)
@@ -244,7 +249,7 @@ def campaign_add(args, ctx) -> int:
 
 
 def campaign_update(args, ctx) -> int:
-    campaign = provisioning.update_campaign_script(
+    campaign = campaigns.update_campaign_script(
         args.tenant, args.code, script=read_text_file(args.script_file),
         keyword_categories=ctx.settings.screening_keywords,
         auto_approve_clean=ctx.settings.script_auto_approve_clean, actor=ctx.actor)
@@ -259,14 +264,14 @@ def _print_campaign(ctx, campaign) -> None:
 
 
 def campaign_review(args, ctx) -> int:
-    campaign = provisioning.review_campaign(args.tenant, args.code, approve=args.approve, note=args.note,
+    campaign = campaigns.review_campaign(args.tenant, args.code, approve=args.approve, note=args.note,
                                             actor=ctx.actor)
     print(f"campaign {campaign.code}: {campaign.status}", file=ctx.out)
     return 0
 
 
 def topup(args, ctx) -> int:
-    entry = provisioning.topup(args.tenant, args.amount, promo=args.promo, actor=ctx.actor)
+    entry = topups.topup(args.tenant, args.amount, promo=args.promo, actor=ctx.actor)
     kind = "promotional credit" if args.promo else "top-up"
     print(f"{args.tenant}: {kind} of {args.amount} fen; balance {entry.balance_after_fen} fen", file=ctx.out)
     return 0
@@ -286,7 +291,7 @@ def calls(args, ctx) -> int:
              .switch(CallRecord)
              .join(Campaign, JOIN.LEFT_OUTER, on=(CallRecord.campaign == Campaign.id)))
     if args.tenant:
-        query = query.where(CallRecord.tenant == provisioning.get_tenant(args.tenant))
+        query = query.where(CallRecord.tenant == tenants.get_tenant(args.tenant))
     if args.since:
         query = query.where(CallRecord.created_at >= args.since)
     query = query.order_by(CallRecord.created_at.desc(), CallRecord.id.desc()).limit(args.limit).objects()

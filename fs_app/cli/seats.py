@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 
-from models import Seat, provisioning, seats
+from models import Seat
+from models.seats import seats
+from models.tenancy import tenants
 from domain.clock import utcnow
 from domain.errors import InvalidInput
-from models.validity import account_banned_tenants, seat_state
+from models.seats.validity import account_banned_tenants, seat_state
 
 from fs_app.cli import EXIT_BAD_INPUT, EXIT_PARTIAL
 from fs_app.cli.arguments import days, read_text_file
@@ -69,7 +71,7 @@ def _print_password(ctx, seat: Seat) -> None:
 
 
 def seat_add(args, ctx) -> int:
-    seat = provisioning.add_seat(
+    seat = seats.add_seat(
         args.tenant, args.address, role=args.role, days=args.days or ctx.settings.seat_period_days,
         pin_number=args.pin_number, campaign=args.campaign, region=ctx.settings.default_region, actor=ctx.actor,
         period_days=ctx.settings.seat_period_days)
@@ -122,7 +124,7 @@ def _open_private(path: str):
 
 def seat_import(args, ctx) -> int:
     text = read_text_file(args.csv)
-    provisioning.get_tenant(args.tenant)  # an unknown tenant: one line, and no passwords file left behind
+    tenants.get_tenant(args.tenant)  # an unknown tenant: one line, and no passwords file left behind
     output = _open_private(args.passwords_file)
     try:
         report = seats.import_seats(args.tenant, text, strict=args.strict,
@@ -162,7 +164,7 @@ SEAT_COLUMNS = ["seat", "role", "state", "valid_to", "credential", "registered",
 
 
 def seat_list(args, ctx) -> int:
-    tenant = provisioning.get_tenant(args.tenant)
+    tenant = tenants.get_tenant(args.tenant)
     rows = list(Seat.select().where(Seat.tenant == tenant).order_by(Seat.sip_user, Seat.sip_domain))
     status = registration_status(ctx.settings)
     if not status.known:

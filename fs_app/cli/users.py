@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from models import accounts
+from models.accounts import users
 from domain.clock import utcnow
 from domain.errors import InvalidInput
 
@@ -54,8 +54,8 @@ def _password_from(args, ctx) -> str | None:
 
 def user_add(args, ctx) -> int:
     given = _password_from(args, ctx)
-    password = given if given is not None else accounts.generate_password()
-    user = accounts.add_user(args.username, role=args.role, password=password, tenant_code=args.tenant,
+    password = given if given is not None else users.generate_password()
+    user = users.add_user(args.username, role=args.role, password=password, tenant_code=args.tenant,
                              pii=args.pii, actor=ctx.actor)
     scope = f"tenant {args.tenant}" if args.tenant else "all tenants"
     print(f"user {user.username} added ({user.role}, {scope}{', PII' if user.pii else ''})", file=ctx.out)
@@ -66,14 +66,14 @@ def user_add(args, ctx) -> int:
 
 def user_switch(args, ctx) -> int:
     """`user disable|enable|unlock`: one models.accounts function on one username."""
-    getattr(accounts, args.act)(args.username, actor=ctx.actor)
+    getattr(users, args.act)(args.username, actor=ctx.actor)
     print(f"user {args.username} {args.done}", file=ctx.out)
     return 0
 
 
 def user_reset_password(args, ctx) -> int:
     given = _password_from(args, ctx)
-    password = accounts.reset_password(args.username, given, actor=ctx.actor)
+    password = users.reset_password(args.username, given, actor=ctx.actor)
     print(f"user {args.username}: password reset, login enabled", file=ctx.out)
     if given is None:
         print(f"password (shown once): {password}", file=ctx.out)
@@ -81,12 +81,12 @@ def user_reset_password(args, ctx) -> int:
 
 
 def user_disable_idle(args, ctx) -> int:
-    disabled = accounts.disable_idle_logins(utcnow(), ctx.settings)
+    disabled = users.disable_idle_logins(utcnow(), ctx.settings)
     print(f"disabled {len(disabled)} idle login(s)" + (f": {', '.join(disabled)}" if disabled else ""), file=ctx.out)
     return 0
 
 
 def user_pii(args, ctx) -> int:
-    user = accounts.set_pii(args.username, args.grant == "yes", actor=ctx.actor)
+    user = users.set_pii(args.username, args.grant == "yes", actor=ctx.actor)
     print(f"user {user.username}: {'may' if user.pii else 'may not'} see full phone numbers", file=ctx.out)
     return 0

@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 
-from models import billing
+from models.calls import billing
 from domain.clock import utcnow
 
 from fs_app import metrics, prompts

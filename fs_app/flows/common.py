@@ -4,9 +4,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from models.calls import CallRecord
+from models.calls.tables import CallRecord
 from models.db import unit_of_work, write_transaction
-from models.tenancy import Tenant
+from models.tenancy.tables import Tenant
 
 from fs_app import metrics, prompts
 from fs_app.channel import Channel, ChannelError, ChannelGone

@@ -14,8 +14,8 @@ import re
 
 from domain.clock import utcnow
 from models.db import unit_of_work
-from models.reservations import busy_seats
-from models.tenancy import Seat
+from models.calls.reservations import busy_seats
+from models.seats.tables import Seat
 
 from fs_app import prompts
 from fs_app.channel import Channel, ChannelGone

@@ -26,8 +26,8 @@ from datetime import datetime, timedelta
 
 from models import sql_statements as sql
 from domain.clock import local_day
-from models.provisioning import SIP_ADDRESS
-from models.reservations import lock_callee
+from models.seats.seats import SIP_ADDRESS
+from models.calls.reservations import lock_callee
 
 from .callee import Callee
 from .facts import (

@@ -12,10 +12,16 @@ import urllib.parse
 import pytest
 from argon2 import PasswordHasher
 
-from models import accounts, listing, provisioning
-from models.calls import CallRecord, Hold
+from models.accounts import users
+from models.ledger import topups
+from models.lists import list_entries
+from models.seats import number_leases
+from models.seats import seats
+from models.tenancy import campaigns
+from models.tenancy import tenants
+from models.calls.tables import CallRecord, Hold
 from domain.clock import utcnow
-from models.people import Complaint
+from models.complaints.tables import Complaint
 
 from admin import create_app
 from fake_switch.http_client import request as http_request
@@ -28,7 +34,7 @@ CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture(autouse=True)
 def quick_password_hashes(monkeypatch):
     """argon2id with small parameters in tests (production parameters are tested separately)."""
-    monkeypatch.setattr(accounts, "password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(users, "password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
@@ -160,21 +166,21 @@ def _call(tenant, seat, campaign, callee, *, at, decision="allowed", reasons=(),
 def world(db, settings):
     w = World()
     now = utcnow()
-    w.acme = provisioning.add_tenant("acme", name="阿克米科技", display_name="阿克米", hotline="4008001000",
+    w.acme = tenants.add_tenant("acme", name="阿克米科技", display_name="阿克米", hotline="4008001000",
                                      seats=3, rate=12)
-    w.globex = provisioning.add_tenant("globex", name="环球公司", display_name="环球", hotline="4008002000",
+    w.globex = tenants.add_tenant("globex", name="环球公司", display_name="环球", hotline="4008002000",
                                        seats=2, rate=10)
     for tenant in (w.acme, w.globex):
-        provisioning.set_tenant(tenant.code, status="active")
-        provisioning.topup(tenant.code, 100_00)
-    w.acme_seat = provisioning.add_seat("acme", "1001@acme.example.com")
-    w.globex_seat = provisioning.add_seat("globex", "2001@globex.example.com")
-    w.acme_number = provisioning.lease_number("acme", "02150000001", days=3)
-    w.globex_number = provisioning.lease_number("globex", "02150000002", days=30)
+        tenants.set_tenant(tenant.code, status="active")
+        topups.topup(tenant.code, 100_00)
+    w.acme_seat = seats.add_seat("acme", "1001@acme.example.com")
+    w.globex_seat = seats.add_seat("globex", "2001@globex.example.com")
+    w.acme_number = number_leases.lease_number("acme", "02150000001", days=3)
+    w.globex_number = number_leases.lease_number("globex", "02150000002", days=30)
     keywords = settings.screening_keywords
-    w.acme_campaign = provisioning.add_campaign("acme", "spring", script="您好，这里是阿克米，为您介绍新产品。",
+    w.acme_campaign = campaigns.add_campaign("acme", "spring", script="您好，这里是阿克米，为您介绍新产品。",
                                                 keyword_categories=keywords)
-    w.globex_campaign = provisioning.add_campaign("globex", "loans", script="低息贷款，股票推荐，欢迎咨询",
+    w.globex_campaign = campaigns.add_campaign("globex", "loans", script="低息贷款，股票推荐，欢迎咨询",
                                                   keyword_categories=keywords)
     recordings = settings.recording_dir
     recordings.mkdir(parents=True, exist_ok=True)
@@ -189,15 +195,15 @@ def world(db, settings):
                           uuid="globex-answered")
     w.live_hold = Hold.create(call_uuid="live-1", tenant=w.acme, seat=w.acme_seat, number=w.acme_number,
                               callee_number="+8613800138001", amount_fen=120, expires_at=now + timedelta(seconds=60))
-    listing.add_consent("acme", "13800138000", source="web form")
-    listing.add_consent("globex", "13700137000", source="contract")
-    listing.add_dnc("13600136000", tenant_code="acme", reason="asked")
-    listing.add_dnc("13500135000", tenant_code="globex", reason="asked")
+    list_entries.add_consent("acme", "13800138000", source="web form")
+    list_entries.add_consent("globex", "13700137000", source="contract")
+    list_entries.add_dnc("13600136000", tenant_code="acme", reason="asked")
+    list_entries.add_dnc("13500135000", tenant_code="globex", reason="asked")
     w.globex_complaint = Complaint.create(tenant=w.globex, number="+8613700137000", channel="hotline",
                                           received_at=now - timedelta(hours=3), due_at=now - timedelta(hours=1))
-    accounts.add_user("op", role="operator", password=PASSWORD, pii=True)
-    accounts.add_user("auditor", role="auditor", password=PASSWORD)
-    accounts.add_user("acme_admin", role="tenant_admin", tenant_code="acme", password=PASSWORD)
-    accounts.add_user("acme_pii", role="tenant_admin", tenant_code="acme", password=PASSWORD, pii=True)
-    accounts.add_user("globex_admin", role="tenant_admin", tenant_code="globex", password=PASSWORD)
+    users.add_user("op", role="operator", password=PASSWORD, pii=True)
+    users.add_user("auditor", role="auditor", password=PASSWORD)
+    users.add_user("acme_admin", role="tenant_admin", tenant_code="acme", password=PASSWORD)
+    users.add_user("acme_pii", role="tenant_admin", tenant_code="acme", password=PASSWORD, pii=True)
+    users.add_user("globex_admin", role="tenant_admin", tenant_code="globex", password=PASSWORD)
     return w

@@ -1,9 +1,9 @@
 """The audit log page masks phone numbers (actor, target, details) like every other page (D3)."""
 from __future__ import annotations
 
-from models import accounts
-from models.audit import audit
-from models.people import AuditLog
+from models.accounts import users
+from models.complaints.audit import audit
+from models.complaints.tables import AuditLog
 
 FULL = ("+8613800138000", "13800138000", "139 0013 9000")
 
@@ -16,7 +16,7 @@ def write_entries(world):
     # what the product writes: a consent's number as target, a filter typed in an export, free text
     audit("acme_pii", "calls.export", tenant=world.acme, target="calls", filters={"number": "13800138000"})
     audit("op", "dnc.add", tenant=world.acme, target="+8613800138000", reason="客户 139 0013 9000 要求不再来电")
-    accounts.authenticate("13800138000", "a guess", address="10.0.0.9")  # a phone number typed as username
+    users.authenticate("13800138000", "a guess", address="10.0.0.9")  # a phone number typed as username
     AuditLog.update(tenant=world.acme).where(AuditLog.action == "login.failed").execute()
 
 

@@ -6,8 +6,8 @@ import stat
 from pathlib import Path
 
 from admin import create_app
-from models import accounts
-from models.people import AuditLog
+from models.accounts import users
+from models.complaints.tables import AuditLog
 
 from conftest import PASSWORD, Browser, csrf_from
 
@@ -93,10 +93,10 @@ def test_csrf_token_is_required_on_every_form(world, browser):
 def test_disabling_or_resetting_ends_existing_sessions(world, browser):
     b = browser("acme_admin")
     assert b.get("/").status_code == 200
-    accounts.reset_password("acme_admin", "a brand new password")
+    users.reset_password("acme_admin", "a brand new password")
     assert b.get("/").status_code == 302
     c = browser("auditor")
-    accounts.disable_user("auditor")
+    users.disable_user("auditor")
     assert c.get("/").status_code == 302
 
 

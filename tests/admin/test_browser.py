@@ -10,8 +10,8 @@ import pytest
 from gevent.pywsgi import WSGIServer
 from playwright.sync_api import expect
 
-from models.lists import DoNotCall
-from models.tenancy import Campaign
+from models.lists.tables import DoNotCall
+from models.tenancy.tables import Campaign
 
 from conftest import PASSWORD
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from models.calls import Hold
+from models.calls.tables import Hold
 from domain.clock import utcnow
-from models.lists import Consent
-from models.people import AdminUser
-from models.tenancy import Campaign, NumberLease, Seat, Tenant
+from models.lists.tables import Consent
+from models.accounts.tables import AdminUser
+from models.tenancy.tables import Campaign, Tenant
+from models.seats.tables import NumberLease, Seat
 
 
 from test_browser import chromium, page_for, site  # noqa: F401 - fixtures

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from models.calls import CallRecord
+from models.calls.tables import CallRecord
 from domain.clock import utcnow
 
 from conftest import Wire

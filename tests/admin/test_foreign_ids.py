@@ -7,8 +7,9 @@ import re
 import pytest
 
 import models
-from models import accounts
-from models.people import ApiToken, Complaint
+from models.accounts import users
+from models.accounts.tables import ApiToken
+from models.complaints.tables import Complaint
 
 
 def snapshot():
@@ -71,7 +72,7 @@ def test_a_seat_cannot_use_another_tenants_number_or_campaign(world, browser, fo
 
 
 def test_a_token_of_another_user_cannot_be_revoked(world, browser):
-    _token, theirs = accounts.create_token(accounts.get_user("globex_admin"), "bi")
+    _token, theirs = users.create_token(users.get_user("globex_admin"), "bi")
     b = browser("acme_admin")
     response = b.post(f"/account/tokens/{theirs.id}/revoke", token_from="/account")
     assert response.status_code == 302

@@ -5,7 +5,7 @@ import html
 import io
 import re
 
-from models.lists import DoNotCall
+from models.lists.tables import DoNotCall
 
 
 def text(response) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from models.calls import CallRecord
-from models.lists import Consent, DoNotCall
-from models.people import Complaint
+from models.calls.tables import CallRecord
+from models.lists.tables import Consent, DoNotCall
+from models.complaints.tables import Complaint
 
 # What would betray each tenant's data on a page.
 MARKERS = {

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from models import provisioning
+from models.ledger import topups
 from domain.clock import utcnow
 
 from test_i18n import HAN
@@ -35,7 +35,7 @@ USERS = ("op", "acme_admin")
 
 def route_values(world) -> dict[str, object]:
     """A value for every URL parameter name the admin uses: records of the world, acme's."""
-    from models.accounts import AdminUser
+    from models.accounts.users import AdminUser
 
     return {"call_id": world.acme_call.id, "campaign_id": world.acme_campaign.id, "lease_id": world.acme_number.id,
             "seat_id": world.acme_seat.id, "code": "acme", "uuid": world.live_hold.call_uuid,
@@ -126,7 +126,7 @@ def refused_form(fields: dict, refused: str) -> dict:
 @pytest.fixture
 def scanned_world(world, clock):
     clock.freeze()
-    provisioning.topup("acme", 500, note="")  # a ledger entry with an actor
+    topups.topup("acme", 500, note="")  # a ledger entry with an actor
     world.acme_campaign  # noqa: B018
     return world
 

@@ -8,8 +8,10 @@ import pytest
 from argon2 import PasswordHasher
 
 from admin import create_app
-from models import accounts, login_throttle
-from models.people import AdminSession, AuditLog
+from models.accounts import login_throttle
+from models.accounts import users
+from models.accounts.tables import AdminSession
+from models.complaints.tables import AuditLog
 
 from conftest import PASSWORD, Browser, Wire, csrf_from, serving
 
@@ -41,7 +43,7 @@ def test_a_password_reset_ends_every_session_of_the_user(world, served):
     wire = Wire(served)
     cookies = [wire.login("acme_admin")[1] for _ in range(2)]
     assert [wire.request("GET", "/", cookie=c)[0] for c in cookies] == [200, 200]
-    accounts.reset_password("acme_admin", "another long password")
+    users.reset_password("acme_admin", "another long password")
     assert [wire.request("GET", "/", cookie=c)[0] for c in cookies] == [302, 302]
 
 
@@ -69,7 +71,7 @@ class CountingHasher(PasswordHasher):
 @pytest.fixture
 def hasher(monkeypatch):
     counting = CountingHasher()
-    monkeypatch.setattr(accounts, "password_hasher", counting)
+    monkeypatch.setattr(users, "password_hasher", counting)
     return counting
 
 
@@ -83,11 +85,11 @@ def login_answer(browser, hasher, username, password, address):
 
 def lock_pair(username: str, address: str) -> None:
     for _ in range(login_throttle.MAX_FAILURES_PER_PAIR):
-        accounts.authenticate(username, "wrong password", address=address)
+        users.authenticate(username, "wrong password", address=address)
 
 
 def test_every_refusal_answers_the_same_and_verifies_one_password_hash(world, browser, hasher):
-    accounts.disable_user("auditor")
+    users.disable_user("auditor")
     lock_pair("acme_admin", "10.9.0.4")
     lock_pair("ghost", "10.9.0.5")
     cases = {
@@ -114,7 +116,7 @@ def test_every_refusal_answers_the_same_and_verifies_one_password_hash(world, br
 
 
 def test_the_first_unknown_username_costs_no_more_than_any_other(world, settings, hasher):
-    accounts._dummy_hash.cache_clear()  # as in a process that just started
+    users._dummy_hash.cache_clear()  # as in a process that just started
     app = create_app(settings, testing=True)
     ready = (hasher.hashes, hasher.verifications)
     assert ready == (1, 0)  # the dummy hash is made when the admin starts...
@@ -125,7 +127,7 @@ def test_the_first_unknown_username_costs_no_more_than_any_other(world, settings
 
 def test_a_throttled_address_answers_the_same_for_every_username_without_hashing(world, browser, hasher):
     for i in range(login_throttle.MAX_ATTEMPTS_PER_ADDRESS):
-        accounts.authenticate(f"spray{i}", "wrong password", address="203.0.113.5")
+        users.authenticate(f"spray{i}", "wrong password", address="203.0.113.5")
     answers = [login_answer(browser, hasher, username, PASSWORD, "203.0.113.5") for username in ("op", "nobody")]
     assert [(status, verified) for status, _page, verified in answers] == [(401, 0), (401, 0)]
     assert answers[0][1] == answers[1][1]

@@ -7,13 +7,18 @@ from datetime import timedelta
 
 import pytest
 
-from models import accounts, provisioning, seats
-from models.calls import CallRecord, Hold
+from models.accounts import users
+from models.seats import seats
+from models.tenancy import campaigns
+from models.tenancy import tenants
+from models.calls.tables import CallRecord, Hold
 from domain.clock import utcnow
-from models.lists import Consent
-from models.money import LedgerEntry
-from models.people import AdminUser, AuditLog
-from models.tenancy import Campaign, NumberLease, Seat, Tenant
+from models.lists.tables import Consent
+from models.ledger.tables import LedgerEntry
+from models.accounts.tables import AdminUser
+from models.complaints.tables import AuditLog
+from models.tenancy.tables import Campaign, Tenant
+from models.seats.tables import NumberLease, Seat
 
 
 from conftest import PASSWORD
@@ -165,10 +170,10 @@ def test_seat_states_tell_the_truth(world, browser):
     page = text(op.get("/seats"))
     acme_row = page.split("1001@acme.example.com")[1].split("</tr>")[0]
     assert "即将到期" in acme_row and "有效" not in acme_row
-    provisioning.set_tenant("globex", status="suspended")
+    tenants.set_tenant("globex", status="suspended")
     globex_row = text(op.get("/seats")).split("2001@globex.example.com")[1].split("</tr>")[0]
     assert "租户整改中" in globex_row
-    provisioning.ban_tenant("acme", function="account", until=now + timedelta(days=1))
+    tenants.ban_tenant("acme", function="account", until=now + timedelta(days=1))
     assert "租户已封禁" in text(op.get(f"/seats/{world.acme_seat.id}"))
     numbers = text(op.get("/numbers"))
     assert numbers.split('data-number="+862150000001"')[1].split("</tr>")[0].count("即将到期") == 1  # the same 7-day rule
@@ -206,7 +211,7 @@ def test_inbound_mode_max_calls_and_release(world, browser):
 
 
 def test_a_tenant_admin_updates_a_script_and_its_recording(world, browser):
-    provisioning.review_campaign("acme", "spring", approve=True)
+    campaigns.review_campaign("acme", "spring", approve=True)
     admin = browser("acme_admin")
     url = f"/campaigns/{world.acme_campaign.id}"
     assert admin.post(url + "/script", {"script": "您好，这里是阿克米，新的话术。"}).status_code == 302
@@ -315,7 +320,7 @@ def test_the_idle_rule_is_in_sight_and_an_enabled_login_starts_its_count_again(w
     now = utcnow()
     target = AdminUser.get(AdminUser.username == "globex_admin")
     AdminUser.update(last_login_at=now - timedelta(days=400)).where(AdminUser.id == target.id).execute()
-    assert accounts.disable_idle_logins(now, settings) == ["globex_admin"]
+    assert users.disable_idle_logins(now, settings) == ["globex_admin"]
     op = browser("op")
     row = text(op.get("/users")).split('data-user="globex_admin"')[1].split("</tr>")[0]
     assert "闲置停用" in row
@@ -323,7 +328,7 @@ def test_the_idle_rule_is_in_sight_and_an_enabled_login_starts_its_count_again(w
     auditor_row = text(op.get("/users")).split('data-user="auditor"')[1].split("</tr>")[0]
     assert "65 天" in auditor_row
     assert op.post(f"/users/{target.id}/enable").status_code == 302
-    assert accounts.disable_idle_logins(now + timedelta(days=1), settings) == []
+    assert users.disable_idle_logins(now + timedelta(days=1), settings) == []
     assert "365 天后" in text(op.get(f"/users/{target.id}"))
 
 

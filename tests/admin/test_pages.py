@@ -6,12 +6,13 @@ import io
 import re
 from datetime import timedelta
 
-from models.calls import CallRecord
+from models.calls.tables import CallRecord
 from domain.clock import utcnow
-from models.lists import Consent, DoNotCall
-from models.money import LedgerEntry
-from models.people import AuditLog, Complaint
-from models.tenancy import Campaign, NumberLease, Seat, Tenant, TenantBan
+from models.lists.tables import Consent, DoNotCall
+from models.ledger.tables import LedgerEntry
+from models.complaints.tables import AuditLog, Complaint
+from models.tenancy.tables import Campaign, Tenant, TenantBan
+from models.seats.tables import NumberLease, Seat
 
 
 def audited(action: str) -> list[AuditLog]:

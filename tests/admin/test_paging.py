@@ -9,10 +9,14 @@ from datetime import timedelta
 import pytest
 
 from admin import paging
-from models import provisioning
+from models.seats import number_leases
+from models.seats import seats
+from models.tenancy import campaigns
+from models.tenancy import tenants
 from domain.clock import utcnow
-from models.people import Complaint
-from models.tenancy import Campaign, NumberLease, Seat
+from models.complaints.tables import Complaint
+from models.tenancy.tables import Campaign
+from models.seats.tables import NumberLease, Seat
 
 
 def text(response) -> str:
@@ -33,7 +37,7 @@ def walk(b, url: str) -> tuple[list[str], list[str]]:
 
 def _more_tenants(count: int) -> None:
     for i in range(count):
-        provisioning.add_tenant(f"t{i}", name=f"租户{i}", display_name=f"租户{i}", hotline="4008001000", seats=5, rate=10)
+        tenants.add_tenant(f"t{i}", name=f"租户{i}", display_name=f"租户{i}", hotline="4008001000", seats=5, rate=10)
 
 
 @pytest.fixture
@@ -52,9 +56,9 @@ def test_tenants_are_paged_by_code_with_a_total(world, browser, small_pages):
 
 
 def test_seats_are_paged_by_tenant_and_user(world, browser, small_pages):
-    provisioning.set_tenant("acme", seats=6)
+    tenants.set_tenant("acme", seats=6)
     for user in ("1002", "1003", "1000"):
-        provisioning.add_seat("acme", f"{user}@acme.example.com")
+        seats.add_seat("acme", f"{user}@acme.example.com")
     pages, totals = walk(browser("op"), "/seats")
     shown = [address for page in pages for address in re.findall(r'<td><a href="/seats/\d+">(\d{4}@[\w.]+)</a></td>', page)]
     assert shown == ["1000@acme.example.com", "1001@acme.example.com", "1002@acme.example.com",
@@ -67,7 +71,7 @@ def test_seats_are_paged_by_tenant_and_user(world, browser, small_pages):
 
 def test_numbers_are_paged_by_paid_through(world, browser, small_pages):
     for i in range(3):
-        provisioning.lease_number("acme", f"0215000001{i}", days=10 + i)
+        number_leases.lease_number("acme", f"0215000001{i}", days=10 + i)
     pages, totals = walk(browser("op"), "/numbers")
     shown = [n for page in pages for n in re.findall(r'data-number="([+\d]+)"', page)]
     expected = [n for (n,) in NumberLease.select(NumberLease.number)
@@ -78,7 +82,7 @@ def test_numbers_are_paged_by_paid_through(world, browser, small_pages):
 def test_campaigns_are_paged_newest_first(world, browser, small_pages, settings, clock):
     for i in range(3):
         clock.advance(timedelta(minutes=1))
-        provisioning.add_campaign("acme", f"c{i}", script="您好", keyword_categories=settings.screening_keywords)
+        campaigns.add_campaign("acme", f"c{i}", script="您好", keyword_categories=settings.screening_keywords)
     pages, totals = walk(browser("op"), "/campaigns")
     listed = [p.split('id="campaigns"')[1].split("</table>")[0] for p in pages]
     ids = [int(i) for table in listed for i in re.findall(r'href="/campaigns/(\d+)"', table)]

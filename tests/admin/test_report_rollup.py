@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 
 from admin import reports
-from models import call_stats
-from models.call_stats import CallDayReason, CallDayRollup, CallDayStats
-from models.calls import CallRecord
+from models.calls import rollups
+from models.calls.rollups import CallDayReason, CallDayRollup, CallDayStats
+from models.calls.tables import CallRecord
 from domain.clock import local_day, local_day_bounds, utcnow
 
 from conftest import _call
@@ -41,7 +41,7 @@ def raw_figures(days, tenant_id, key):
 
 
 def stored_figures(days, tenant_id, key, now):
-    figures = call_stats.period_figures(days, now, tenant_id, key)
+    figures = rollups.period_figures(days, now, tenant_id, key)
     counts = {g: Counter({k: v for k, v in c.items() if v}) for g, c in figures.counts.items()}
     reasons = {g: t for g, t in figures.reasons.items() if t}
     return counts, reasons, {d: Counter({k: v for k, v in c.items() if v}) for d, c in figures.per_day.items()}
@@ -49,7 +49,7 @@ def stored_figures(days, tenant_id, key, now):
 
 def stored_rows(day) -> list:
     stats = CallDayStats.select(CallDayStats.hour, CallDayStats.tenant_id, CallDayStats.campaign_id,
-                                CallDayStats.seat_id, *(getattr(CallDayStats, name) for name in call_stats.COUNTS))
+                                CallDayStats.seat_id, *(getattr(CallDayStats, name) for name in rollups.COUNTS))
     reasons = CallDayReason.select(CallDayReason.hour, CallDayReason.tenant_id, CallDayReason.campaign_id,
                                    CallDayReason.seat_id, CallDayReason.reason, CallDayReason.calls)
     return sorted(map(repr, [*stats.where(CallDayStats.day == day).tuples(),
@@ -131,10 +131,10 @@ def test_a_rebuild_takes_a_late_correction_and_a_rerun_changes_nothing(calls, cl
     CallRecord.update(charge_fen=corrected.charge_fen + 500, cdr_mismatch=True).where(
         CallRecord.id == corrected.id).execute()
     assert stored_figures(days, None, "seat", now) != raw_figures(days, None, "seat")
-    assert call_stats.rebuild_days([settled_day, days[-1]], now) == 1  # today is not settled: left as it is
+    assert rollups.rebuild_days([settled_day, days[-1]], now) == 1  # today is not settled: left as it is
     assert stored_figures(days, None, "seat", now) == raw_figures(days, None, "seat")  # not the kept old sums
     rows = stored_rows(settled_day)
-    assert call_stats.rebuild_days([settled_day], now) == 1  # a re-run
+    assert rollups.rebuild_days([settled_day], now) == 1  # a re-run
     assert stored_rows(settled_day) == rows
     assert CallDayRollup.select().where(CallDayRollup.day == settled_day).count() == 1
     assert_every_view_matches(calls, now)
@@ -152,7 +152,7 @@ def test_migration_7_drops_hour_by_hour_rows_and_the_next_view_stores_the_block(
     """Before migration 7 an open day was stored hour by hour (markers 0, 1, ...); those rows are
     dropped, and the next view stores the block again from the call records, with the same figures."""
     from models import database
-    from models.call_stats import CallHourRollup
+    from models.calls.rollups import CallHourRollup
     from models.migrations import COVERING_REPORT_INDEXES, _covering_report_indexes, migrator
 
     now = utcnow()
@@ -172,7 +172,7 @@ def test_the_cli_rebuilds_settled_days(calls, cli):
     days = reports.period_from("7d", "", now).days
     first = days[0]
     start, end = local_day_bounds(first)
-    call_stats.settle_days(days, now)
+    rollups.settle_days(days, now)
     CallRecord.update(charge_fen=CallRecord.charge_fen + 100).where(  # corrected after the day was stored
         (CallRecord.created_at >= start) & (CallRecord.created_at < end)).execute()
     assert stored_figures(days, None, "tenant", now) != raw_figures(days, None, "tenant")

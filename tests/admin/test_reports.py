@@ -6,10 +6,10 @@ import csv
 import io
 from datetime import timedelta
 
-from models.call_stats import CallDayRollup, CallDayStats
-from models.calls import CallRecord
+from models.calls.rollups import CallDayRollup, CallDayStats
+from models.calls.tables import CallRecord
 from domain.clock import local_day, utcnow
-from models.people import AuditLog, Complaint
+from models.complaints.tables import AuditLog, Complaint
 
 from conftest import _call
 
@@ -99,8 +99,8 @@ def test_month_period_and_unknown_arguments_fall_back(world, browser):
 
 
 def test_revenue_counts_seat_and_number_rents_from_the_ledger(world, browser):
-    from models.billing import debit
-    from models.recurring import number_rent_key, seat_rent_key
+    from models.ledger.balances import debit
+    from models.seats.rent import number_rent_key, seat_rent_key
 
     now = utcnow()
     debit(world.acme.id, "seat_rent", 30_00, key=seat_rent_key(world.acme_seat.id, now), require_available=False)
@@ -127,7 +127,7 @@ def test_revenue_counts_seat_and_number_rents_from_the_ledger(world, browser):
 
 
 def test_settled_hours_of_an_open_day_are_stored_as_one_block_then_replaced_by_the_day(world, browser, clock):
-    from models.call_stats import CallHourRollup
+    from models.calls.rollups import CallHourRollup
 
     op = browser("op")
     # 10:00 in Beijing: hours 00-03 are settled (6 hours after their end); the calls are at 09:30-09:50

@@ -11,7 +11,7 @@ from gevent.pywsgi import WSGIServer
 
 from fs_app.config import load_settings
 from fs_app.directory.app import PATH, DirectoryApp
-from models import provisioning
+from models.tenancy import tenants
 
 SECRET = "directory-secret-for-tests"
 
@@ -89,6 +89,6 @@ def directory():
 
 
 def make_tenant(code: str, domain: str | None = None, seats: int = 5) -> None:
-    provisioning.add_tenant(code, name=code.title(), display_name=code.title(), hotline="4001234567", seats=seats,
+    tenants.add_tenant(code, name=code.title(), display_name=code.title(), hotline="4001234567", seats=seats,
                             rate=10, sip_domain=domain)
-    provisioning.set_tenant(code, status="active")
+    tenants.set_tenant(code, status="active")

@@ -11,7 +11,11 @@ import pytest
 import models
 from fs_app import metrics
 from fs_app.directory.document import NOT_FOUND
-from models import Seat, provisioning, seats
+from models import Seat
+from models.seats import number_leases
+from models.seats import seats
+from models.tenancy import campaigns
+from models.tenancy import tenants
 from domain.clock import utcnow
 
 from .conftest import SECRET, basic, make_tenant, request_fields
@@ -45,9 +49,9 @@ def counter(name: str, **labels) -> float:
 
 def test_a_registration_gets_the_seat_in_its_tenants_domain_with_its_a1_hash(db, directory):
     make_tenant("acme", "acme.pbx.example.com")
-    provisioning.lease_number("acme", "02012345678")
-    provisioning.add_campaign("acme", "spring", script="您好")
-    seat = provisioning.add_seat("acme", "1001", pin_number="02012345678", campaign="spring")
+    number_leases.lease_number("acme", "02012345678")
+    campaigns.add_campaign("acme", "spring", script="您好")
+    seat = seats.add_seat("acme", "1001", pin_number="02012345678", campaign="spring")
     client = directory(directory_cache_ms=45000)
     found_before = counter("fsapp_directory_answers_total", outcome="found")
 
@@ -70,7 +74,7 @@ def test_a_registration_gets_the_seat_in_its_tenants_domain_with_its_a1_hash(db,
 
 def test_the_a1_hash_verifies_the_digest_a_phone_computes_from_its_password(db, directory):
     make_tenant("acme", "acme.pbx.example.com")
-    seat = provisioning.add_seat("acme", "1001")
+    seat = seats.add_seat("acme", "1001")
     password = seat.issued_password
     client = directory()
     fields = request_fields("sip_auth", "1001", "acme.pbx.example.com")
@@ -92,14 +96,14 @@ def test_the_a1_hash_verifies_the_digest_a_phone_computes_from_its_password(db, 
 @pytest.mark.parametrize("action", ["sip_auth", "user_call", "message-count"])
 def test_every_kind_of_user_lookup_is_answered(db, directory, action):
     make_tenant("acme", "acme.pbx.example.com")
-    provisioning.add_seat("acme", "1001")
+    seats.add_seat("acme", "1001")
     status, body, _ = directory().post(request_fields(action, "1001", "acme.pbx.example.com"))
     assert status == 200 and user_of(body).get("id") == "1001"
 
 
 def test_a_domain_only_lookup_or_another_section_is_not_found(db, directory):
     make_tenant("acme", "acme.pbx.example.com")
-    provisioning.add_seat("acme", "1001")
+    seats.add_seat("acme", "1001")
     client = directory()
     domain_only = {"section": "directory", "tag_name": "domain", "key_name": "name",
                    "key_value": "acme.pbx.example.com", "domain": "acme.pbx.example.com", "purpose": "gateways"}
@@ -117,7 +121,7 @@ def not_found(client, user: str, domain: str) -> bool:
 def test_unknown_expired_disabled_and_credential_less_seats_are_not_found(db, directory):
     make_tenant("acme", "acme.pbx.example.com")
     for user in ("1001", "1002", "1003", "1004", "1005"):
-        provisioning.add_seat("acme", user)
+        seats.add_seat("acme", user)
     client = directory()
     assert not not_found(client, "1001", "acme.pbx.example.com")
     assert not_found(client, "9999", "acme.pbx.example.com")  # unknown user
@@ -132,15 +136,15 @@ def test_unknown_expired_disabled_and_credential_less_seats_are_not_found(db, di
     assert not not_found(client, "1004", "acme.pbx.example.com")
     Seat.update(sip_a1_hash="").where(Seat.sip_user == "1005").execute()  # a seat from before step 3
     assert not_found(client, "1005", "acme.pbx.example.com")
-    provisioning.set_tenant("acme", status="terminated")
+    tenants.set_tenant("acme", status="terminated")
     assert not_found(client, "1001", "acme.pbx.example.com")
 
 
 def test_two_tenants_each_have_their_own_1001(db, directory):
     make_tenant("acme", "acme.pbx.example.com")
     make_tenant("globex")  # the default domain: globex.sip.internal
-    acme = provisioning.add_seat("acme", "1001")
-    globex = provisioning.add_seat("globex", "1001")
+    acme = seats.add_seat("acme", "1001")
+    globex = seats.add_seat("globex", "1001")
     assert globex.sip_domain == "globex.sip.internal"
     client = directory()
 
@@ -153,7 +157,7 @@ def test_two_tenants_each_have_their_own_1001(db, directory):
     # acme's password does not open globex's 1001, and a tenant cannot take the other's domain
     assert params_of(globex_user, "param")["a1-hash"] != md5(f"1001:globex.sip.internal:{acme.issued_password}")
     with pytest.raises(models.InvalidInput, match="belongs to another tenant"):
-        provisioning.add_seat("globex", "1002@acme.pbx.example.com")
+        seats.add_seat("globex", "1002@acme.pbx.example.com")
     with pytest.raises(models.InvalidInput, match="belongs to another tenant"):
         make_tenant("initech", "acme.pbx.example.com")
 
@@ -161,7 +165,7 @@ def test_two_tenants_each_have_their_own_1001(db, directory):
 @pytest.mark.parametrize("auth", [None, basic("wrong-secret"), "Basic !!!", "Bearer " + SECRET, basic("")])
 def test_a_missing_or_wrong_secret_is_refused(db, directory, auth):
     make_tenant("acme", "acme.pbx.example.com")
-    provisioning.add_seat("acme", "1001")
+    seats.add_seat("acme", "1001")
     before = counter("fsapp_directory_failures_total", kind="auth")
     status, body, headers = directory().post(request_fields("sip_auth", "1001", "acme.pbx.example.com"), auth=auth)
     assert status == 401 and "a1-hash" not in body
@@ -171,14 +175,14 @@ def test_a_missing_or_wrong_secret_is_refused(db, directory, auth):
 
 def test_without_a_configured_secret_nothing_is_answered(db, directory):
     make_tenant("acme", "acme.pbx.example.com")
-    provisioning.add_seat("acme", "1001")
+    seats.add_seat("acme", "1001")
     client = directory(directory_secret="")
     assert client.post(request_fields("sip_auth", "1001", "acme.pbx.example.com"), auth=basic(""))[0] == 401
 
 
 def test_a_peer_outside_the_allowed_networks_is_refused(db, directory):
     make_tenant("acme", "acme.pbx.example.com")
-    provisioning.add_seat("acme", "1001")
+    seats.add_seat("acme", "1001")
     client = directory(directory_allowed_peers="127.0.0.1/32")
     before = counter("fsapp_directory_failures_total", kind="peer")
     fields = request_fields("sip_auth", "1001", "acme.pbx.example.com")

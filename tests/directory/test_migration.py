@@ -7,10 +7,11 @@ from datetime import timedelta
 from playhouse.migrate import migrate as run
 
 import models
-from models import Seat, Tenant, provisioning
+from models import Seat, Tenant
+from models.tenancy import tenants
 from domain.clock import utcnow
 from models.migrations import SchemaVersion, current_version, latest_version, migrator
-from models.people import AdminSession
+from models.accounts.tables import AdminSession
 
 
 def back_to_version_2() -> None:
@@ -29,7 +30,7 @@ def seat(tenant: Tenant, user: str, domain: str) -> None:
 
 def test_step_3_chooses_each_tenants_domain_from_its_seats(db):
     for code in ("alpha", "beta", "gamma", "delta"):
-        provisioning.add_tenant(code, name=code, display_name=code, hotline="4001234567", seats=5, rate=1)
+        tenants.add_tenant(code, name=code, display_name=code, hotline="4001234567", seats=5, rate=1)
     alpha, beta, gamma, delta = (Tenant.get(Tenant.code == c) for c in ("alpha", "beta", "gamma", "delta"))
     seat(alpha, "1001", "alpha.example.com")
     seat(alpha, "1002", "alpha.example.com")

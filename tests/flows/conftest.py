@@ -14,9 +14,14 @@ from fs_app.flows import make_handler
 from fs_app.prompts import build_prompts
 from fs_app.server import CallServer
 from fake_switch import FakeFreeSwitch
-from models import listing, provisioning
+from models.ledger import topups
+from models.lists import list_entries
+from models.seats import number_leases
+from models.seats import seats as seat_models
+from models.tenancy import campaigns
+from models.tenancy import tenants
 from domain.clock import utcnow
-from models.tenancy import Tenant
+from models.tenancy.tables import Tenant
 
 CALLEE = "+8613800138000"  # Beijing mobile
 DIALLED = "13800138000"
@@ -106,22 +111,22 @@ def telephony():
 def make_tenant(code="acme", *, balance=10_000, rate=10, numbers=(BEIJING_NUMBER,), callees=(CALLEE,),
                 record=True, approve=True, status="active", seats=2, inbound_mode="simultaneous",
                 seat_users=(SEAT_USER,)) -> Tenant:
-    provisioning.add_tenant(code, name=code.title(), display_name=code.title(), hotline="4001234567",
+    tenants.add_tenant(code, name=code.title(), display_name=code.title(), hotline="4001234567",
                             seats=seats, rate=rate)
-    provisioning.set_tenant(code, status="active")
+    tenants.set_tenant(code, status="active")
     if balance:
-        provisioning.topup(code, balance)
+        topups.topup(code, balance)
     for number in numbers:
-        provisioning.lease_number(code, number, inbound_mode=inbound_mode)
-    provisioning.add_campaign(code, "spring", script="您好，这里是春季回访。", record=record)
+        number_leases.lease_number(code, number, inbound_mode=inbound_mode)
+    campaigns.add_campaign(code, "spring", script="您好，这里是春季回访。", record=record)
     if approve:
-        provisioning.review_campaign(code, "spring", approve=True, actor="operator")
+        campaigns.review_campaign(code, "spring", approve=True, actor="operator")
     for user in seat_users:
-        provisioning.add_seat(code, f"{user}@{SEAT_DOMAIN}", campaign="spring")
+        seat_models.add_seat(code, f"{user}@{SEAT_DOMAIN}", campaign="spring")
     for callee in callees:
-        listing.add_consent(code, callee, source="web form", obtained_at=utcnow() - timedelta(days=1))
+        list_entries.add_consent(code, callee, source="web form", obtained_at=utcnow() - timedelta(days=1))
     if status != "active":
-        provisioning.set_tenant(code, status=status)
+        tenants.set_tenant(code, status=status)
     return Tenant.get(Tenant.code == code)
 
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from models import listing, provisioning
-from models.calls import CallRecord, Hold
+from models.lists import list_entries
+from models.tenancy import tenants
+from models.calls.tables import CallRecord, Hold
 
 from .conftest import (CALLEE, SHANGHAI_NUMBER, make_tenant, names, place_agent_call, played,
                        shanghai_window_excluding_now)
@@ -23,7 +24,7 @@ def provoke(reason, make_settings):
         make_tenant(callees=())
     elif reason == "DNC":
         make_tenant()
-        listing.add_dnc(CALLEE, tenant_code="acme", source="complaint")
+        list_entries.add_dnc(CALLEE, tenant_code="acme", source="complaint")
     elif reason == "OUTSIDE_CALLING_HOURS":
         make_tenant()
         settings = make_settings(calling_windows=shanghai_window_excluding_now())
@@ -37,7 +38,7 @@ def provoke(reason, make_settings):
         make_tenant(status="suspended")
     elif reason == "FUNCTION_BANNED":
         make_tenant()
-        provisioning.ban_tenant("acme", function="outbound", until=None, reason="test")
+        tenants.ban_tenant("acme", function="outbound", until=None, reason="test")
     else:
         raise AssertionError(reason)
     return settings, kwargs

@@ -7,7 +7,7 @@ import pytest
 
 import models
 from models.db import CALLS
-from models.calls import CallRecord
+from models.calls.tables import CallRecord
 from fake_switch import LegScript, Press
 
 from .conftest import make_tenant, place_agent_call

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 import pytest
 
-from models import provisioning
-from models.calls import CallRecord, Hold
+from models.tenancy import tenants
+from models.calls.tables import CallRecord, Hold
 from domain.clock import utcnow
-from models.tenancy import Seat
+from models.seats.tables import Seat
 from fs_app.policy.inbound import InboundFacts, decide_inbound
 from fake_switch import LegScript, Press
 
@@ -78,7 +78,7 @@ def test_inbound_nobody_answers(sqlite_db, make_settings, telephony):
 def test_inbound_refused_politely(sqlite_db, make_settings, telephony, setup, reason):
     make_tenant(status="suspended" if setup == "suspended" else "active")
     if setup == "banned":
-        provisioning.ban_tenant("acme", function="inbound", until=utcnow() + timedelta(days=1))
+        tenants.ban_tenant("acme", function="inbound", until=utcnow() + timedelta(days=1))
     fake = telephony.start(make_settings())
     call, record = inbound(fake, "+861069999999" if setup == "unleased" else BEIJING_NUMBER)
     assert names(played(call.a_leg)) == ["inbound_unreachable"] and call.a_leg.hangup_cause == "CALL_REJECTED"

@@ -29,9 +29,9 @@ from fs_app import charging
 from fs_app.http_server import NoDelayWSGIServer
 from fs_app.runtime import build_web_app
 from fake_switch import LegScript, Press
-from models import accounts
-from models.attempts import Attempt
-from models.calls import CallRecord, Hold
+from models.accounts import users
+from models.calls.tables import Attempt
+from models.calls.tables import CallRecord, Hold
 from domain.clock import utcnow
 from models.db import CALLS, WEB, pool_role, pool_stats
 from fs_app.policy import CallRequest
@@ -65,9 +65,9 @@ def complete_a_call(fake):
 
 def test_an_admin_flood_leaves_the_calls_pool_alone_and_every_connection_goes_back(
         db, make_settings, telephony, monkeypatch, request):
-    monkeypatch.setattr(accounts, "password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(users, "password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     make_tenant()
-    accounts.add_user("op", role="operator", password=db_faults.PASSWORD)
+    users.add_user("op", role="operator", password=db_faults.PASSWORD)
     web_pool = models.database.pools()[WEB]
     monkeypatch.setattr(web_pool, "_max_connections", 3)
     models.database.close()  # the test's own connection is not part of the count

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from models.attempts import Attempt
-from models.calls import CallRecord, Hold
-from models.lists import Consent, DoNotCall
-from models.money import LedgerEntry
-from models.tenancy import Tenant
+from models.calls.tables import Attempt
+from models.calls.tables import CallRecord, Hold
+from models.lists.tables import Consent, DoNotCall
+from models.ledger.tables import LedgerEntry
+from models.tenancy.tables import Tenant
 from fake_switch import LegScript, Press
 
 from .conftest import (CALLEE, make_tenant, names, place_agent_call, played, today)

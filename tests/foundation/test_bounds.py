@@ -6,9 +6,16 @@ from datetime import datetime
 import pytest
 
 import models
-from models import Tenant, ledger, listing, provisioning
+from models import Tenant
+from models.ledger import posting
+from models.ledger import topups
+from models.lists import list_entries
+from models.seats import number_leases
+from models.seats import seats
+from models.tenancy import campaigns
+from models.tenancy import tenants
 from domain import bounds
-from models.billing import verify_tenant_ledger
+from models.ledger.posting import verify_tenant_ledger
 from domain.bounds import INT64_MAX, OutOfRange
 from domain.clock import pinned
 
@@ -29,14 +36,14 @@ def snapshot():
 def world(db):
     """An active tenant that can call CALLEE at NOW (the clock stands at NOW while it is made)."""
     with pinned(NOW):
-        provisioning.add_tenant("acme", name="Acme", display_name="爱客米", hotline="4008123456", seats=2, rate=12)
-        provisioning.set_tenant("acme", status="active")
-        provisioning.topup("acme", 20_000)
-        provisioning.lease_number("acme", "02012345678")
-        provisioning.add_campaign("acme", "spring", script="您好，我是爱客米的客服。")
-        provisioning.review_campaign("acme", "spring", approve=True)
-        provisioning.add_seat("acme", SEAT, campaign="spring")
-        listing.add_consent("acme", CALLEE, source="web form")
+        tenants.add_tenant("acme", name="Acme", display_name="爱客米", hotline="4008123456", seats=2, rate=12)
+        tenants.set_tenant("acme", status="active")
+        topups.topup("acme", 20_000)
+        number_leases.lease_number("acme", "02012345678")
+        campaigns.add_campaign("acme", "spring", script="您好，我是爱客米的客服。")
+        campaigns.review_campaign("acme", "spring", approve=True)
+        seats.add_seat("acme", SEAT, campaign="spring")
+        list_entries.add_consent("acme", CALLEE, source="web form")
     return Tenant.get(Tenant.code == "acme")
 
 
@@ -139,7 +146,7 @@ def test_the_largest_values_in_range_are_accepted(cli, world, argv):
 
 def test_a_topup_past_the_balance_column_is_refused(cli, world):
     with pinned(NOW):
-        ledger.post(world.id, "topup", INT64_MAX - 20_000 - 100)  # a balance near 2^63, ledger consistent
+        posting.post(world.id, "topup", INT64_MAX - 20_000 - 100)  # a balance near 2^63, ledger consistent
         assert_refused(cli, ["topup", "acme", "101"],
                        "topup of 101 fen refused: the balance would be 9223372036854775808 fen, "
                        "more than the 9223372036854775807 fen a balance can hold")
@@ -156,7 +163,7 @@ def test_a_huge_balance_still_calls(cli, world, settings):
     from fs_app.policy import CallRequest
 
     with pinned(NOW):
-        ledger.post(world.id, "topup", INT64_MAX - 20_000)
+        posting.post(world.id, "topup", INT64_MAX - 20_000)
         result = cli("check", "--seat", SEAT, "--to", CALLEE, "--at", AT)
         assert result.code == 0, result
         assert f"max duration: {bounds.MAX_TALK_SECONDS // 60 * 60} s" in result.out
@@ -171,28 +178,28 @@ def test_a_huge_balance_still_calls(cli, world, settings):
 def _overdraw_past_the_column(code):
     tenant_id = Tenant.get(Tenant.code == code).id
     with models.write_transaction():  # one transaction: the first posting is rolled back with the refusal
-        ledger.post(tenant_id, "adjust", -(2**63))  # 20000 - 2^63: still inside
-        ledger.post(tenant_id, "adjust", -20_001)
+        posting.post(tenant_id, "adjust", -(2**63))  # 20000 - 2^63: still inside
+        posting.post(tenant_id, "adjust", -20_001)
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda: provisioning.add_tenant("big", name="B", display_name="B", hotline="4008123456", seats=10**20, rate=1),
+    (lambda: tenants.add_tenant("big", name="B", display_name="B", hotline="4008123456", seats=10**20, rate=1),
      "seats must be between 0 and 100000"),
-    (lambda: provisioning.add_tenant("big", name="B", display_name="B", hotline="4008123456", seats=1,
+    (lambda: tenants.add_tenant("big", name="B", display_name="B", hotline="4008123456", seats=1,
                                      rate=1, billing_increment_s=3601), "billing increment must be between 1 and 3600"),
-    (lambda: provisioning.set_tenant("acme", seats=100_001), "seats must be between 0 and 100000"),
-    (lambda: provisioning.set_tenant("acme", rate=2**31), "rate must be between 0 and 100000000 fen"),
-    (lambda: provisioning.add_seat("acme", "1002@pbx.example.com", days=10**8), "days must be between 1 and 3660"),
-    (lambda: provisioning.lease_number("acme", "02012345679", days=10**8), "days must be between 1 and 3660"),
-    (lambda: provisioning.lease_number("acme", "02012345679", monthly_fee=10**30),
+    (lambda: tenants.set_tenant("acme", seats=100_001), "seats must be between 0 and 100000"),
+    (lambda: tenants.set_tenant("acme", rate=2**31), "rate must be between 0 and 100000000 fen"),
+    (lambda: seats.add_seat("acme", "1002@pbx.example.com", days=10**8), "days must be between 1 and 3660"),
+    (lambda: number_leases.lease_number("acme", "02012345679", days=10**8), "days must be between 1 and 3660"),
+    (lambda: number_leases.lease_number("acme", "02012345679", monthly_fee=10**30),
      "monthly fee must be between 0 and 100000000 fen, got a number of more than 24 digits"),
-    (lambda: provisioning.lease_number("acme", "02012345679", max_calls=2**40), "max calls must be between 1 and 1000000"),
-    (lambda: provisioning.topup("acme", 10**23), "amount must be between 1 and 1000000000000 fen"),
-    (lambda: provisioning.ban_tenant("acme", function="outbound", until=datetime(9999, 1, 1)),
+    (lambda: number_leases.lease_number("acme", "02012345679", max_calls=2**40), "max calls must be between 1 and 1000000"),
+    (lambda: topups.topup("acme", 10**23), "amount must be between 1 and 1000000000000 fen"),
+    (lambda: tenants.ban_tenant("acme", function="outbound", until=datetime(9999, 1, 1)),
      "the ban's end time must be between 1970-01-01"),
-    (lambda: listing.add_consent("acme", "13922200002", source="web", expires_at=datetime(9999, 1, 1)),
+    (lambda: list_entries.add_consent("acme", "13922200002", source="web", expires_at=datetime(9999, 1, 1)),
      "expires_at must be between 1970-01-01"),
-    (lambda: ledger.post(Tenant.get(Tenant.code == "acme").id, "adjust", -(2**64)),
+    (lambda: posting.post(Tenant.get(Tenant.code == "acme").id, "adjust", -(2**64)),
      "adjust of -18446744073709551616 fen refused: an amount must be between -9223372036854775808 and"),
     (lambda: _overdraw_past_the_column("acme"),
      "the balance would be -9223372036854775809 fen, less than the -9223372036854775808 fen a balance can hold"),

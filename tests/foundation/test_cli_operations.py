@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models import Campaign, NumberLease, Seat, Tenant
-from models.people import AdminUser
+from models.accounts.tables import AdminUser
 
 from .test_cli import assert_refused
 

@@ -5,7 +5,8 @@ import io
 
 import pytest
 
-from models import CallRecord, Tenant, complaints
+from models import CallRecord, Tenant
+from models.complaints import complaints
 from models.csv_export import CsvWriter, safe_cell
 
 from csv_checks import HOSTILE, assert_kept, assert_no_formula, parse

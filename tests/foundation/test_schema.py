@@ -106,7 +106,7 @@ def test_upgrade_to_daily_use_counters_starts_them_from_todays_attempts(db):
     """A database made before version 2 has attempts but no counters: the upgrade counts today's."""
     from datetime import timedelta
 
-    from models.attempts import LeaseDailyUse
+    from models.calls.tables import LeaseDailyUse
     from domain.clock import local_day, local_day_bounds, utcnow
 
     tenant = models.Tenant.create(code="up", name="Up", display_name="Up", hotline="+864008123456")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import models
-from models.calls import CallRecord
+from models.calls.tables import CallRecord
 from fake_switch import FakeFreeSwitch
 from fake_switch.serve_process import ServeProcess
 

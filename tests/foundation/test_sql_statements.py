@@ -5,7 +5,8 @@ import re
 import pytest
 
 import models
-from models import provisioning, sql_statements as sql
+from models import sql_statements as sql
+from models.tenancy import tenants
 from models.sql_statements import STATEMENTS, define
 
 
@@ -69,7 +70,7 @@ def test_every_statement_compiles_on_the_bound_database(db):
 
 
 def test_run_one_all_and_the_row_helpers(db):
-    tenant = provisioning.add_tenant("acme", name="Acme", display_name="Acme", hotline="4008123456", seats=1, rate=12)
+    tenant = tenants.add_tenant("acme", name="Acme", display_name="Acme", hotline="4008123456", seats=1, rate=12)
     assert sql.one("tenant_for_charge", (tenant.id,), lock=True)[:3] == (tenant.id, 0, 0)
     assert sql.run("tenant_balances_set", (500, 20, tenant.id)).rowcount == 1
     assert sql.all("tenant_for_charge", (tenant.id,))[0][1:3] == (500, 20)

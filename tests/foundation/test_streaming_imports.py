@@ -5,15 +5,17 @@ import io
 
 import pytest
 
-from models import Consent, DoNotCall, listing, provisioning
-from models.audit import AuditLog
-from models.listing import ImportReport, built_rows
+from models import Consent, DoNotCall
+from models.lists import list_entries
+from models.tenancy import tenants
+from models.complaints.audit import AuditLog
+from models.csv_import import ImportReport, built_rows
 
 
 @pytest.fixture
 def acme(db):
-    provisioning.add_tenant("acme", name="Acme", display_name="Acme", hotline="4001234567", seats=2, rate=10)
-    return provisioning.get_tenant("acme")
+    tenants.add_tenant("acme", name="Acme", display_name="Acme", hotline="4001234567", seats=2, rate=10)
+    return tenants.get_tenant("acme")
 
 
 def numbers(count, start=0):
@@ -34,7 +36,7 @@ def test_a_large_import_is_written_in_chunks_and_reports_every_bad_line(acme):
     rows[10] = "13800\x0000000,nul in the middle"  # line 12
     rows[2_000] = "not-a-number,x"  # line 2002
     seen = []
-    report = listing.import_dnc(io.StringIO(dnc_csv(rows)), tenant_code="acme", chunk_rows=1_000,
+    report = list_entries.import_dnc(io.StringIO(dnc_csv(rows)), tenant_code="acme", chunk_rows=1_000,
                                 on_chunk=lambda r: seen.append((r.imported, DoNotCall.select().count())))
     assert (report.imported, report.chunks, report.skipped_duplicates) == (2_498, 3, 0)
     # after each chunk's commit, exactly what it wrote is visible to everyone
@@ -57,14 +59,14 @@ def test_a_nul_byte_is_a_row_error_from_the_cli_on_both_databases(cli, acme, tmp
 def test_bytes_that_are_not_utf8_after_the_header_end_the_import_with_a_row_error(acme):
     good = "".join(f"{n}\n" for n in numbers(3_000)).encode()
     raw = b"number\n" + good + b"\xff\xfe broken\n13911112222\n"
-    report = listing.import_dnc(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", newline=""), tenant_code="acme")
+    report = list_entries.import_dnc(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", newline=""), tenant_code="acme")
     # the stream decodes in blocks: the rows of the block that holds the bad bytes are not imported
     # either, and the message says so by line number
     (line, error), = report.errors
     assert 1_000 < report.imported <= 3_000 and line == report.imported + 2
     assert str(error) == f"the file is not UTF-8 text from here on: nothing after line {line - 1} was imported"
     assert not DoNotCall.select().where(DoNotCall.number == "+8613911112222").exists()
-    strict = listing.import_dnc(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", newline=""),
+    strict = list_entries.import_dnc(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", newline=""),
                                 tenant_code="acme", strict=True)
     assert not strict.written and strict.imported == 0
 
@@ -77,32 +79,32 @@ def test_an_interrupted_import_run_again_finishes_without_duplicates(acme):
         raise Interrupted()  # the process died after the first commit
 
     with pytest.raises(Interrupted):
-        listing.import_dnc(io.StringIO(text), tenant_code="acme", chunk_rows=1_000, on_chunk=crash_after_first_chunk)
+        list_entries.import_dnc(io.StringIO(text), tenant_code="acme", chunk_rows=1_000, on_chunk=crash_after_first_chunk)
     assert DoNotCall.select().count() == 1_000
-    again = listing.import_dnc(io.StringIO(text), tenant_code="acme", chunk_rows=1_000)
+    again = list_entries.import_dnc(io.StringIO(text), tenant_code="acme", chunk_rows=1_000)
     assert (again.imported, again.skipped_duplicates) == (1_500, 1_000)
     assert DoNotCall.select().count() == 2_500 == len({e.number for e in DoNotCall.select()})
     consent = "number,source,evidence\n" + "".join(f"{n},web,F-{i % 7}\n" for i, n in enumerate(rows))
     with pytest.raises(Interrupted):
-        listing.import_consent("acme", consent, chunk_rows=1_000, on_chunk=crash_after_first_chunk)
-    finished = listing.import_consent("acme", consent, chunk_rows=1_000)
+        list_entries.import_consent("acme", consent, chunk_rows=1_000, on_chunk=crash_after_first_chunk)
+    finished = list_entries.import_consent("acme", consent, chunk_rows=1_000)
     assert (finished.imported, finished.skipped_duplicates) == (1_500, 1_000)
     assert Consent.select().count() == 2_500
 
 
 def test_duplicates_inside_one_chunk_and_across_chunks_are_skipped(acme):
     rows = numbers(5) * 3
-    report = listing.import_dnc(dnc_csv(rows), tenant_code="acme", chunk_rows=4)
+    report = list_entries.import_dnc(dnc_csv(rows), tenant_code="acme", chunk_rows=4)
     assert (report.imported, report.skipped_duplicates, report.chunks) == (5, 10, 4)
-    platform = listing.import_dnc(dnc_csv(rows), chunk_rows=4)  # another scope: its own entries
+    platform = list_entries.import_dnc(dnc_csv(rows), chunk_rows=4)  # another scope: its own entries
     assert platform.imported == 5 and DoNotCall.select().count() == 10
 
 
 def test_strict_reads_twice_and_writes_nothing_if_any_row_is_bad(acme):
     rows = numbers(3_000) + ["bad,x"]
-    report = listing.import_dnc(io.StringIO(dnc_csv(rows)), tenant_code="acme", strict=True, chunk_rows=1_000)
+    report = list_entries.import_dnc(io.StringIO(dnc_csv(rows)), tenant_code="acme", strict=True, chunk_rows=1_000)
     assert not report.written and report.errors[0][0] == 3_002 and DoNotCall.select().count() == 0
-    good = listing.import_dnc(io.StringIO(dnc_csv(rows[:-1])), tenant_code="acme", strict=True, chunk_rows=1_000)
+    good = list_entries.import_dnc(io.StringIO(dnc_csv(rows[:-1])), tenant_code="acme", strict=True, chunk_rows=1_000)
     assert good.written and good.imported == 3_000 and good.chunks == 3
 
 

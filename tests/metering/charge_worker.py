@@ -22,7 +22,7 @@ def ready_then_wait_for_go() -> None:
 
 def charge(url, data_dir, *uuids):
     import models
-    from models.billing import charge_call
+    from models.calls.billing import charge_call
 
     models.open_database(url, data_dir, pool_size=2)
     answered = datetime(2027, 1, 5, 10, 0, 0)

@@ -5,8 +5,10 @@ from datetime import timedelta
 
 import pytest
 
-from models import CallRecord, Hold, LedgerEntry, Tenant, provisioning
-from models.billing import verify_tenant_ledger
+from models import CallRecord, Hold, LedgerEntry, Tenant
+from models.ledger import topups
+from models.tenancy import tenants
+from models.ledger.posting import verify_tenant_ledger
 from domain.clock import utcnow
 
 LEASED = "+862012345678"  # the caller ID in the real CDRs of fs-transcripts/cdr
@@ -14,13 +16,13 @@ LEASED = "+862012345678"  # the caller ID in the real CDRs of fs-transcripts/cdr
 
 def make_tenant(code="acme", *, rate=12, inbound_rate=None, connect_fee=0, seat_rent=0, seats=5,
                 balance=0, promo=0):
-    provisioning.add_tenant(code, name=code, display_name=code, hotline="4008123456", seats=seats, rate=rate,
+    tenants.add_tenant(code, name=code, display_name=code, hotline="4008123456", seats=seats, rate=rate,
                             inbound_rate=inbound_rate, connect_fee=connect_fee, seat_rent=seat_rent)
-    provisioning.set_tenant(code, status="active")
+    tenants.set_tenant(code, status="active")
     if balance:
-        provisioning.topup(code, balance)
+        topups.topup(code, balance)
     if promo:
-        provisioning.topup(code, promo, promo=True)
+        topups.topup(code, promo, promo=True)
     return Tenant.get(Tenant.code == code)
 
 

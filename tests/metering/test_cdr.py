@@ -10,8 +10,10 @@ import pytest
 
 from fs_app import cdr
 from fs_app.metering import event_time
-from models import CallRecord, Hold, LedgerEntry, NumberLease, billing, provisioning
-from models.billing import charge_call
+from models import CallRecord, Hold, LedgerEntry, NumberLease
+from models.calls import billing
+from models.seats import number_leases
+from models.calls.billing import charge_call
 from domain.clock import utcnow
 
 from fake_switch.cdrs import REAL_CDRS, callee_leg, write
@@ -27,7 +29,7 @@ CALL_TIME = datetime(2026, 11, 23, 18, 27, 28)
 @pytest.fixture
 def leased(db):
     tenant = make_tenant("acme", rate=12, balance=1_000)
-    provisioning.lease_number("acme", LEASED)
+    number_leases.lease_number("acme", LEASED)
     # the lease existed when the transcripts were recorded
     NumberLease.update(leased_at=datetime(2026, 1, 1)).where(NumberLease.number == LEASED).execute()
     return tenant
@@ -184,7 +186,7 @@ def test_a_leg_failing_half_way_leaves_nothing_behind(leased, tmp_path, monkeypa
 
 def test_inbound_calls_to_a_leased_number_are_charged_at_the_inbound_rate(db, tmp_path):
     tenant = make_tenant("inb", rate=12, inbound_rate=5, balance=100)
-    provisioning.lease_number("inb", LEASED)
+    number_leases.lease_number("inb", LEASED)
     NumberLease.update(leased_at=datetime(2026, 1, 1)).execute()
     template = json.loads((REAL_CDRS / "02a-uuid_bridge-A-leg.cdr.json").read_text())
     template["variables"]["uuid"] = "inbound-1"

@@ -9,7 +9,7 @@ from fs_app import cdr
 from fs_app.config import load_settings
 from fs_app.metering import Meter, retry_delays
 from models import database
-from models.billing import charge_key
+from models.calls.billing import charge_key
 from domain.clock import utcnow
 from models.db import is_postgres
 

@@ -6,8 +6,10 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 
-from models import LedgerEntry, NumberLease, Seat, provisioning
-from models.billing import verify_tenant_ledger
+from models import LedgerEntry, NumberLease, Seat
+from models.seats import number_leases
+from models.seats import seats
+from models.ledger.posting import verify_tenant_ledger
 from domain.rating import call_charge
 
 from fake_switch.cdrs import REPO
@@ -62,8 +64,8 @@ def test_jobs_run_on_two_nodes_at_once(db, env, tmp_path):
                for i in range(3)]
     for i, tenant in enumerate(tenants):
         for n in range(30):
-            provisioning.add_seat(tenant.code, f"{n}@t{i}.example")
-        provisioning.lease_number(tenant.code, f"+8620123456{70 + i}", monthly_fee=500)
+            seats.add_seat(tenant.code, f"{n}@t{i}.example")
+        number_leases.lease_number(tenant.code, f"+8620123456{70 + i}", monthly_fee=500)
     Seat.update(valid_to=due).execute()
     NumberLease.update(paid_through=due).execute()
     # tenant t2 has 500 fen left after buying its seats and its number: it can renew 5 seats

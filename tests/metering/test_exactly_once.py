@@ -7,7 +7,7 @@ import pytest
 from fs_app.config import load_settings
 from fs_app.metering import Meter
 from models import Hold, LedgerEntry
-from models.billing import charge_call, charge_key
+from models.calls.billing import charge_call, charge_key
 from domain.clock import utcnow
 
 from .conftest import admit, assert_ledger_sound, call_entries, fresh, make_tenant

@@ -14,8 +14,10 @@ from fs_app import cdr
 from fs_app.config import load_settings
 from fs_app.inbound_admission import admit_inbound
 from fs_app.metering import Meter
-from models import CallRecord, LedgerEntry, NumberLease, billing, ledger, provisioning
-from models.billing import charge_call, charge_key
+from models import CallRecord, LedgerEntry, NumberLease
+from models.ledger import posting
+from models.seats import number_leases
+from models.calls.billing import charge_call, charge_key
 from domain.clock import utcnow
 
 from fake_switch.cdrs import REPO, agent_leg, bridged_leg, callee_leg, inbound_leg, write
@@ -39,7 +41,7 @@ def meter(settings):
 @pytest.fixture
 def tenant(db):
     tenant = make_tenant("inb", rate=12, inbound_rate=5, balance=10_000)
-    provisioning.lease_number("inb", LEASED)
+    number_leases.lease_number("inb", LEASED)
     NumberLease.update(leased_at=datetime(2026, 1, 1)).execute()  # leased long before the calls
     return tenant
 
@@ -93,7 +95,7 @@ def charge_while_ingesting(app_charge, paths, request, tmp_path):
          str(tmp_path), *map(str, paths)], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     assert worker.stdout.readline() == "ready\n", worker.communicate(timeout=60)
-    original = ledger.append_locked
+    original = posting.append_locked
     paused = []
 
     def pausing_append(*args, **kwargs):
@@ -105,11 +107,11 @@ def charge_while_ingesting(app_charge, paths, request, tmp_path):
             assert worker.stdout.readline() == "ingesting\n"
         return entry
 
-    ledger.append_locked = pausing_append
+    posting.append_locked = pausing_append
     try:
         result = app_charge()
     finally:
-        ledger.append_locked = original
+        posting.append_locked = original
     out, err = worker.communicate(timeout=60)
     assert paused and worker.returncode == 0, err
     return result, cdr.IngestReport(**json.loads(out))
@@ -252,4 +254,4 @@ def test_ledger_verify_finds_a_phantom_charge_on_a_seat_leg(tenant, settings, me
     assert len(problems) == 1 and call.seat_uuid in problems[0] and call.uuid in problems[0]
     result = cli("ledger", "verify")
     assert result.code == 1 and "phantom charge" in result.out and call.seat_uuid in result.out
-    assert billing.verify_tenant_ledger(fresh(tenant)) == []  # the sums still agree: only the new check sees it
+    assert posting.verify_tenant_ledger(fresh(tenant)) == []  # the sums still agree: only the new check sees it

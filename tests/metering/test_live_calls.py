@@ -9,11 +9,12 @@ import pytest
 
 from fs_app.config import load_settings
 from fs_app.metering import Meter
-from models import Hold, provisioning
-from models.billing import InsufficientBalance, available
+from models import Hold
+from models.ledger import topups
+from models.ledger.balances import InsufficientBalance, available
 from domain.clock import utcnow
 from domain.errors import InvalidInput
-from models.payouts import pay_out
+from models.ledger.payouts import pay_out
 
 from .conftest import admit, assert_ledger_sound, fresh, make_tenant
 
@@ -48,7 +49,7 @@ def test_when_the_balance_runs_out_the_limit_stands_until_a_top_up(db, meter):
     assert start(meter, record, t0).allowed_end == t0 + timedelta(seconds=120)  # 24 of 30 fen
     stuck = meter.extend(callee_uuid=record.callee_uuid, agent_uuid=record.agent_uuid, now=t0 + timedelta(seconds=60))
     assert stuck.allowed_end == t0 + timedelta(seconds=120) and fresh(hold).amount_fen == 24
-    provisioning.topup("tight", 100)
+    topups.topup("tight", 100)
     moved = meter.extend(callee_uuid=record.callee_uuid, agent_uuid=record.agent_uuid, now=t0 + timedelta(seconds=70))
     assert moved.allowed_end == t0 + timedelta(seconds=180) and fresh(hold).amount_fen == 36
 
@@ -138,7 +139,7 @@ def test_the_extension_loop_reports_a_top_up_during_the_call(db, meter):
                           on_change=on_change, stop=stop, current=first)
     assert three_extensions.wait(10)
     assert changes == []  # three extensions, nothing to add: the limit stands
-    provisioning.topup("loop", 1_000)
+    topups.topup("loop", 1_000)
     worker.join(timeout=5)
     assert stop.is_set() and len(changes) == 1
     assert changes[0].allowed_end > first.allowed_end

@@ -5,7 +5,7 @@ import pytest
 
 from fs_app.config import load_settings
 from fs_app.metering import Meter
-from models.billing import Tariff, billsec_from_us, charge_call, talk_seconds
+from models.calls.billing import Tariff, billsec_from_us, charge_call, talk_seconds
 from domain.clock import utcnow
 
 from .conftest import admit, assert_ledger_sound, call_entries, fresh, make_tenant

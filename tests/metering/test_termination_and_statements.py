@@ -5,12 +5,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from models import LedgerEntry, NumberLease, Seat, Tenant, ledger, provisioning
-from models.billing import charge_call, debit
+from models import LedgerEntry, NumberLease, Seat, Tenant
+from models.ledger import posting
+from models.seats import number_leases
+from models.seats import seats
+from models.tenancy import tenants
+from models.calls.billing import charge_call
+from models.ledger.balances import debit
 from domain.clock import utcnow
 from domain.errors import InvalidInput
-from models.statements import month_bounds, statement
-from models.termination import settle_terminated, terminate
+from models.ledger.statements import month_bounds, statement
+from models.tenancy.termination import settle_terminated, terminate
 
 from .conftest import LEASED, admit, assert_ledger_sound, fresh, make_tenant
 
@@ -23,8 +28,8 @@ def kinds(tenant):
 @pytest.fixture
 def shop(db):
     tenant = make_tenant("shop", rate=12, seat_rent=1_000, balance=5_000, promo=300)
-    provisioning.add_seat("shop", "1@shop.example")  # 1,000 rent: 300 promotional + 700 paid
-    provisioning.lease_number("shop", LEASED)
+    seats.add_seat("shop", "1@shop.example")  # 1,000 rent: 300 promotional + 700 paid
+    number_leases.lease_number("shop", LEASED)
     return fresh(tenant)
 
 
@@ -75,7 +80,7 @@ def test_cli_terminate(cli, shop):
 
 
 def test_a_tenant_terminated_without_a_kind_is_settled_when_given_one(shop):
-    provisioning.set_tenant("shop", status="terminated")
+    tenants.set_tenant("shop", status="terminated")
     assert fresh(shop).balance_fen == 4_300  # status alone moves no money
     assert terminate("shop", kind="violation").forfeited_fen == 4_300
 
@@ -93,16 +98,16 @@ def test_billing_months_are_shanghai_months():
 
 def post_month(tenant):
     """Entries around and inside March 2027 (Shanghai), at chosen times."""
-    ledger.post(tenant.id, "topup", 10_000, at=datetime(2027, 2, 28, 15, 59))  # Feb 28 23:59 Shanghai
-    ledger.post(tenant.id, "promo", 500, promo_fen=500, at=datetime(2027, 2, 28, 16, 0))  # Mar 1 00:00
+    posting.post(tenant.id, "topup", 10_000, at=datetime(2027, 2, 28, 15, 59))  # Feb 28 23:59 Shanghai
+    posting.post(tenant.id, "promo", 500, promo_fen=500, at=datetime(2027, 2, 28, 16, 0))  # Mar 1 00:00
     for day, seconds in ((1, 61), (1, 30), (15, 600)):
         at = datetime(2027, 3, day, 3, 0)
         record, _ = admit(tenant, hold_fen=0, at=at)
         charge_call(record.callee_uuid, source="app", agent_uuid=record.agent_uuid, answered_at=at,
                     ended_at=at + timedelta(seconds=seconds), at=at + timedelta(seconds=seconds))
     debit(tenant.id, "seat_rent", 3_000, key="s", require_available=True, at=datetime(2027, 3, 10))
-    ledger.post(tenant.id, "adjust", 50, at=datetime(2027, 3, 20), note="goodwill")
-    ledger.post(tenant.id, "topup", 1_000, at=datetime(2027, 3, 31, 16, 0))  # April 1 in Shanghai
+    posting.post(tenant.id, "adjust", 50, at=datetime(2027, 3, 20), note="goodwill")
+    posting.post(tenant.id, "topup", 1_000, at=datetime(2027, 3, 31, 16, 0))  # April 1 in Shanghai
 
 
 def test_a_statement_adds_up_to_the_ledger(db):
@@ -167,7 +172,7 @@ def test_cli_refund_respects_live_holds(cli, db):
 
 def test_jobs_run_and_list(cli, db):
     make_tenant("j", seat_rent=100, balance=1_000)
-    seat = provisioning.add_seat("j", "1@j.example")
+    seat = seats.add_seat("j", "1@j.example")
     Seat.update(valid_to=datetime(2027, 1, 2)).where(Seat.id == seat.id).execute()
     listing = cli("jobs", "list")
     assert listing.code == 0 and {"rents", "terminations", "cdr"} <= {l.split(":")[0] for l in listing.out.splitlines()}

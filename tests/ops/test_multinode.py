@@ -10,10 +10,15 @@ from datetime import timedelta
 
 import pytest
 
-from models import listing, provisioning
-from models.calls import CallRecord, Hold
+from models.ledger import topups
+from models.lists import list_entries
+from models.seats import number_leases
+from models.seats import seats
+from models.tenancy import campaigns
+from models.tenancy import tenants
+from models.calls.tables import CallRecord, Hold
 from domain.clock import utcnow
-from models.tenancy import Tenant
+from models.tenancy.tables import Tenant
 from fake_switch import FakeFreeSwitch, LegScript, Press
 from fake_switch.serve_process import FSAPP, ServeProcess
 
@@ -25,16 +30,16 @@ LIMIT_REASONS = {"SEAT_BUSY", "SEAT_LIMIT", "NUMBER_BUSY", "INSUFFICIENT_BALANCE
 
 def provision() -> Tenant:
     """Limits that one call uses up: one local number carrying one call, money for one increment."""
-    provisioning.add_tenant("acme", name="Acme", display_name="Acme", hotline="4001234567", seats=2, rate=10)
-    provisioning.set_tenant("acme", status="active")
-    provisioning.topup("acme", 10)
-    provisioning.lease_number("acme", "+861061234567", max_calls=1)
-    provisioning.add_campaign("acme", "spring", script="您好，这里是春季回访。")
-    provisioning.review_campaign("acme", "spring", approve=True, actor="operator")
+    tenants.add_tenant("acme", name="Acme", display_name="Acme", hotline="4001234567", seats=2, rate=10)
+    tenants.set_tenant("acme", status="active")
+    topups.topup("acme", 10)
+    number_leases.lease_number("acme", "+861061234567", max_calls=1)
+    campaigns.add_campaign("acme", "spring", script="您好，这里是春季回访。")
+    campaigns.review_campaign("acme", "spring", approve=True, actor="operator")
     for user in SEATS:
-        provisioning.add_seat("acme", f"{user}@{DOMAIN}", campaign="spring")
+        seats.add_seat("acme", f"{user}@{DOMAIN}", campaign="spring")
     for callee in CALLEES:
-        listing.add_consent("acme", callee, source="web form", obtained_at=utcnow() - timedelta(days=1))
+        list_entries.add_consent("acme", callee, source="web form", obtained_at=utcnow() - timedelta(days=1))
     return Tenant.get(Tenant.code == "acme")
 
 

@@ -15,7 +15,8 @@ from models import (
     AdminUser, ApiToken, AuditLog, CallRecord, Campaign, Complaint, Consent, DoNotCall, Hold, LedgerEntry,
     NumberLease, Seat, Tenant, TenantBan,
 )
-from models import ledger, retention
+from models import retention
+from models.ledger import posting
 from domain.clock import utcnow
 
 NOW = datetime(2026, 11, 23, 4, 0, 0)
@@ -285,7 +286,7 @@ def terminated(db, tmp_path, recording_dir):
         user = AdminUser.create(username=f"admin-{tenant.code}", password_hash="x", role="tenant_admin",
                                 tenant=tenant)
         ApiToken.create(user=user, prefix=f"p{tenant.id}", token_hash="x")
-        ledger.post(tenant.id, "topup", 10000, actor="test")
+        posting.post(tenant.id, "topup", 10000, actor="test")
         make_call(tenant, NOW - timedelta(days=8), seat=seat, campaign=campaign,
                   recording_path=str(files["inside"] if tenant is gone else files["late"] if tenant is late else ""))
     make_call(gone, NOW - timedelta(days=8), recording_path=str(files["outside"]))

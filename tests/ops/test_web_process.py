@@ -20,7 +20,7 @@ from fake_switch.serve_process import FSAPP, ServeProcess
 from fs_app.admin_queue import AdminQueue
 from fs_app.call_workers import CallWorkersStatus
 from fs_app.cli import main as fsapp_main
-from models.calls import CallRecord
+from models.calls.tables import CallRecord
 from tests.ops.test_workers import BLOCKED_TOTAL, get, refuses_to_connect
 
 WEB_SERVING = re.compile(r"fsapp web worker serving: admin http://\S+ \(node (?P<node>\S+)\)")

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 import models
-from models.calls import CallRecord
+from models.calls.tables import CallRecord
 from fake_switch import FakeFreeSwitch
 from fake_switch.serve_process import FSAPP, ServeProcess
 

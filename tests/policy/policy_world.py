@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from models import Consent, NumberLease, Seat, listing, provisioning
-from models.tenancy import Tenant
+from models import Consent, NumberLease, Seat
+from models.ledger import topups
+from models.lists import list_entries
+from models.seats import number_leases
+from models.seats import seats as seat_models
+from models.tenancy import campaigns
+from models.tenancy import tenants
+from models.tenancy.tables import Tenant
 
 NOW = datetime(2026, 11, 23, 2, 0, 0)
 CALLEE = "+8613800138000"  # Beijing
@@ -15,19 +21,19 @@ SEAT = "1001@acme.example"
 
 def make_tenant(code="acme", *, seats=2, rate=10, balance=10_000, numbers=(BEIJING_NUMBER,), seat_users=("1001",),
                 callees=(CALLEE,), domain="acme.example", industry="", max_calls=1):
-    provisioning.add_tenant(code, name=code.title(), display_name=code.title(), hotline="4001234567", seats=seats,
+    tenants.add_tenant(code, name=code.title(), display_name=code.title(), hotline="4001234567", seats=seats,
                             rate=rate, industry=industry)
-    provisioning.set_tenant(code, status="active")
+    tenants.set_tenant(code, status="active")
     if balance:
-        provisioning.topup(code, balance)
+        topups.topup(code, balance)
     for number in numbers:
-        provisioning.lease_number(code, number, max_calls=max_calls)
-    provisioning.add_campaign(code, "spring", script="您好，这里是春季回访。")
-    provisioning.review_campaign(code, "spring", approve=True, actor="operator")
+        number_leases.lease_number(code, number, max_calls=max_calls)
+    campaigns.add_campaign(code, "spring", script="您好，这里是春季回访。")
+    campaigns.review_campaign(code, "spring", approve=True, actor="operator")
     for user in seat_users:
-        provisioning.add_seat(code, f"{user}@{domain}", campaign="spring")
+        seat_models.add_seat(code, f"{user}@{domain}", campaign="spring")
     for callee in callees:
-        listing.add_consent(code, callee, source="web form")
+        list_entries.add_consent(code, callee, source="web form")
     tenant = Tenant.get(Tenant.code == code)
     at(tenant)
     return tenant

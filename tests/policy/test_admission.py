@@ -9,7 +9,8 @@ from fs_app import jobs
 from fs_app.deferred_records import DEFERRED
 from fs_app.admission import admit, evaluate, heartbeat, release
 from fs_app.policy import CallRequest
-from models import Attempt, CallRecord, Hold, NumberLease, Seat, reservations
+from models import Attempt, CallRecord, Hold, NumberLease, Seat
+from models.calls import reservations
 
 from policy_world import BEIJING_NUMBER, CALLEE, NOW, SEAT, make_tenant
 

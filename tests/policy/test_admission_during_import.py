@@ -7,7 +7,8 @@ import gevent
 
 from fs_app.admission import admit, release
 from fs_app.policy import CallRequest
-from models import DoNotCall, listing
+from models import DoNotCall
+from models.lists import list_entries
 
 from policy_world import CALLEE, NOW, SEAT, make_tenant
 
@@ -31,7 +32,7 @@ def test_an_admission_between_chunks_of_a_running_import_is_decided_normally(db,
             decisions.append((admission.allowed, admission.codes, DoNotCall.select().count()))
             release("during-import", NOW + timedelta(seconds=30))
 
-    importer = gevent.spawn(listing.import_dnc, text, tenant_code="acme", chunk_rows=CHUNK, on_chunk=between_chunks)
+    importer = gevent.spawn(list_entries.import_dnc, text, tenant_code="acme", chunk_rows=CHUNK, on_chunk=between_chunks)
     report = importer.get(timeout=120)
     assert (report.imported, report.chunks, report.errors) == (3 * CHUNK + 1, 4, [])
     assert decisions == [(True, (), CHUNK)]

@@ -1,7 +1,8 @@
 """`fsapp check`: the dry run operators use to answer "why was this call blocked?"."""
 import json
 
-from models import CallRecord, Hold, provisioning
+from models import CallRecord, Hold
+from models.tenancy import campaigns
 
 from policy_world import BEIJING_NUMBER, CALLEE, SEAT, make_tenant
 
@@ -79,10 +80,10 @@ def test_only_an_operator_review_approves_a_script(db, cli, tmp_path, settings):
     assert cli("campaign", "update", "acme", "autumn", "--script-file", str(script)).code == 0
     assert "SCRIPT_NOT_APPROVED" in cli(*check).out
     # a screening hit is never approved automatically, even with auto-approval of clean scripts on
-    hit = provisioning.add_campaign("acme", "loans", script="低息贷款", auto_approve_clean=True,
+    hit = campaigns.add_campaign("acme", "loans", script="低息贷款", auto_approve_clean=True,
                                     keyword_categories=settings.screening_keywords)
     assert hit.status == "review" and "restricted_industry" in hit.screening_hits
-    clean = provisioning.add_campaign("acme", "clean", script="回访", auto_approve_clean=True,
+    clean = campaigns.add_campaign("acme", "clean", script="回访", auto_approve_clean=True,
                                       keyword_categories=settings.screening_keywords)
     assert clean.status == "approved"
 

@@ -5,8 +5,10 @@ import pytest
 
 from fs_app.admission import evaluate
 from fs_app.policy import CallRequest
-from models import AuditLog, CallRecord, Complaint, DoNotCall, TenantBan, complaints, provisioning
-from models.complaints import GUARD_ACTOR, GuardLimits
+from models import AuditLog, CallRecord, Complaint, DoNotCall, TenantBan
+from models.complaints import complaints
+from models.tenancy import tenants
+from models.complaints.complaints import GUARD_ACTOR, GuardLimits
 from domain.errors import ForeignReference
 
 from policy_world import CALLEE, NOW, SEAT, make_tenant
@@ -97,7 +99,7 @@ def test_periodic_job_and_operator_review(db, settings):
     assert [(r.tenant_code, r.complaints, r.ban is not None) for r in results] == [("acme", 3, True), ("quiet", 1, False)]
     assert complaints.run_complaint_guard(NOW, job_settings)[0].ban is None  # idempotent
     # an operator reviews and lifts the ban: the old complaints do not ban again
-    provisioning.lift_ban("acme", "outbound", actor="operator", now=NOW)
+    tenants.lift_ban("acme", "outbound", actor="operator", now=NOW)
     lifted_at = TenantBan.get(TenantBan.tenant == acme).lifted_at
     later = max(NOW, lifted_at) + timedelta(minutes=1)
     assert not complaints.run_complaint_guard(later, job_settings)[0].over

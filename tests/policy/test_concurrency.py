@@ -9,7 +9,12 @@ from datetime import timedelta
 import pytest
 
 import models
-from models import Attempt, CallRecord, Consent, Hold, NumberLease, Seat, Tenant, provisioning
+from models import Attempt, CallRecord, Consent, Hold, NumberLease, Seat, Tenant
+from models.ledger import topups
+from models.seats import number_leases
+from models.seats import seats as seat_models
+from models.tenancy import campaigns
+from models.tenancy import tenants
 
 import admission_hammer
 from policy_world import NOW
@@ -31,16 +36,16 @@ def provision():
     ]
     seats = []
     for code, purchased, users, balance, max_calls in worlds:
-        provisioning.add_tenant(code, name=code, display_name=code, hotline="4001234567", seats=purchased, rate=10)
-        provisioning.set_tenant(code, status="active")
-        provisioning.topup(code, balance)
+        tenants.add_tenant(code, name=code, display_name=code, hotline="4001234567", seats=purchased, rate=10)
+        tenants.set_tenant(code, status="active")
+        topups.topup(code, balance)
         for number in NUMBERS[code]:
-            provisioning.lease_number(code, number, max_calls=max_calls)
-        provisioning.add_campaign(code, "main", script="回访")
-        provisioning.review_campaign(code, "main", approve=True, actor="operator")
+            number_leases.lease_number(code, number, max_calls=max_calls)
+        campaigns.add_campaign(code, "main", script="回访")
+        campaigns.review_campaign(code, "main", approve=True, actor="operator")
         for user in range(users):
             address = f"{user}@{code}.example"
-            provisioning.add_seat(code, address, campaign="main")
+            seat_models.add_seat(code, address, campaign="main")
             seats.append(address)
         tenant = Tenant.get(Tenant.code == code)
         Consent.insert_many([dict(tenant=tenant.id, number=n, source="test", obtained_at=NOW - timedelta(days=1))

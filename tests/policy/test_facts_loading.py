@@ -7,8 +7,12 @@ import models
 from fs_app.admission import evaluate
 from fs_app.policy import CallRequest, classify_callee, platform_limits
 from fs_app.policy.loader import load_facts
-from models import Attempt, DoNotCall, Hold, TenantBan, listing, provisioning, reservations
-from models.attempts import LeaseDailyUse, rebuild_lease_use
+from models import Attempt, DoNotCall, Hold, TenantBan
+from models.calls import reservations
+from models.lists import list_entries
+from models.tenancy import campaigns
+from models.calls.tables import LeaseDailyUse
+from models.calls.attempts import rebuild_lease_use
 from domain.clock import local_day, local_day_bounds
 
 from policy_world import BEIJING_NUMBER, CALLEE, NOW, SEAT, make_tenant
@@ -56,7 +60,7 @@ def test_seat_tenant_campaign_in_one_row(db, settings):
     facts = load(settings)
     assert facts.seat.address == SEAT and facts.tenant.id == tenant.id and facts.tenant.balance_fen == 10_000
     assert facts.campaign.code == "spring" and facts.campaign.status == "approved"  # the seat's default
-    provisioning.add_campaign("acme", "autumn", script="秋季回访")
+    campaigns.add_campaign("acme", "autumn", script="秋季回访")
     assert load(settings, campaign_code="autumn").campaign.status == "review"
     assert load(settings, campaign_code="nosuch").campaign is None
 
@@ -64,7 +68,7 @@ def test_seat_tenant_campaign_in_one_row(db, settings):
 def test_another_tenants_campaign_is_unknown(db, settings):
     make_tenant()
     make_tenant("other", domain="other.example", numbers=("+861061234599",))
-    provisioning.add_campaign("other", "theirs", script="x")
+    campaigns.add_campaign("other", "theirs", script="x")
     assert load(settings, campaign_code="theirs").campaign is None
 
 
@@ -87,10 +91,10 @@ def test_bans_lifted_and_ended_are_not_loaded(db, settings):
 def test_dnc_platform_and_own_tenant_only(db, settings):
     make_tenant()
     other = make_tenant("other", domain="other.example", numbers=("+861061234599",))
-    listing.add_dnc_entry(CALLEE, tenant=other)
+    list_entries.add_dnc_entry(CALLEE, tenant=other)
     assert load(settings).dnc == ()
-    listing.add_dnc(CALLEE, tenant_code="acme")
-    listing.add_dnc(CALLEE)
+    list_entries.add_dnc(CALLEE, tenant_code="acme")
+    list_entries.add_dnc(CALLEE)
     assert sorted(e.scope for e in load(settings).dnc) == ["platform", "tenant"]
     assert DoNotCall.select().count() == 3
 
@@ -98,7 +102,7 @@ def test_dnc_platform_and_own_tenant_only(db, settings):
 def test_consent_revoked_is_not_loaded(db, settings):
     tenant = make_tenant()
     assert len(load(settings).consents) == 1
-    listing.revoke_consent(tenant, CALLEE)
+    list_entries.revoke_consent(tenant, CALLEE)
     assert load(settings).consents == ()
     assert evaluate(request(), NOW, settings).codes == ("NO_CONSENT",)
 

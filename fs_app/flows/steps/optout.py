@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 
 from models.db import unit_of_work
-from models.listing import add_dnc_entry, revoke_consent
-from models.tenancy import Tenant
+from models.lists.list_entries import add_dnc_entry, revoke_consent
+from models.tenancy.tables import Tenant
 
 from .announce import announce
 from .base import Leg

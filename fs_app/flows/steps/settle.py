@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from models.billing import ChargeResult
+from models.calls.billing import ChargeResult
 from domain.clock import utcnow
 
 from fs_app import metrics

@@ -1,0 +1,1 @@
+"""Accounts: admin users, their sessions, API tokens and the sign-in throttle."""

@@ -1,0 +1,1 @@
+"""Calls and charging: call records, reservations (holds), attempts, the charge, report rollups."""

@@ -1,0 +1,1 @@
+"""Complaints and audit: complaints with their answer deadlines, the ratio guard, the audit log."""

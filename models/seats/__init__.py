@@ -1,0 +1,1 @@
+"""Seats and numbers: seats with their SIP accounts, leased numbers, their rent and validity."""

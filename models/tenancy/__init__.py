@@ -1,0 +1,1 @@
+"""Tenancy: tenants, their bans, campaigns and scripts, and the end of a tenancy (termination)."""
