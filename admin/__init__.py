@@ -46,7 +46,7 @@ def create_app(settings, *, testing: bool = False) -> Flask:
         # believing X-Forwarded-Proto would make Flask-WTF demand a Referer matching a Host header
         # that a default nginx rewrites, refusing every form behind TLS
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=0, x_host=0, x_port=0, x_prefix=0)
-    models.db.open_for(settings)
+    models.open_database(**settings.database_options())
     # the request's database connection wraps everything else, the login lookup and streamed bodies too
     app.wsgi_app = ConnectionPerRequest(app.wsgi_app)
 

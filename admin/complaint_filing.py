@@ -15,7 +15,7 @@ def file_complaint(tenant_code: str, number: str, *, channel: str, text: str = "
                    received_at: datetime | None = None, settings, actor: str) -> Complaint:
     filed = complaints.file_complaint(
         tenant_code, number, channel=channel, text=text, call_uuid=call_uuid, received_at=received_at,
-        answer_hours=settings.complaint_answer_hours, limits=complaints.GuardLimits.from_settings(settings),
+        answer_hours=settings.complaint_answer_hours, limits=settings.complaint_guard_limits(),
         region=settings.default_region, actor=actor)
     return filed.complaint
 

@@ -40,7 +40,7 @@ from fs_app.directory.app import PATH, DirectoryApp  # noqa: E402
 from fs_app.directory.lookup import find_account  # noqa: E402
 from models import Seat, Tenant  # noqa: E402
 from domain.clock import utcnow  # noqa: E402
-from models.seats.sip_credentials import a1_hash  # noqa: E402
+from domain.sip_credentials import a1_hash  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parent / "results" / "directory"
 SECRET = "bench-secret"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from domain.bounds import BILLING_INCREMENT_S, DAYS, Bound
-from models.seats.sip_credentials import DEFAULT_SIP_BASE_DOMAIN, check_domain
+from domain.sip_credentials import DEFAULT_SIP_BASE_DOMAIN, check_domain
 from domain.windows import format_windows, parse_windows
 
 ENV_PREFIX = "FSAPP_"
@@ -327,6 +327,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("consent_agree_key", "1", _choice(*"0123456789*#"), "key that agrees to the recording", "B2"),
     Setting("consent_decline_key", "2", _choice(*"0123456789*#"), "key that declines the recording", "B2"),
     Setting("optout_key", "9", _choice(*"0123456789*#"), "key that puts the callee on the do-not-call list", "B3"),
+    Setting("optout_window_s", 3, _integer(1, 60),
+            "seconds the opt-out offer of an unrecorded call waits for the key (at most recording_consent_timeout_s)", "B3"),
     Setting("duration_warning_s", 30, _integer(0), "warning this many seconds before the duration limit", "B5"),
     Setting("dial_string", "sofia/gateway/{gateway}/{number}", _text, "callee dial string template", "B4"),
     Setting("gateway", "trunk", _text, "SIP gateway name used in dial_string"),
@@ -374,6 +376,20 @@ class Settings:
 
     def items(self) -> list[tuple[str, Any, str]]:
         return [(s.key, self._values[s.key], self._sources[s.key]) for s in SETTINGS]
+
+    # The model layer takes plain values, never a Settings: these turn settings into its arguments.
+
+    def database_options(self) -> dict[str, Any]:
+        """Arguments of ``models.open_database``: where the database is, its pools' sizes and timeouts."""
+        return dict(url=self.database_url, data_dir=self.data_dir, pool_size=self.db_pool_size,
+                    web_pool_size=self.db_web_pool_size, call_timeout_s=self.db_call_timeout_s,
+                    web_timeout_s=self.db_web_timeout_s, web_statement_timeout_s=self.db_web_statement_timeout_s)
+
+    def complaint_guard_limits(self):
+        """The complaint-ratio guard's limits (A15) as ``models.complaints`` takes them."""
+        from models.complaints.complaints import GuardLimits
+
+        return GuardLimits(self.complaint_ratio_per_1000, self.complaint_min_count, self.complaint_window_days)
 
     def replace(self, **overrides: Any) -> "Settings":
         """A copy with some values replaced (tests, CLI flags); values are parsed like the environment."""

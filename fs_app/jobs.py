@@ -16,7 +16,7 @@ from models.accounts import users
 from models.calls import reservations
 from models.complaints import complaints
 from models.seats import rent
-from models.tenancy import termination
+from models.ledger import termination
 
 from fs_app import cdr
 
@@ -75,13 +75,13 @@ def delete_terminated_tenants(settings, at: datetime) -> str:
 
 def disable_idle_logins(settings, at: datetime) -> str:
     """D4: disable logins idle for login_idle_disable_days."""
-    disabled = users.disable_idle_logins(at, settings)
+    disabled = users.disable_idle_logins(at, settings.login_idle_disable_days)
     return f"disabled {len(disabled)} idle login(s)" + (f": {', '.join(disabled)}" if disabled else "")
 
 
 def guard_complaints(settings, at: datetime) -> str:
     """A15: ban the outbound calls of tenants over the complaint ratio."""
-    results = complaints.run_complaint_guard(at, settings)
+    results = complaints.run_complaint_guard(at, settings.complaint_guard_limits())
     banned = [r for r in results if r.ban is not None]
     if not results:
         return "no complaints in the window"

@@ -194,16 +194,15 @@ class HoldsCollector:
 
         from domain.clock import utcnow
         from models import Hold, database
-        from models.calls import reservations
 
         now = utcnow()
         opened = database.is_closed()
         if opened:
             database.connect()
         try:
-            # live holds as reservations define them: the money held by live calls (A13), all tenants
-            count, held = reservations.live(Hold.select(fn.COUNT(Hold.id), fn.COALESCE(fn.SUM(Hold.amount_fen), 0)),
-                                            now).tuples().get()
+            # the holds that count now (Hold.live_at): live calls and the money they hold (A13), all tenants
+            count, held = (Hold.select(fn.COUNT(Hold.id), fn.COALESCE(fn.SUM(Hold.amount_fen), 0))
+                           .where(Hold.live_at(now)).tuples().get())
             lapsed = Hold.select().where(Hold.released_at.is_null() & (Hold.expires_at <= now)).count()
         finally:
             if opened:

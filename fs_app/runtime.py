@@ -107,7 +107,7 @@ def _listening(call_server) -> str:
 
 def open_database(settings) -> None:
     # SQLite: commits never checkpoint the WAL themselves; one checkpointer thread per install does.
-    models.db.open_for(settings, checkpoint_in_background=True)
+    models.open_database(**settings.database_options(), checkpoint_in_background=True)
 
 
 def serve(settings, esl: tuple[str, int], http: tuple[str, int], workers: int = 1,

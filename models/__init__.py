@@ -18,13 +18,7 @@ from models.accounts.tables import AdminUser, AdminSession, ApiToken
 from models.complaints.tables import Complaint, AuditLog
 from models.calls.rollups import CallDayRollup, CallHourRollup, CallDayStats, CallDayReason
 
-# Creation order respects foreign keys.
-ALL_MODELS = [
-    Tenant, TenantBan, NumberLease, Campaign, Seat, Consent, DoNotCall, CallRecord, Hold,
-    LedgerEntry, AdminUser, ApiToken, Complaint, AuditLog, Attempt, LeaseDailyUse, AdminSession,
-    CallDayRollup, CallHourRollup, CallDayStats, CallDayReason,
-]
-
-from models.migrations import migrate, current_version, latest_version  # noqa: E402
+from models.schema import ALL_MODELS
+from models.migrations import migrate, current_version, latest_version
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -359,14 +359,6 @@ def open_database(url: str = "", data_dir: Path | str = "var", pool_size: int = 
     return pools[WEB]
 
 
-def open_for(settings, **options):
-    """``open_database`` with the pools' sizes and timeouts from the settings (fs_app.config)."""
-    return open_database(settings.database_url, settings.data_dir, settings.db_pool_size,
-                         web_pool_size=settings.db_web_pool_size, call_timeout_s=settings.db_call_timeout_s,
-                         web_timeout_s=settings.db_web_timeout_s,
-                         web_statement_timeout_s=settings.db_web_statement_timeout_s, **options)
-
-
 def pool_stats() -> dict[str, dict]:
     """{role: {in_use, size, waits, timeouts, lock_retries}} of the bound pools."""
     return {role: db.stats() for role, db in database.pools().items() if isinstance(db, _DeadlinePool)}

@@ -14,6 +14,7 @@ from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 from domain.clock import utcnow
 from models.base import BaseModel
 from models.db import database, is_sqlite
+from models.schema import ALL_MODELS
 
 
 class SchemaVersion(BaseModel):
@@ -22,14 +23,8 @@ class SchemaVersion(BaseModel):
     applied_at = DateTimeField(default=utcnow)
 
 
-def _all_models():
-    from models import ALL_MODELS
-
-    return ALL_MODELS
-
-
 def _initial_schema(migrator) -> None:
-    database.create_tables(_all_models(), safe=True)
+    database.create_tables(ALL_MODELS, safe=True)
 
 
 Migration = tuple[int, str, Callable]

@@ -17,7 +17,7 @@ from peewee import CharField
 from playhouse.migrate import migrate as run
 
 from models.db import database
-from models.seats.sip_credentials import default_domain
+from domain.sip_credentials import default_domain
 from models.tenancy.tables import Tenant
 
 

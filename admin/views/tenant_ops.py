@@ -15,7 +15,7 @@ from models.tenancy import tenants
 from domain.errors import InvalidInput
 from models.ledger.payouts import pay_out
 from models.tenancy.tables import Tenant
-from models.tenancy.termination import TERMINATION_KINDS, terminate
+from models.ledger.termination import TERMINATION_KINDS, terminate
 from domain.windows import format_windows
 
 from ..auth import roles

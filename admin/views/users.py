@@ -31,7 +31,7 @@ def _settings():
 
 def _standing(user: AdminUser, now) -> dict:
     """Last sign-in, when the idle rule (D4) disables it, and its locks, for the pages."""
-    idle_at = users.idle_disable_at(user, _settings())
+    idle_at = users.idle_disable_at(user, _settings().login_idle_disable_days)
     days_left = -(-(idle_at - now).total_seconds() // 86400)  # a day begun counts: "1 day" until it is over
     return dict(user=user, idle_at=idle_at, idle_days=max(0, int(days_left)),
                 locked=login_throttle.locked_addresses(user.username, now),

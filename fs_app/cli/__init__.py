@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None,
          env=None) -> int:
     from models import InvalidInput
-    from models.db import open_for
+    import models
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextI
     ctx = Context(settings=settings, out=out, err=err)
     try:
         if getattr(args, "needs_db", True):
-            db = open_for(settings)
+            db = models.open_database(**settings.database_options())
             with db.connection_context():
                 _require_schema(args)
                 return args.handler(args, ctx)

@@ -38,7 +38,7 @@ def complaint_add(args, ctx) -> int:
     settings = ctx.settings
     filed = complaints.file_complaint(
         args.tenant, args.number, channel=args.channel, text=args.text, call_uuid=args.call,
-        answer_hours=settings.complaint_answer_hours, limits=complaints.GuardLimits.from_settings(settings),
+        answer_hours=settings.complaint_answer_hours, limits=settings.complaint_guard_limits(),
         region=settings.default_region, actor=ctx.actor)
     c = filed.complaint
     print(f"complaint {c.id} logged for {args.tenant}: {c.number} is on the tenant's do-not-call list; "

@@ -16,7 +16,7 @@ from domain.clock import utcnow
 from domain.errors import InvalidInput
 from models.ledger.payouts import pay_out
 from models.ledger.statements import statement
-from models.tenancy.termination import TERMINATION_KINDS, terminate
+from models.ledger.termination import TERMINATION_KINDS, terminate
 
 from fs_app import cdr, jobs
 from fs_app.cli.arguments import amount_fen, iso_time

@@ -81,7 +81,7 @@ def user_reset_password(args, ctx) -> int:
 
 
 def user_disable_idle(args, ctx) -> int:
-    disabled = users.disable_idle_logins(utcnow(), ctx.settings)
+    disabled = users.disable_idle_logins(utcnow(), ctx.settings.login_idle_disable_days)
     print(f"disabled {len(disabled)} idle login(s)" + (f": {', '.join(disabled)}" if disabled else ""), file=ctx.out)
     return 0
 

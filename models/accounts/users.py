@@ -171,9 +171,9 @@ def idle_since(user: AdminUser) -> datetime:
     return max(since, user.enabled_at) if user.enabled_at else since
 
 
-def idle_disable_at(user: AdminUser, settings) -> datetime:
-    """When the idle rule will disable this login if nobody signs in with it."""
-    return idle_since(user) + timedelta(days=settings.login_idle_disable_days)
+def idle_disable_at(user: AdminUser, idle_days: int) -> datetime:
+    """When the idle rule (``idle_days`` unused) will disable this login if nobody signs in with it."""
+    return idle_since(user) + timedelta(days=idle_days)
 
 
 # --- login ----------------------------------------------------------------------------------
@@ -233,10 +233,10 @@ def authenticate(username: str, password: str, *, address: str, now: datetime | 
     return LoginResult(AdminUser.get_by_id(user.id))
 
 
-def disable_idle_logins(now: datetime, settings) -> list[str]:
-    """D4: disable logins not used for ``settings.login_idle_disable_days`` (never-used logins
-    count from their creation). Returns the usernames disabled; a periodic job."""
-    cutoff = now - timedelta(days=settings.login_idle_disable_days)
+def disable_idle_logins(now: datetime, idle_days: int) -> list[str]:
+    """D4: disable logins not used for ``idle_days`` (never-used logins count from their
+    creation). Returns the usernames disabled; a periodic job."""
+    cutoff = now - timedelta(days=idle_days)
     last_seen = fn.COALESCE(AdminUser.last_login_at, AdminUser.created_at)
     disabled = []
     with write_transaction():

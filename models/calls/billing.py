@@ -17,7 +17,7 @@ from models import sql_statements as sql
 from models.calls import reservations
 from models.calls.tables import CallRecord, Hold
 from models.db import for_update, is_postgres, write_transaction
-from models.ledger import posting
+from models.ledger import balances, posting
 from models.tenancy.tables import Tenant
 
 # --- what a call costs ----------------------------------------------------------------------
@@ -208,6 +208,80 @@ def find_call_record(callee_uuid: str, agent_uuid: str | None, *, lock: bool = F
     return record
 
 
+def _locked_record(callee_uuid: str, agent_uuid: str | None, tenant_id: int | None,
+                   new_record: dict) -> tuple[_RecordRow, _TenantRow, bool]:
+    """The call's record and its tenant's row under the tenant's lock: (record, tenant, created).
+    A call with no record yet (a CDR of a call the app never saw) gets one made of ``new_record``."""
+    record = find_call_record(callee_uuid, agent_uuid)
+    resolved = record.tenant_id if record is not None and record.tenant_id else tenant_id
+    if resolved is None:
+        resolved = tenant_of_call(callee_uuid, agent_uuid)
+    tenant = _lock_tenant_row(resolved) if resolved is not None else None
+    if tenant is None:
+        raise NotFound("cannot find the tenant of call %(callee_uuid)s", callee_uuid=callee_uuid)
+    if record is not None and is_postgres():
+        record = find_call_record(callee_uuid, agent_uuid, lock=True)  # as it is now that we hold the lock
+    if record is not None:
+        return record, tenant, False
+    sql.insert_row(CallRecord, dict(new_record, tenant=tenant.id))
+    return find_call_record(callee_uuid, None), tenant, True
+
+
+def _flow_changes(record: _RecordRow, record_changes: dict | None, callee_uuid: str) -> dict:
+    """The flow's own ``record_changes`` as column values, on the record of this callee leg only
+    (``result`` and ``hangup_cause`` also on ``record``, as if written before the charge)."""
+    changes: dict = {}
+    if not record_changes or record.callee_uuid != callee_uuid:
+        return changes
+    for name, value in record_changes.items():
+        field = CallRecord._meta.fields[name]
+        changes[field.column_name] = field.db_value(value)
+        if name in ("result", "hangup_cause"):
+            setattr(record, name, value)
+    return changes
+
+
+def _measurement_changes(record: _RecordRow, changes: dict, *, settles: bool, billsec: int, amount: int,
+                         answered_at: datetime | None, ended_at: datetime | None, hangup_cause: str) -> int:
+    """Add to ``changes`` what this report says about the call's times, cause and result; returns
+    the seconds the call is billed on. The report that settles the call is what it is billed on;
+    a later one only fills in what is still missing."""
+    if settles:
+        changes.update(billsec=billsec, billed_minutes=rating.billed_minutes(billsec), charge_fen=amount,
+                       charged=True)
+        if answered_at is not None:
+            changes["answered_at"] = answered_at
+        if ended_at is not None:
+            changes["ended_at"] = ended_at
+        billed_billsec = billsec
+    else:
+        billed_billsec = record.billsec
+        if record.answered_at is None and answered_at is not None:
+            changes["answered_at"] = answered_at
+        if record.ended_at is None and ended_at is not None:
+            changes["ended_at"] = ended_at
+    if hangup_cause and not record.hangup_cause:
+        changes["hangup_cause"] = hangup_cause
+    if record.result in OPEN_RESULTS:
+        changes["result"] = final_result(billed_billsec > 0, hangup_cause or record.hangup_cause)
+    return billed_billsec
+
+
+def _cdr_mismatch(record: _RecordRow, *, source: str, billsec: int, settled_before: bool, charged_now: bool,
+                  tariff: Tariff) -> bool:
+    """Whether the app's and FreeSWITCH's measurements of the call disagree (C6), now that this
+    report has arrived; flagged for the operator, never charged twice."""
+    if source == "cdr":
+        if settled_before and not charged_now and record.cdr_billsec is None:
+            return charges_differ(record.billsec, billsec, tariff)  # the app settled it
+        if charged_now and settled_before:
+            return True  # the app rated it zero, FreeSWITCH says it was answered
+        return record.cdr_mismatch
+    if record.cdr_billsec is not None:
+        return charges_differ(billsec, record.cdr_billsec, tariff)
+    return record.cdr_mismatch
+
+
 def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, ended_at: datetime | None,
                 billsec: int | None = None, agent_uuid: str | None = None, tenant_id: int | None = None,
                 direction: str | None = None, hangup_cause: str = "", caller_number: str = "",
@@ -242,37 +316,16 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
     if billsec is None:
         billsec = talk_seconds(answered_at, ended_at)
     with write_transaction():
-        record = find_call_record(callee_uuid, agent_uuid)
-        resolved = record.tenant_id if record is not None and record.tenant_id else tenant_id
-        if resolved is None:
-            resolved = tenant_of_call(callee_uuid, agent_uuid)
-        if resolved is None:
-            raise NotFound("cannot find the tenant of call %(callee_uuid)s", callee_uuid=callee_uuid)
-        tenant = _lock_tenant_row(resolved)
-        if tenant is None:
-            raise NotFound("cannot find the tenant of call %(callee_uuid)s", callee_uuid=callee_uuid)
-        if record is not None and is_postgres():
-            record = find_call_record(callee_uuid, agent_uuid, lock=True)  # as it is now that we hold the lock
-        record_created = record is None
-        if record_created:
-            sql.insert_row(CallRecord, dict(
-                direction=direction or "outbound", agent_uuid=agent_uuid or callee_uuid, callee_uuid=callee_uuid,
-                tenant=tenant.id, caller_number=caller_number, callee_number=callee_number, dialled=dialled,
-                decision="allowed", result="admitted", node=node,
-                created_at=started_at or answered_at or ended_at or at))
-            record = find_call_record(callee_uuid, None)
+        record, tenant, record_created = _locked_record(callee_uuid, agent_uuid, tenant_id, dict(
+            direction=direction or "outbound", agent_uuid=agent_uuid or callee_uuid, callee_uuid=callee_uuid,
+            caller_number=caller_number, callee_number=callee_number, dialled=dialled, decision="allowed",
+            result="admitted", node=node, created_at=started_at or answered_at or ended_at or at))
         direction = record.direction or direction or "outbound"
         tariff = tariff_of(tenant, direction)
         emergency = is_emergency((record.dialled, record.callee_number, dialled, callee_number), emergency_numbers)
         amount = 0 if emergency else tariff.charge(billsec)
 
-        changes: dict = {}
-        if record_changes and not record_created and record.callee_uuid == callee_uuid:
-            for name, value in record_changes.items():
-                field = CallRecord._meta.fields[name]
-                changes[field.column_name] = field.db_value(value)
-                if name in ("result", "hangup_cause"):
-                    setattr(record, name, value)
+        changes = _flow_changes(record, record_changes, callee_uuid) if not record_created else {}
         if record.callee_uuid != callee_uuid:
             changes["callee_uuid"] = callee_uuid
         if record.tenant_id is None:
@@ -280,7 +333,6 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
         key = charge_key(callee_uuid)
         posted = sql.one("ledger_entry_by_key", (key,)) is not None
         settled_before = record.charged or posted
-        previous_cdr_billsec = record.cdr_billsec
 
         charged_now = False
         if not posted and amount > 0:
@@ -289,35 +341,12 @@ def charge_call(callee_uuid: str, *, source: str, answered_at: datetime | None, 
                          f"metering:{source}", at)
             charged_now = True
         settles = charged_now or not settled_before
-        if settles:
-            # this report settles the call: its measurement is what the call is billed on
-            changes.update(billsec=billsec, billed_minutes=rating.billed_minutes(billsec), charge_fen=amount,
-                           charged=True)
-            if answered_at is not None:
-                changes["answered_at"] = answered_at
-            if ended_at is not None:
-                changes["ended_at"] = ended_at
-            billed_billsec = billsec
-        else:
-            billed_billsec = record.billsec
-            if record.answered_at is None and answered_at is not None:
-                changes["answered_at"] = answered_at
-            if record.ended_at is None and ended_at is not None:
-                changes["ended_at"] = ended_at
-        if hangup_cause and not record.hangup_cause:
-            changes["hangup_cause"] = hangup_cause
-        if record.result in OPEN_RESULTS:
-            changes["result"] = final_result(billed_billsec > 0, hangup_cause or record.hangup_cause)
-
-        mismatch = record.cdr_mismatch
+        billed_billsec = _measurement_changes(record, changes, settles=settles, billsec=billsec, amount=amount,
+                                              answered_at=answered_at, ended_at=ended_at, hangup_cause=hangup_cause)
         if source == "cdr":
             changes["cdr_billsec"] = billsec
-            if settled_before and not charged_now and previous_cdr_billsec is None:
-                mismatch = charges_differ(record.billsec, billsec, tariff)  # the app settled it
-            elif charged_now and settled_before:
-                mismatch = True  # the app rated it zero, FreeSWITCH says it was answered
-        elif previous_cdr_billsec is not None:
-            mismatch = charges_differ(billsec, previous_cdr_billsec, tariff)
+        mismatch = _cdr_mismatch(record, source=source, billsec=billsec, settled_before=settled_before,
+                                 charged_now=charged_now, tariff=tariff)
         if mismatch != record.cdr_mismatch:
             changes["cdr_mismatch"] = mismatch
         if changes:
@@ -380,7 +409,7 @@ def extend_hold(agent_uuid: str, *, answered_at: datetime | None, direction: str
         wanted_s = rating.billed_increments(wanted_s, tariff.increment_s) * tariff.increment_s
         new_amount = current
         if tariff.charge(wanted_s) > current:
-            room = tenant.balance_fen - reservations.held_fen(tenant.id, at, exclude_hold_id=hold.id)
+            room = tenant.balance_fen - balances.held_fen(tenant.id, at, exclude_hold_id=hold.id)
             affordable = tariff.covered_seconds(max(room, 0))
             grant_s = wanted_s if affordable is None else min(affordable, wanted_s)
             if grant_s > 0:

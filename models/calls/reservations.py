@@ -6,7 +6,8 @@ the seat, the number, the tenant's concurrency and the tenant's available balanc
 
 * ``Hold.amount_fen`` is money set aside for the call; the tenant's available balance is
   ``balance_fen`` minus the amounts of its live holds. Admission holds the minimum charge (first
-  increment plus connect fee); metering grows it with ``extend`` while the call lasts.
+  increment plus connect fee); the charging session grows it (``billing.extend_hold``) while the
+  call lasts.
 * ``Hold.expires_at`` is a lease: the owning process pushes it forward with ``heartbeat`` (every
   ``hold_extend_interval_s``, lease ``hold_lease_s``). A process that dies stops heartbeating and
   its holds stop counting by themselves at ``expires_at``; ``expire`` later marks them released.
@@ -22,12 +23,11 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from peewee import fn
-
 from models import sql_statements as sql
 from models.calls.attempts import count_lease_use, uncount_lease_use
 from models.calls.tables import Attempt, Hold
 from models.db import is_postgres, write_transaction
+from models.ledger import balances
 from models.seats.tables import NumberLease
 from models.sql_statements import insert_row
 from models.tenancy.tables import Tenant
@@ -49,7 +49,8 @@ def lock_callee(number: str) -> None:
 
 
 def live(query, now: datetime):
-    return query.where(Hold.released_at.is_null() & (Hold.expires_at > now))
+    """``query`` over holds, narrowed to those that count at ``now``."""
+    return query.where(Hold.live_at(now))
 
 
 def take(*, call_uuid: str, tenant_id: int, seat_id: int | None, lease_id: int | None, callee_number: str,
@@ -107,23 +108,10 @@ def extend(call_uuid: str, add_fen: int, now: datetime) -> bool:
         if hold is None or hold.released_at is not None or hold.expires_at <= now:
             return False
         tenant = lock_tenant(hold.tenant_id)
-        if available_fen(tenant, now) < add_fen:
+        if balances.available(tenant, now).available_fen < add_fen:
             return False
         Hold.update(amount_fen=Hold.amount_fen + add_fen).where(Hold.id == hold.id).execute()
     return True
-
-
-def held_fen(tenant_id: int, now: datetime, *, exclude_hold_id: int | None = None) -> int:
-    """Money held by live calls (A13): the one definition, the amounts of the tenant's ``live``
-    holds. (Admission's ``facts_holds`` statement sums the same rows with its other counts.)"""
-    query = live(Hold.select(fn.COALESCE(fn.SUM(Hold.amount_fen), 0)).where(Hold.tenant == tenant_id), now)
-    if exclude_hold_id is not None:
-        query = query.where(Hold.id != exclude_hold_id)
-    return int(query.scalar() or 0)
-
-
-def available_fen(tenant: Tenant, now: datetime) -> int:
-    return tenant.balance_fen - held_fen(tenant.id, now)
 
 
 def unreleased(call_uuid: str) -> bool:

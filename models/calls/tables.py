@@ -87,6 +87,12 @@ class Hold(BaseModel):
     expires_at = DateTimeField()
     released_at = DateTimeField(null=True)
 
+    @staticmethod
+    def live_at(now):
+        """The condition under which a hold counts at ``now`` (seat, number, concurrency and money):
+        not released and its lease not run out."""
+        return Hold.released_at.is_null() & (Hold.expires_at > now)
+
     class Meta:
         indexes = (
             (("tenant", "released_at"), False),

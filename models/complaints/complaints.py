@@ -36,10 +36,6 @@ class GuardLimits:
     min_count: int = 3
     window_days: int = 7
 
-    @classmethod
-    def from_settings(cls, settings) -> "GuardLimits":
-        return cls(settings.complaint_ratio_per_1000, settings.complaint_min_count, settings.complaint_window_days)
-
 
 @dataclass(frozen=True)
 class GuardResult:
@@ -100,9 +96,8 @@ def evaluate_complaint_guard(tenant: Tenant, now: datetime, limits: GuardLimits)
     return GuardResult(tenant.code, complaints, connected, over, ban)
 
 
-def run_complaint_guard(now: datetime, settings) -> list[GuardResult]:
+def run_complaint_guard(now: datetime, limits: GuardLimits) -> list[GuardResult]:
     """The periodic job: every tenant with a complaint in the window is evaluated."""
-    limits = GuardLimits.from_settings(settings)
     since = now - timedelta(days=limits.window_days)
     tenant_ids = [row[0] for row in Complaint.select(Complaint.tenant).where(Complaint.received_at > since)
                   .distinct().tuples()]

@@ -1,17 +1,19 @@
 """A tenant's available money and the guarded debit (RULEBOOK A13, C2, C5).
 
-Available = balance minus the money held by live calls (``reservations.held_fen``, the one
-definition). Promotional credit is spent before paid money: each debit carries its promotional
-part in ``promo_fen`` (docs/money.md).
+Available = balance minus the money held by live calls (``held_fen``, the one definition).
+Promotional credit is spent before paid money: each debit carries its promotional part in
+``promo_fen`` (docs/money.md).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from peewee import fn
+
 from domain.clock import utcnow
 from domain.errors import InvalidInput
-from models.calls import reservations
+from models.calls.tables import Hold
 from models.db import write_transaction
 from models.ledger import posting
 from models.ledger.tables import LedgerEntry
@@ -20,6 +22,16 @@ from models.tenancy.tables import Tenant
 
 class InsufficientBalance(InvalidInput):
     """The available balance (balance minus live holds) cannot pay for this."""
+
+
+def held_fen(tenant_id: int, now: datetime, *, exclude_hold_id: int | None = None) -> int:
+    """Money held by live calls (A13): the one definition, the amounts of the tenant's holds that
+    count at ``now`` (``Hold.live_at``). Admission's ``facts_holds`` statement sums the same rows
+    with its other counts."""
+    query = Hold.select(fn.COALESCE(fn.SUM(Hold.amount_fen), 0)).where((Hold.tenant == tenant_id) & Hold.live_at(now))
+    if exclude_hold_id is not None:
+        query = query.where(Hold.id != exclude_hold_id)
+    return int(query.scalar() or 0)
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,7 @@ class Available:
 
 
 def available(tenant: Tenant, at: datetime | None = None) -> Available:
-    return Available(tenant.balance_fen, tenant.promo_balance_fen, reservations.held_fen(tenant.id, at or utcnow()))
+    return Available(tenant.balance_fen, tenant.promo_balance_fen, held_fen(tenant.id, at or utcnow()))
 
 
 def promo_part_of_debit(tenant: Tenant, debit_fen: int) -> int:

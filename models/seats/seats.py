@@ -26,7 +26,7 @@ from models.complaints.audit import audit
 from models.csv_import import ImportReport, validate_csv
 from models.db import database, write_transaction
 from models.seats import rent
-from models.seats.sip_credentials import a1_hash, generate_password
+from domain.sip_credentials import a1_hash, generate_password
 from models.seats.tables import SEAT_ROLES, NumberLease, Seat
 from models.tenancy.campaigns import get_campaign
 from models.tenancy.tables import Tenant

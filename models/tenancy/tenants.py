@@ -16,7 +16,7 @@ from domain.numbers import normalize
 from domain.windows import format_windows, parse_windows, within
 from models.complaints.audit import audit
 from models.db import write_transaction
-from models.seats.sip_credentials import (
+from domain.sip_credentials import (
     DEFAULT_SIP_BASE_DOMAIN,
     check_domain,
     default_domain,

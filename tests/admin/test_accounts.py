@@ -161,12 +161,12 @@ def test_disable_idle_logins_after_365_days(db, settings):
     AdminUser.update(last_login_at=now - timedelta(days=364)).where(AdminUser.id == recent.id).execute()
     AdminUser.update(last_login_at=now - timedelta(days=366)).where(AdminUser.id == idle.id).execute()
     AdminUser.update(created_at=now - timedelta(days=400)).where(AdminUser.id == never.id).execute()
-    assert users.disable_idle_logins(now, settings) == ["idle", "never"]
+    assert users.disable_idle_logins(now, settings.login_idle_disable_days) == ["idle", "never"]
     assert AdminUser.get_by_id(recent.id).active
     assert AdminUser.get_by_id(idle.id).disabled_reason == "idle"
-    assert users.disable_idle_logins(now, settings) == []
+    assert users.disable_idle_logins(now, settings.login_idle_disable_days) == []
     shorter = settings.replace(login_idle_disable_days=30)
-    assert users.disable_idle_logins(now, shorter) == ["recent"]
+    assert users.disable_idle_logins(now, shorter.login_idle_disable_days) == ["recent"]
 
 
 def test_api_tokens_are_shown_once_stored_hashed_and_revocable(db):

@@ -57,7 +57,7 @@ ERROR_CLASSES = {"InvalidInput": 0, "NotFound": 0, "OutOfRange": 0, "ForeignRefe
                  "EslAuthError": 0}
 #: where the admin's refusals and notes come from: the domain helpers, the models, its form parsing, and FreeSWITCH's
 #: inbound Event Socket (the seats page's registrations)
-ERROR_SOURCES = [*sorted((ROOT / "domain").glob("*.py")), *sorted((ROOT / "models").glob("*.py")), ADMIN_DIR / "form_values.py",
+ERROR_SOURCES = [*sorted((ROOT / "domain").glob("*.py")), *sorted((ROOT / "models").rglob("*.py")), ADMIN_DIR / "form_values.py",
                  *(ROOT / "fs_app" / name for name in ("inbound_esl.py", "registrations.py", "seat_revocation.py"))]
 HAN = re.compile(r"[\u4e00-\u9fff]")
 

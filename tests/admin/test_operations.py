@@ -320,7 +320,7 @@ def test_the_idle_rule_is_in_sight_and_an_enabled_login_starts_its_count_again(w
     now = utcnow()
     target = AdminUser.get(AdminUser.username == "globex_admin")
     AdminUser.update(last_login_at=now - timedelta(days=400)).where(AdminUser.id == target.id).execute()
-    assert users.disable_idle_logins(now, settings) == ["globex_admin"]
+    assert users.disable_idle_logins(now, settings.login_idle_disable_days) == ["globex_admin"]
     op = browser("op")
     row = text(op.get("/users")).split('data-user="globex_admin"')[1].split("</tr>")[0]
     assert "闲置停用" in row
@@ -328,7 +328,7 @@ def test_the_idle_rule_is_in_sight_and_an_enabled_login_starts_its_count_again(w
     auditor_row = text(op.get("/users")).split('data-user="auditor"')[1].split("</tr>")[0]
     assert "65 天" in auditor_row
     assert op.post(f"/users/{target.id}/enable").status_code == 302
-    assert users.disable_idle_logins(now + timedelta(days=1), settings) == []
+    assert users.disable_idle_logins(now + timedelta(days=1), settings.login_idle_disable_days) == []
     assert "365 天后" in text(op.get(f"/users/{target.id}"))
 
 

@@ -91,6 +91,26 @@ def test_campaign_without_recording_offers_only_the_opt_out(sqlite_db, make_sett
     assert record_of(call).recording_digit == "" and b_leg.recordings == []
 
 
+def _digit_timeouts_ms(leg) -> dict[str, int]:
+    """Prompt name -> the digit timeout of its play_and_get_digits on this leg."""
+    out = {}
+    for _, direction, data in leg.connection.frames:
+        if direction == "app->fs" and b"execute-app-name: play_and_get_digits" in data:
+            arg = dict(line.split(": ", 1) for line in data.decode().split("\n") if ": " in line)["execute-app-arg"]
+            fields = arg.split(" ")
+            out[names([fields[5]])[0]] = int(fields[3])
+    return out
+
+
+@pytest.mark.parametrize("window_s, expected_ms", [(2, 2000), (60, 3000)])  # at most the consent timeout (3 s)
+def test_opt_out_offer_waits_the_configured_window(sqlite_db, make_settings, telephony, window_s, expected_ms):
+    make_tenant(record=False)
+    fake = telephony.start(make_settings(optout_window_s=window_s, recording_consent_timeout_s=3))
+    call = finished(place_agent_call(fake, callee_scripts={CALLEE: LegScript(**TALKS)}))
+    (b_leg,) = call.callee_legs
+    assert _digit_timeouts_ms(b_leg) == {"optout_offer": expected_ms}
+
+
 def test_opt_out_writes_dnc_revokes_consent_and_blocks_the_next_call(db, make_settings, telephony):
     tenant = make_tenant()
     fake = telephony.start(make_settings())

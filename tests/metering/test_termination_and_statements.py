@@ -15,7 +15,7 @@ from models.ledger.balances import debit
 from domain.clock import utcnow
 from domain.errors import InvalidInput
 from models.ledger.statements import month_bounds, statement
-from models.tenancy.termination import settle_terminated, terminate
+from models.ledger.termination import settle_terminated, terminate
 
 from .conftest import LEASED, admit, assert_ledger_sound, fresh, make_tenant
 

@@ -95,14 +95,14 @@ def test_periodic_job_and_operator_review(db, settings):
                      due_at=NOW)
     connected_calls(quiet, 5000)
     job_settings = settings.replace(complaint_min_count="3")
-    results = complaints.run_complaint_guard(NOW, job_settings)
+    results = complaints.run_complaint_guard(NOW, job_settings.complaint_guard_limits())
     assert [(r.tenant_code, r.complaints, r.ban is not None) for r in results] == [("acme", 3, True), ("quiet", 1, False)]
-    assert complaints.run_complaint_guard(NOW, job_settings)[0].ban is None  # idempotent
+    assert complaints.run_complaint_guard(NOW, job_settings.complaint_guard_limits())[0].ban is None  # idempotent
     # an operator reviews and lifts the ban: the old complaints do not ban again
     tenants.lift_ban("acme", "outbound", actor="operator", now=NOW)
     lifted_at = TenantBan.get(TenantBan.tenant == acme).lifted_at
     later = max(NOW, lifted_at) + timedelta(minutes=1)
-    assert not complaints.run_complaint_guard(later, job_settings)[0].over
+    assert not complaints.run_complaint_guard(later, job_settings.complaint_guard_limits())[0].over
     for i, n in enumerate(NUMBERS[:3]):
         file(n, at=later + timedelta(seconds=i + 1))
     assert len(outbound_bans(acme)) == 2

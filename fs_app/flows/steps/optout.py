@@ -13,15 +13,12 @@ from .consent import ask_key
 
 log = logging.getLogger("fsapp.flows.optout")
 
-#: seconds the opt-out offer waits for the key on a call that is not recorded (B3)
-OPTOUT_WINDOW_S = 3
-
-
 def offer_optout(leg: Leg) -> str | None:
-    """The opt-out offer; the opt-out key when pressed within ``OPTOUT_WINDOW_S``."""
+    """The opt-out offer; the opt-out key when pressed within ``optout_window_s`` (no longer than
+    the consent question would wait, so the agent's early-media budget holds)."""
     settings = leg.settings
     return ask_key(leg, "optout_offer", None, settings.optout_key,
-                   min(OPTOUT_WINDOW_S, settings.recording_consent_timeout_s), 0)
+                   min(settings.optout_window_s, settings.recording_consent_timeout_s), 0)
 
 
 def record_optout(leg: Leg, number: str) -> None:
