@@ -34,9 +34,9 @@ from peewee import SQL, fn  # noqa: E402
 import models  # noqa: E402
 from models.accounts import users
 from models.ledger import topups
-from models.seats import seats
-from models.tenancy import campaigns
-from models.tenancy import tenants
+from models.seats import seats as seat_models
+from models.tenancy import campaigns as campaign_models
+from models.tenancy import tenants as tenant_models
 from models.calls.tables import CallRecord  # noqa: E402
 from domain.clock import PinnedClock, local_day, local_day_bounds, use_clock, utcnow  # noqa: E402
 from models.ledger.tables import LedgerEntry  # noqa: E402
@@ -60,12 +60,12 @@ def generate(rows: int) -> None:
     random.seed(7)
     for t in range(TENANTS):
         code = f"t{t:02d}"
-        tenants.add_tenant(code, name=f"租户{t}", display_name=f"租户{t}", hotline="4008001000",
+        tenant_models.add_tenant(code, name=f"租户{t}", display_name=f"租户{t}", hotline="4008001000",
                                 seats=SEATS_PER_TENANT, rate=12)
         topups.topup(code, 10_000_000)
         for s in range(SEATS_PER_TENANT):
-            seats.add_seat(code, f"{1000 + s}@{code}.example.com")
-        campaigns.add_campaign(code, "main", script="您好，这里是客服中心。")
+            seat_models.add_seat(code, f"{1000 + s}@{code}.example.com")
+        campaign_models.add_campaign(code, "main", script="您好，这里是客服中心。")
     seats = [(s.id, s.tenant_id, s.address) for s in Seat.select()]
     campaigns = {c.tenant_id: c.id for c in Campaign.select()}
     fields = [CallRecord.agent_uuid, CallRecord.callee_uuid, CallRecord.tenant, CallRecord.seat,

@@ -5,7 +5,7 @@
 (facts + decide + reserve in one transaction) on a real SQLite database, WAL checkpoints in a
 background thread and production (INFO, text) logging to a file, exactly as ``fsapp serve`` sets
 them up. The database is provisioned in a temporary data directory: one tenant with ``--seats``
-seats (``seats.add_seat``) and as many purchased, ``--numbers`` Beijing leased numbers with
+seats (``models.seats.seats.add_seat``) and as many purchased, ``--numbers`` Beijing leased numbers with
 a high ``max_calls``, a large prepaid balance, an approved campaign, consent for ``--callees``
 distinct Beijing mobiles (bulk ``insert_many``), calling windows 00:00-24:00, and a prompt
 directory of placeholder files (every prompt the flows look up exists, nothing is rendered).
@@ -98,7 +98,7 @@ def provision(seats: int, numbers: int, callees: int) -> None:
     import models
     from models.ledger import topups
     from models.seats import number_leases
-    from models.seats import seats
+    from models.seats import seats as seat_models
     from models.tenancy import campaigns
     from models.tenancy import tenants
     from domain.clock import utcnow
@@ -115,7 +115,7 @@ def provision(seats: int, numbers: int, callees: int) -> None:
         campaigns.add_campaign(TENANT, "spring", script="您好，这里是春季回访。", record=True)
         campaigns.review_campaign(TENANT, "spring", approve=True, actor="operator")
         for i in range(seats):
-            seats.add_seat(TENANT, f"{seat_user(i)}@{SEAT_DOMAIN}", campaign="spring")
+            seat_models.add_seat(TENANT, f"{seat_user(i)}@{SEAT_DOMAIN}", campaign="spring")
         tenant = tenants.get_tenant(TENANT)
         obtained = utcnow() - timedelta(days=1)
         rows = [dict(tenant=tenant.id, number=f"+86{callee_dialled(i)}", source="bench", obtained_at=obtained,

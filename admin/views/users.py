@@ -40,9 +40,9 @@ def _standing(user: AdminUser, now) -> dict:
 
 def _list_page(status: int = 200, form=None, error: str = "", issued=None):
     now = utcnow()
-    users = [_standing(u, now) for u in user_rights.visible_users(g.user).limit(2000)]
+    standings = [_standing(u, now) for u in user_rights.visible_users(g.user).limit(2000)]
     codes = dict(Tenant.select(Tenant.id, Tenant.code).tuples())
-    return render_template("users.html", users=users, codes=codes, now=now, form=form or {}, error=error,
+    return render_template("users.html", users=standings, codes=codes, now=now, form=form or {}, error=error,
                            issued=issued, roles=user_rights.creatable_roles(g.user), tenants=visible_tenants(),
                            may_grant_pii=user_rights.may_grant_pii(g.user),
                            idle_days=_settings().login_idle_disable_days), status

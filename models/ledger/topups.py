@@ -15,5 +15,5 @@ def topup(tenant_code: str, amount_fen: int, *, promo: bool = False, note: str =
     with write_transaction():
         entry, _ = posting.post(tenant.id, "promo" if promo else "topup", amount_fen,
                                promo_fen=amount_fen if promo else 0, note=note, actor=actor)
-        audit(actor, "posting.topup", tenant=tenant, target=tenant.code, amount_fen=amount_fen, promo=promo)
+        audit(actor, "ledger.topup", tenant=tenant, target=tenant.code, amount_fen=amount_fen, promo=promo)
     return entry
