@@ -33,7 +33,7 @@ class DaySummary:
 
 
 def live_holds(tenant_id: int | None, now: datetime):
-    query = Hold.select().where(Hold.released_at.is_null() & (Hold.expires_at > now))
+    query = Hold.select().where(Hold.live_at(now))
     if tenant_id is not None:
         query = query.where(Hold.tenant == tenant_id)
     return query

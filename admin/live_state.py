@@ -45,7 +45,7 @@ class LiveView:
 
 
 def _live_holds(tenant_id: int | None, now: datetime):
-    query = Hold.select().where(Hold.released_at.is_null() & (Hold.expires_at > now))
+    query = Hold.select().where(Hold.live_at(now))
     return query.where(Hold.tenant == tenant_id) if tenant_id is not None else query
 
 

@@ -44,7 +44,7 @@ def _page(seat: Seat, status: int = 200, errors=None, issued: str = ""):
         "seat_detail.html", seat=seat, tenant=tenant, now=now, issued=issued, errors=errors or {},
         state=seat_state(seat, tenant, now, account_banned=tenant.id in account_banned_tenants(now, [tenant.id])),
         registrations=registrations, registered=registrations.of(seat.address),
-        live_calls=Hold.select().where((Hold.seat == seat) & Hold.released_at.is_null() & (Hold.expires_at > now))
+        live_calls=Hold.select().where((Hold.seat == seat) & Hold.live_at(now))
         .count(),
         leases=list(NumberLease.select().where((NumberLease.tenant == tenant) & NumberLease.released_at.is_null())
                     .order_by(NumberLease.number)),

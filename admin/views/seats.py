@@ -36,7 +36,7 @@ def _registrations():
 
 
 def _live_counts(field, now) -> dict[int, int]:
-    live = (Hold.select(field, fn.COUNT(Hold.id)).where(Hold.released_at.is_null() & (Hold.expires_at > now)
+    live = (Hold.select(field, fn.COUNT(Hold.id)).where(Hold.live_at(now)
                                                         & field.is_null(False)).group_by(field))
     return dict(live.tuples())
 

@@ -1,7 +1,8 @@
 """Tenants (operator and auditor): status, bans, and the provisioning forms the CLI also offers.
 
-Every form is validated by models.tenancy.tenants, the code behind `fsapp tenant|seat|number|topup`;
-an error is shown next to its form and nothing is written."""
+Every form is validated by the model services (models.tenancy, models.seats, models.ledger.topups),
+the code behind `fsapp tenant|seat|number|topup`; an error is shown next to its form and nothing
+is written."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for

@@ -48,11 +48,6 @@ def lock_callee(number: str) -> None:
         sql.run("callee_lock", (callee_lock_key(number),))
 
 
-def live(query, now: datetime):
-    """``query`` over holds, narrowed to those that count at ``now``."""
-    return query.where(Hold.live_at(now))
-
-
 def take(*, call_uuid: str, tenant_id: int, seat_id: int | None, lease_id: int | None, callee_number: str,
          amount_fen: int, now: datetime, lease_s: int, node: str = "", count_attempt: bool = True) -> Hold:
     """Write the reservation. The caller holds the locks and has re-checked the limits under them."""
@@ -121,7 +116,7 @@ def unreleased(call_uuid: str) -> bool:
 
 def busy_seats(tenant_id: int, now: datetime):
     """A subquery of the tenant's seats in a live call."""
-    return live(Hold.select(Hold.seat).where(Hold.seat.is_null(False) & (Hold.tenant == tenant_id)), now)
+    return Hold.select(Hold.seat).where(Hold.seat.is_null(False) & (Hold.tenant == tenant_id) & Hold.live_at(now))
 
 
 def reserve_inbound(call_uuid: str, lease: NumberLease, now: datetime, lease_s: int, node: str = "") -> bool:
@@ -129,7 +124,7 @@ def reserve_inbound(call_uuid: str, lease: NumberLease, now: datetime, lease_s: 
     the number already carries ``max_calls`` live calls."""
     with write_transaction():
         lock_tenant(lease.tenant_id)
-        busy = live(Hold.select().where(Hold.number == lease.id), now).count()
+        busy = Hold.select().where((Hold.number == lease.id) & Hold.live_at(now)).count()
         if busy >= lease.max_calls:
             return False
         Hold.insert(call_uuid=call_uuid, tenant=lease.tenant_id, number=lease.id, direction="inbound",
